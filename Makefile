@@ -1,0 +1,50 @@
+# Lore: `make run` sets everything up and runs the main job; `make test` runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LORE := $(VENV)/bin/lore
+QUESTION ?= How many days in advance must international travel be requested?
+
+.PHONY: run setup models system-deps sample ask test test-unit bench app serve clean
+
+run: setup sample ask
+	@echo "Start the app with: $(LORE) app   (or: make app)"
+
+setup: $(VENV)/.lore-installed models
+
+$(VENV)/.lore-installed: pyproject.toml constraints.txt scripts/install.sh
+	bash scripts/install.sh
+
+models: $(VENV)/.lore-installed
+	$(LORE) models install
+
+# Debian packages for the browser test (headless Chromium + driver); needs root, skipped otherwise.
+system-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then echo "chromium present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "could not install chromium: browser tests will be skipped"; \
+	else echo "chromium not installed (run as root: apt-get install chromium chromium-driver): browser tests will be skipped"; fi
+
+sample: setup
+	$(LORE) ingest data/sample --acl-map data/acl.yaml
+
+ask: setup
+	$(LORE) ask "$(QUESTION)"
+
+test: setup system-deps
+	bash scripts/test.sh
+
+test-unit: $(VENV)/.lore-installed
+	$(PY) -m pytest -m unit -q
+
+bench: setup
+	$(PY) -m eval.bench.all
+
+app: setup
+	$(LORE) app
+
+serve: setup
+	$(LORE) serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Lore evaluation: metrics, judge, continuous scoring, reports, benchmarks."""

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints JSON and writes a file under eval/bench/results/."""

@@ -1,0 +1,1 @@
+"""Lore ingestion: parse, chunk, embed, upsert/delete, incrementally."""

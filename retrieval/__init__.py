@@ -1,0 +1,1 @@
+"""Lore core: settings, schema, backends, store, retrieval and answering."""

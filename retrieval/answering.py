@@ -1,0 +1,260 @@
+"""From retrieved chunks to a cited answer: the prompt (fenced documents, a token budget), citation
+markers rewritten while the answer streams, the fixed refusal, and follow-up condensation.
+
+Citation numbering: the prompt numbers documents 1..N in rank order; the answer's markers are
+renumbered in order of first use, so `[1]` is always the first source the answer cites and
+`citations[n-1]` is the source of `[n]`. The rewrite happens on the stream itself, so what a caller
+saw token by token is exactly the final answer. Markers naming no document are removed and counted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from retrieval.schema import ChatMessage, Citation, ScoredChunk
+
+REFUSAL = "I could not find this in the documents available to you."
+
+# Phrases a model uses when the context lacks the answer (the prompt asks for REFUSAL verbatim; small
+# models paraphrase). Matched case-insensitively on the answer without citation markers.
+REFUSAL_PHRASES = (
+    REFUSAL.lower().rstrip("."),
+    "could not find this in the documents",
+    "could not find the answer",
+    "couldn't find",
+    "cannot find",
+    "can't find",
+    "not in the documents",
+    "not mentioned in the documents",
+    "not found in the documents",
+    "do not contain the answer",
+    "does not contain the answer",
+    "documents do not contain",
+    "documents do not mention",
+    "documents don't contain",
+    "no information",
+    "not provided in the documents",
+    "is not specified",
+    "not available in the documents",
+)
+
+SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
+MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
+MARKER_PREFIX = re.compile(r"\[[\d\s,;]*\Z")  # an unfinished marker at the end of the buffer
+MAX_MARKER_CHARS = 24
+
+
+def load_prompt(name: str, prompts_dir: Path | None = None) -> str:
+    """A prompt template: from `retrieval.prompts_dir` when set and present there, else the packaged one."""
+    if prompts_dir is not None and (prompts_dir / f"{name}.txt").is_file():
+        return (prompts_dir / f"{name}.txt").read_text(encoding="utf-8").strip()
+    return resources.files("retrieval.prompts").joinpath(f"{name}.txt").read_text(encoding="utf-8").strip()
+
+
+@dataclass(frozen=True)
+class Prompts:
+    system: str
+    answer: str  # has {documents} and {question}
+    condense: str  # has {history} and {question}
+
+    @classmethod
+    def load(cls, prompts_dir: Path | None = None) -> Prompts:
+        return cls(*(load_prompt(n, prompts_dir) for n in ("system", "answer", "condense")))
+
+
+# ---- the context budget ---------------------------------------------------------------------------
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s for s in SENTENCE_END.split(text.strip()) if s.strip()]
+
+
+def fit_contexts(
+    contexts: Sequence[ScoredChunk], budget: int, count_tokens: Callable[[str], int], min_tokens: int = 40
+) -> list[ScoredChunk]:
+    """Keep the best chunks (in rank order) that fit `budget` tokens. A chunk that does not fit whole
+    is cut at a sentence end (never mid-sentence) when at least `min_tokens` of it fit; otherwise it is
+    skipped and smaller lower-ranked chunks may still fit."""
+    kept: list[ScoredChunk] = []
+    left = budget
+    for scored in contexts:
+        if left < min_tokens:
+            break
+        cost = count_tokens(scored.chunk.text) + 12  # the fence and its attributes
+        if cost <= left:
+            kept.append(scored)
+            left -= cost
+            continue
+        sentences, taken, used = split_sentences(scored.chunk.text), [], 12
+        for sentence in sentences:
+            tokens = count_tokens(sentence) + 1
+            if used + tokens > left:
+                break
+            taken.append(sentence)
+            used += tokens
+        if taken and used >= min_tokens:
+            kept.append(_with_text(scored, " ".join(taken)))
+            left -= used
+    return kept
+
+
+def _with_text(scored: ScoredChunk, text: str) -> ScoredChunk:
+    from dataclasses import replace
+
+    return replace(scored, chunk=replace(scored.chunk, text=text))
+
+
+# ---- the prompt -----------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"<(/?)(documents?)\b", re.I)
+
+
+def _attr(value: object) -> str:
+    return str(value).replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace("\n", " ")
+
+
+def fence(text: str) -> str:
+    """Neutralise fence tags inside document text so a document cannot close its fence and speak
+    as the user or the system."""
+    return _FENCE.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", text)
+
+
+def render_documents(contexts: Sequence[ScoredChunk]) -> str:
+    blocks = []
+    for n, scored in enumerate(contexts, start=1):
+        chunk = scored.chunk
+        attrs = f'id="{n}" source="{_attr(chunk.source)}"'
+        if chunk.page is not None:
+            attrs += f' page="{_attr(chunk.page)}"'
+        if chunk.section:
+            attrs += f' section="{_attr(chunk.section)}"'
+        blocks.append(f"<document {attrs}>\n{fence(chunk.text.strip())}\n</document>")
+    return "\n".join(blocks)
+
+
+def answer_messages(prompts: Prompts, question: str, contexts: Sequence[ScoredChunk]) -> list[ChatMessage]:
+    """The system prompt is fixed (the model server reuses its cached prefix); everything that varies
+    is in the user message, documents first."""
+    user = prompts.answer.format(documents=render_documents(contexts), question=question.strip())
+    return [ChatMessage("system", prompts.system), ChatMessage("user", user)]
+
+
+# ---- citations while streaming --------------------------------------------------------------------
+
+
+@dataclass
+class CitationRewriter:
+    """Feed streamed deltas; get back text whose `[n]` markers are renumbered in order of first use.
+    Markers naming no document are removed and counted in `dropped`."""
+
+    n_contexts: int
+    order: list[int] = field(default_factory=list)  # prompt document numbers, in order of first use
+    dropped: int = 0
+    text: str = ""
+    _pending: str = ""
+
+    def feed(self, delta: str) -> str:
+        self._pending += delta
+        out = self._drain(final=False)
+        self.text += out
+        return out
+
+    def flush(self) -> str:
+        out = self._drain(final=True)
+        self.text += out
+        return out
+
+    def _drain(self, final: bool) -> str:
+        buf = self._pending
+        out: list[str] = []
+        while buf:
+            start = buf.find("[")
+            if start < 0:
+                out.append(buf)
+                buf = ""
+                break
+            out.append(buf[:start])
+            buf = buf[start:]
+            match = MARKER.match(buf)
+            if match:
+                out.append(self._rewrite(match.group(1)))
+                buf = buf[match.end() :]
+                continue
+            if not final and MARKER_PREFIX.match(buf) and len(buf) < MAX_MARKER_CHARS:
+                break  # maybe a marker still arriving: hold it
+            out.append("[")
+            buf = buf[1:]
+        self._pending = buf
+        return "".join(out)
+
+    def _rewrite(self, numbers: str) -> str:
+        parts = []
+        for raw in re.split(r"\s*[,;]\s*", numbers.strip()):
+            n = int(raw)
+            if not 1 <= n <= self.n_contexts:
+                self.dropped += 1
+                continue
+            if n not in self.order:
+                self.order.append(n)
+            label = f"[{self.order.index(n) + 1}]"
+            if label not in parts:
+                parts.append(label)
+        return "".join(parts)
+
+    def citations(self, contexts: Sequence[ScoredChunk], snippet_chars: int = 300) -> list[Citation]:
+        cited = []
+        for n in self.order:
+            chunk = contexts[n - 1].chunk
+            text = chunk.text if len(chunk.text) <= snippet_chars else chunk.text[:snippet_chars].rsplit(" ", 1)[0] + " …"
+            cited.append(Citation(chunk.source, chunk.page, chunk.section, text, contexts[n - 1].score, chunk.id))
+        return cited
+
+
+def tidy(text: str) -> str:
+    """Spacing left behind by removed markers ("word  ." → "word.")."""
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
+
+
+def looks_like_refusal(text: str, cited: int) -> bool:
+    """The model's own "not in the documents" signal: an empty answer, an answer that opens with a
+    refusal phrase, or one that contains a refusal phrase and cites nothing."""
+    plain = MARKER.sub("", text).strip().lower()
+    if not plain:
+        return True
+    head = plain[:120]
+    if any(p in head for p in REFUSAL_PHRASES) and (cited == 0 or plain.startswith(REFUSAL_PHRASES[:2])):
+        return True
+    return cited == 0 and any(p in plain for p in REFUSAL_PHRASES)
+
+
+# ---- follow-up condensation -----------------------------------------------------------------------
+
+
+def recent_history(history: Sequence[ChatMessage], turns: int, chars: int = 400) -> list[ChatMessage]:
+    """The last `turns` user/assistant exchanges, each message cut to `chars` characters."""
+    kept = [m for m in history if m.role in ("user", "assistant") and m.content.strip()]
+    kept = kept[-2 * turns :] if turns else []
+    return [ChatMessage(m.role, m.content.strip()[:chars]) for m in kept]
+
+
+def condense_messages(prompts: Prompts, history: Sequence[ChatMessage], question: str) -> list[ChatMessage]:
+    lines = [f"{'User' if m.role == 'user' else 'Assistant'}: {MARKER.sub('', m.content)}" for m in history]
+    user = prompts.condense.format(history="\n".join(lines), question=question.strip())
+    return [ChatMessage("system", "You rewrite follow-up questions as standalone questions."), ChatMessage("user", user)]
+
+
+def accept_condensed(candidate: str, question: str, history: Sequence[ChatMessage]) -> str:
+    """The model's standalone question when it looks like one; otherwise the previous user question
+    joined with the follow-up (which retrieves well for elliptic follow-ups like "and in 2023?")."""
+    line = candidate.strip().splitlines()[0].strip() if candidate.strip() else ""
+    line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.I).strip().strip('"')
+    refusal = not line.endswith("?") and looks_like_refusal(line, cited=0)
+    if line and 3 <= len(line) <= 400 and not refusal:
+        return line
+    previous = next((m.content for m in reversed(history) if m.role == "user"), "")
+    return f"{previous.strip()} {question.strip()}".strip()

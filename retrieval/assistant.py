@@ -1,0 +1,217 @@
+"""The Assistant facade: search and ask (retrieve → prompt → stream → cite → refuse → log), wired
+once by `build_assistant(settings)`. The CLI, the app, the HTTP API and evaluation all use this.
+
+Access control: `groups` is passed into both index queries; nothing outside the user's groups can
+reach the prompt, the citations or the answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from retrieval.answering import (
+    REFUSAL,
+    CitationRewriter,
+    Prompts,
+    accept_condensed,
+    answer_messages,
+    condense_messages,
+    fit_contexts,
+    looks_like_refusal,
+    recent_history,
+    tidy,
+)
+from retrieval.embedders import Embedder, make_embedder
+from retrieval.errors import InputError
+from retrieval.generators import ChatModel, make_chat_model
+from retrieval.interactions import InteractionLog
+from retrieval.lexical import LexicalIndex
+from retrieval.retriever import Reranker, Retrieval, Retriever
+from retrieval.schema import Answer, ChatMessage, ScoredChunk, Timings, Usage
+from retrieval.settings import Settings
+from retrieval.store import ChunkStore, make_store
+
+MAX_QUESTION_CHARS = 4000
+PROMPT_OVERHEAD_TOKENS = 64  # chat template tokens and the question's frame around the documents
+
+
+class Assistant:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: ChunkStore,
+        embedder: Embedder,
+        chat_model: ChatModel,
+        lexical: LexicalIndex,
+        log: InteractionLog,
+        reranker: Reranker | None = None,
+        prompts: Prompts | None = None,
+    ):
+        self.settings = settings
+        self.config = settings.retrieval
+        self.store = store
+        self.embedder = embedder
+        self.chat_model = chat_model
+        self.lexical = lexical
+        self.log = log
+        self.reranker = reranker
+        self.prompts = prompts or Prompts.load(self.config.prompts_dir)
+        self.retriever = Retriever(self.config, store, embedder, lexical, reranker)
+
+    def warm_up(self) -> None:
+        """Load the models and prefill the fixed system prompt, so the first question pays for neither."""
+        self.embedder.warm_up()
+        self.embedder.embed_query("warm up")
+        self.store.count()  # opens the store (Chroma's first open costs a second or two)
+        self.chat_model.warm_up()
+        if self.reranker is not None:
+            self.reranker.warm_up()
+        self.chat_model.stream([ChatMessage("system", self.prompts.system), ChatMessage("user", "Hi")], max_tokens=1).read()
+
+    # ---- search -----------------------------------------------------------------------------------
+
+    def search(self, query: str, *, groups: list[str] | None, top_k: int | None = None) -> list[ScoredChunk]:
+        """The best chunks for `query` readable by `groups`. `groups=None` means unfiltered and is for
+        administrators and maintenance jobs only; a user's groups are always passed."""
+        query = _clean(query, "query")
+        return self.retriever.retrieve(query, groups, top_k).chunks
+
+    # ---- ask --------------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        user: str = "anonymous",
+        groups: list[str],
+        history: Sequence[ChatMessage] = (),
+        top_k: int | None = None,
+        conversation_id: str | None = None,
+        channel: str = "cli",
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        question = _clean(question, "question")
+        if groups is None:
+            raise InputError("ask needs the user's groups: pass groups=[...] (an empty list reads nothing)")
+        started = time.perf_counter()
+        emit = on_token or (lambda _text: None)
+        query = self.condense(question, history)
+        t_retrieve = time.perf_counter()
+        found = self.retriever.retrieve(query, list(groups), top_k)
+        retrieve_ms = _ms(t_retrieve)
+        if found.empty or found.best_dense < self.config.min_score:
+            answer = self._refusal(question, query, found, retrieve_ms, started, emit)
+        else:
+            answer = self._generate(question, query, found, retrieve_ms, started, emit)
+        self.log.record(answer, user=user, groups=list(groups), conversation_id=conversation_id, channel=channel)
+        return answer
+
+    def condense(self, question: str, history: Sequence[ChatMessage]) -> str:
+        """A standalone query for a follow-up question; the question itself when there is no history."""
+        turns = recent_history(history, self.config.history_turns)
+        if not any(m.role == "user" for m in turns):
+            return question
+        messages = condense_messages(self.prompts, turns, question)
+        candidate = self.chat_model.stream(messages, max_tokens=self.config.condense_tokens, temperature=0.0, stop=["\n"]).read()
+        return accept_condensed(candidate, question, turns)
+
+    def _budget(self, answer_tokens: int) -> int:
+        window = self.chat_model.context_window
+        system = self.chat_model.count_tokens(self.prompts.system)
+        room = window - answer_tokens - system - PROMPT_OVERHEAD_TOKENS
+        return max(64, min(self.config.context_tokens, room))
+
+    def _generate(
+        self, question: str, query: str, found: Retrieval, retrieve_ms: float, started: float, emit: Callable[[str], None]
+    ) -> Answer:
+        answer_tokens = self.config.answer_tokens or self.settings.models.generator.max_new_tokens
+        contexts = fit_contexts(found.chunks, self._budget(answer_tokens), self.chat_model.count_tokens)
+        messages = answer_messages(self.prompts, question, contexts)
+        rewriter = CitationRewriter(len(contexts))
+        stream = self.chat_model.stream(messages, max_tokens=answer_tokens)
+        first_token_ms = None
+        for delta in stream:
+            out = rewriter.feed(delta)
+            if out:
+                first_token_ms = first_token_ms if first_token_ms is not None else _ms(started)
+                emit(out)
+        if tail := rewriter.flush():
+            first_token_ms = first_token_ms if first_token_ms is not None else _ms(started)
+            emit(tail)
+        text = tidy(rewriter.text)
+        citations = rewriter.citations(contexts)
+        refused = looks_like_refusal(text, len(citations))
+        usage = Usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)
+        return Answer(
+            answer=REFUSAL if refused else text,
+            refused=refused,
+            citations=[] if refused else citations,
+            timings=Timings(retrieve_ms, first_token_ms, _ms(started)),
+            model=self.chat_model.name,
+            usage=usage,
+            question=question,
+            query=query,
+            contexts=contexts,
+            dropped_markers=rewriter.dropped,
+        )
+
+    def _refusal(
+        self, question: str, query: str, found: Retrieval, retrieve_ms: float, started: float, emit: Callable[[str], None]
+    ) -> Answer:
+        """Nothing relevant enough was retrieved: the fixed refusal, without calling the model."""
+        emit(REFUSAL)
+        return Answer(
+            answer=REFUSAL,
+            refused=True,
+            citations=[],
+            timings=Timings(retrieve_ms, _ms(started), _ms(started)),
+            model=self.chat_model.name,
+            usage=Usage(),
+            question=question,
+            query=query,
+            contexts=found.chunks,
+        )
+
+
+def _clean(text: str, what: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        raise InputError(f"the {what} is empty: give a {what} in words")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InputError(f"the {what} is {len(text)} characters long: keep it under {MAX_QUESTION_CHARS}")
+    return text
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000.0
+
+
+def make_reranker(settings: Settings, chat_model: ChatModel) -> Reranker | None:
+    from retrieval.rerankers import make_reranker as factory
+
+    return factory(settings, chat_model)
+
+
+def build_assistant(
+    settings: Settings,
+    chat_model: ChatModel | None = None,
+    embedder: Embedder | None = None,
+    store: ChunkStore | None = None,
+    *,
+    lexical: LexicalIndex | None = None,
+    log: InteractionLog | None = None,
+    reranker: Reranker | None = None,
+) -> Assistant:
+    """Wire everything once from the settings; any part can be injected (tests pass fakes)."""
+    chat_model = chat_model or make_chat_model(settings)
+    return Assistant(
+        settings,
+        store=store or make_store(settings),
+        embedder=embedder or make_embedder(settings),
+        chat_model=chat_model,
+        lexical=lexical or LexicalIndex(settings.lexical_db),
+        log=log or InteractionLog(settings.interactions_db),
+        reranker=reranker or make_reranker(settings, chat_model),
+    )

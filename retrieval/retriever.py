@@ -1,0 +1,153 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (FTS5 BM25) over the same chunks, fused, optionally
+reranked. The user's groups are a filter inside both queries, never applied afterwards.
+
+Every returned chunk carries its dense cosine similarity (`dense_score`), also for chunks that only
+the lexical side found: the refusal threshold compares like with like.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, runtime_checkable
+
+from retrieval.embedders import Embedder
+from retrieval.lexical import LexicalIndex
+from retrieval.schema import Chunk, ScoredChunk
+from retrieval.settings import RetrievalSettings
+from retrieval.store import ChunkStore
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Reorders candidates by relevance to the query; returns at most `top_k`, best first."""
+
+    name: str
+
+    def rerank(self, query: str, candidates: Sequence[ScoredChunk], top_k: int) -> list[ScoredChunk]: ...
+
+    def warm_up(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What one query found: the fused ranking (best first) and the best dense similarity among it."""
+
+    chunks: list[ScoredChunk]
+    best_dense: float
+
+    @property
+    def empty(self) -> bool:
+        return not self.chunks
+
+
+class Retriever:
+    def __init__(
+        self,
+        config: RetrievalSettings,
+        store: ChunkStore,
+        embedder: Embedder,
+        lexical: LexicalIndex | None,
+        reranker: Reranker | None = None,
+    ):
+        self.config = config
+        self.store = store
+        self.embedder = embedder
+        self.lexical = lexical
+        self.reranker = reranker
+
+    def retrieve(self, query: str, groups: Sequence[str] | None, top_k: int | None = None) -> Retrieval:
+        """The best `top_k` chunks readable by `groups` (None: unfiltered, for maintenance only)."""
+        top_k = top_k or self.config.top_k
+        groups = list(dict.fromkeys(groups)) if groups is not None else None
+        if groups is not None and not groups:
+            return Retrieval([], -1.0)
+        mode = self.config.mode if self.lexical is not None else "dense"
+        pool = max(self.config.candidates, top_k)
+        vector = self.embedder.embed_query(query)
+        dense = self.store.query(vector, pool, groups) if mode != "lexical" else []
+        lexical = self.lexical.search(query, pool, groups) if mode != "dense" else []
+        fused = self._fuse(dense, lexical, vector, groups)
+        if self.reranker is not None and fused:
+            fused = self.reranker.rerank(query, fused[: self.config.rerank_candidates], top_k)
+        chunks = fused[:top_k]
+        best = max((c.dense_score for c in chunks if c.dense_score is not None), default=-1.0)
+        return Retrieval(chunks, best)
+
+    # ---- fusion -----------------------------------------------------------------------------------
+
+    def _fuse(
+        self, dense: list[ScoredChunk], lexical: list[tuple[str, float]], vector: Sequence[float], groups: Sequence[str] | None
+    ) -> list[ScoredChunk]:
+        by_id: dict[str, ScoredChunk] = {s.chunk.id: s for s in dense}
+        lexical_scores = dict(lexical)
+        missing = [cid for cid, _ in lexical if cid not in by_id]
+        for chunk, cosine in self._load(missing, vector):
+            if groups is not None and not set(chunk.groups) & set(groups):
+                continue  # both indexes filter by group; this guards against an out-of-sync lexical index
+            by_id[chunk.id] = ScoredChunk(chunk, cosine, dense_score=cosine)
+        dense_rank = {s.chunk.id: r for r, s in enumerate(dense, start=1)}
+        lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1) if cid in by_id}
+        scores = self._fusion_scores(by_id, dense_rank, lexical_rank, lexical_scores)
+        ranked = sorted(scores, key=lambda cid: (-scores[cid], cid))
+        return [
+            replace(by_id[cid], score=scores[cid], lexical_score=lexical_scores.get(cid)) for cid in ranked
+        ]
+
+    def _fusion_scores(
+        self,
+        by_id: dict[str, ScoredChunk],
+        dense_rank: dict[str, int],
+        lexical_rank: dict[str, int],
+        lexical_scores: dict[str, float],
+    ) -> dict[str, float]:
+        c = self.config
+        if c.fusion == "rrf":
+            # Weighted reciprocal-rank fusion: only ranks matter, so the two score scales never meet.
+            return {
+                cid: c.dense_weight * _rrf(dense_rank.get(cid), c.rrf_k) + c.lexical_weight * _rrf(lexical_rank.get(cid), c.rrf_k)
+                for cid in by_id
+            }
+        # "convex": scores normalised per query, then a weighted sum. Chunks one side did not return
+        # get that side's floor (0), which is what a missing vote means.
+        dense_norm = _minmax({cid: s.dense_score for cid, s in by_id.items() if s.dense_score is not None})
+        lexical_norm = _minmax({cid: lexical_scores[cid] for cid in lexical_rank})
+        total = (c.dense_weight + c.lexical_weight) or 1.0
+        return {
+            cid: (c.dense_weight * dense_norm.get(cid, 0.0) + c.lexical_weight * lexical_norm.get(cid, 0.0)) / total
+            for cid in by_id
+        }
+
+    def _load(self, ids: list[str], vector: Sequence[float]) -> list[tuple[Chunk, float]]:
+        """Chunks found only lexically, with their dense similarity to the query."""
+        if not ids:
+            return []
+        collection = getattr(self.store, "collection", None)
+        if collection is not None:  # Chroma: read stored vectors instead of embedding again
+            found: Any = collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+            rows = {
+                i: (Chunk.from_metadata(i, d, m), _dot(vector, e))
+                for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True)
+            }
+            return [rows[i] for i in ids if i in rows]
+        chunks = self.store.get(ids)
+        vectors = self.embedder.embed_documents([c.text for c in chunks])
+        return [(c, _dot(vector, v)) for c, v in zip(chunks, vectors, strict=True)]
+
+
+def _rrf(rank: int | None, k: int) -> float:
+    return 0.0 if rank is None else 1.0 / (k + rank)
+
+
+def _minmax(scores: dict[str, float]) -> dict[str, float]:
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    span = high - low
+    return {cid: (s - low) / span if span > 1e-12 else 1.0 for cid, s in scores.items()}
+
+
+def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+    value = float(sum(x * y for x, y in zip(a, b, strict=False)))
+    return value if math.isfinite(value) else -1.0

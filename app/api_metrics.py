@@ -1,0 +1,85 @@
+"""Prometheus metrics of one API app: its own registry (no process globals, so several apps — and
+tests — never share counters), request and stage timings, refusals, tokens, and the latest
+faithfulness scores read from the interaction log at scrape time."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+# Request latencies span ~1 ms (fake generator, search) to minutes (a local model on CPU).
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
+
+
+class FaithfulnessCollector:
+    """`lore_faithfulness_latest` and `lore_faithfulness_mean_recent` from the scores table."""
+
+    def __init__(self, interactions_db: Path, recent: int = 100):
+        self.path = interactions_db
+        self.recent = recent
+
+    def collect(self):
+        latest = GaugeMetricFamily("lore_faithfulness_latest", "faithfulness of the most recently scored answer (0..1)")
+        mean = GaugeMetricFamily("lore_faithfulness_mean_recent", f"mean faithfulness of the last {self.recent} scored answers")
+        scored = GaugeMetricFamily("lore_faithfulness_scored", "answers with a faithfulness score")
+        rows = self._read()
+        if rows is not None:
+            values, total = rows
+            if values:
+                latest.add_metric([], values[0])
+                mean.add_metric([], sum(values) / len(values))
+            scored.add_metric([], total)
+        yield latest
+        yield mean
+        yield scored
+
+    def _read(self) -> tuple[list[float], int] | None:
+        if not self.path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=2)
+            try:
+                values = [r[0] for r in db.execute(
+                    "SELECT value FROM scores WHERE metric='faithfulness' AND value IS NOT NULL ORDER BY ts DESC LIMIT ?", (self.recent,)
+                )]
+                total = db.execute("SELECT COUNT(*) FROM scores WHERE metric='faithfulness' AND value IS NOT NULL").fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return None  # no scores table yet, or the file is busy: report nothing rather than fail the scrape
+        return values, int(total)
+
+
+class ApiMetrics:
+    def __init__(self, interactions_db: Path):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("lore_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
+        self.latency = Histogram("lore_http_request_seconds", "HTTP request latency", ["route", "method"], buckets=BUCKETS, registry=r)
+        self.in_flight = Gauge("lore_http_requests_in_flight", "HTTP requests being served", registry=r)
+        self.retrieval = Histogram("lore_retrieval_seconds", "retrieval time per answer", buckets=BUCKETS, registry=r)
+        self.generation = Histogram("lore_generation_seconds", "generation time per answer", buckets=BUCKETS, registry=r)
+        self.first_token = Histogram("lore_first_token_seconds", "time to the first generated token", buckets=BUCKETS, registry=r)
+        self.answers = Counter("lore_answers", "answers given", ["channel"], registry=r)
+        self.refusals = Counter("lore_refusals", "answers that were refusals", ["channel"], registry=r)
+        self.tokens = Counter("lore_tokens", "model tokens", ["kind"], registry=r)
+        self.searches = Counter("lore_searches", "search requests", registry=r)
+        r.register(FaithfulnessCollector(interactions_db))
+
+    def observe_answer(self, answer, channel: str = "api") -> None:
+        t = answer.timings
+        self.answers.labels(channel).inc()
+        if answer.refused:
+            self.refusals.labels(channel).inc()
+        self.retrieval.observe(max(t.retrieve_ms, 0.0) / 1000)
+        self.generation.observe(max(t.total_ms - t.retrieve_ms, 0.0) / 1000)
+        if t.first_token_ms is not None:
+            self.first_token.observe(max(t.first_token_ms, 0.0) / 1000)
+        self.tokens.labels("prompt").inc(answer.usage.prompt_tokens)
+        self.tokens.labels("completion").inc(answer.usage.completion_tokens)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,165 @@
+"""Structure-aware chunking: chunks follow titles/sections, tables split only between rows (the
+header row repeated), and sizes are counted in the embedder's own tokens, because a chunk longer
+than the embedder reads (MiniLM: 256 word pieces) is silently truncated when embedded.
+
+Each chunk starts with a one-line context header (`[document › section]`): the embedder and the
+lexical index then see what a passage is about even when its own sentences never say it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ingest.loaders import Block
+
+CountTokens = Callable[[Sequence[str]], list[int]]
+SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    text: str
+    page: int | str | None
+    section: str
+    element_types: tuple[str, ...]
+
+
+@dataclass
+class _Unit:
+    text: str
+    tokens: int
+    kind: str
+    page: int | str | None
+    overlappable: bool = True
+
+
+@dataclass
+class _Open:
+    units: list[_Unit] = field(default_factory=list)
+    section: str = ""
+
+    @property
+    def tokens(self) -> int:
+        return sum(u.tokens + 1 for u in self.units)
+
+    def body_tokens(self) -> int:
+        return sum(u.tokens + 1 for u in self.units if u.kind != "Title")
+
+
+class Chunker:
+    def __init__(self, count_tokens: CountTokens, chunk_tokens: int = 220, overlap: int = 32):
+        if overlap >= chunk_tokens // 2:
+            overlap = chunk_tokens // 4
+        self.count = count_tokens
+        self.size = chunk_tokens
+        self.overlap = overlap
+        self.min_tokens = chunk_tokens // 4  # a section smaller than this joins the next one
+
+    def chunk(self, blocks: Sequence[Block], label: str) -> list[ChunkDraft]:
+        counts = self.count([b.text for b in blocks]) if blocks else []
+        drafts: list[ChunkDraft] = []
+        stack: list[str] = []
+        current = _Open()
+        header_tokens = self._header_budget(label)
+        budget = max(16, self.size - header_tokens)
+
+        def flush(carry: bool) -> None:
+            nonlocal current
+            if current.body_tokens() == 0:
+                if not carry:  # a heading with no body yet stays for the next section's text
+                    return
+            drafts.append(self._draft(current, label))
+            tail: list[_Unit] = []
+            if carry:
+                for unit in reversed(current.units):
+                    if not unit.overlappable or sum(u.tokens for u in tail) + unit.tokens > self.overlap:
+                        break
+                    tail.insert(0, unit)
+            current = _Open(tail, current.section)
+
+        for block, tokens in zip(blocks, counts, strict=True):
+            if block.kind == "Title":
+                if current.body_tokens() >= self.min_tokens:
+                    flush(carry=False)
+                depth = max(0, min(block.depth, len(stack)))
+                stack[:] = stack[:depth] + [_short(block.text)]
+                if not current.units or current.body_tokens() == 0:
+                    current.section = " › ".join(stack)
+                self._add(current, _Unit(block.text, tokens, "Title", block.page, False), budget, flush)
+                continue
+            if not current.units:
+                current.section = " › ".join(stack)
+            if block.kind == "Table" and block.rows:
+                self._add_table(current, block, tokens, budget, flush)
+            elif tokens <= budget:
+                self._add(current, _Unit(block.text, tokens, block.kind, block.page), budget, flush)
+            else:
+                for piece, n in self._split_text(block.text, budget):
+                    self._add(current, _Unit(piece, n, block.kind, block.page), budget, flush)
+        if current.body_tokens() > 0 or (current.units and not drafts):
+            drafts.append(self._draft(current, label))
+        return drafts
+
+    def _header_budget(self, label: str) -> int:
+        return self.count([f"[{label} › ]"])[0] + 24  # room for the innermost section name
+
+    def _add(self, current: _Open, unit: _Unit, budget: int, flush: Callable[[bool], None]) -> None:
+        if current.units and current.tokens + unit.tokens + 1 > budget:
+            flush(True)
+            if current.units and current.tokens + unit.tokens + 1 > budget:
+                current.units.clear()
+        current.units.append(unit)
+
+    def _add_table(self, current: _Open, block: Block, tokens: int, budget: int, flush: Callable[[bool], None]) -> None:
+        if tokens <= budget and (not current.units or current.tokens + tokens + 1 <= budget):
+            current.units.append(_Unit(block.text, tokens, "Table", block.page, False))
+            return
+        header = "\n".join(block.rows[:2])
+        body = list(block.rows[2:])
+        header_n = self.count([header])[0] if body else 0
+        counts = self.count(body) if body else []
+        if current.body_tokens() > 0:
+            flush(False)
+        rows: list[str] = []
+        used = header_n
+        for row, n in zip(body, counts, strict=True):
+            if rows and used + n + 1 > budget:
+                current.units.append(_Unit("\n".join([header, *rows]), used, "Table", block.page, False))
+                flush(False)
+                rows, used = [], header_n
+            rows.append(row)
+            used += n + 1
+        if rows or not body:
+            text = "\n".join([header, *rows]) if body else block.text
+            current.units.append(_Unit(text, used, "Table", block.page, False))
+
+    def _split_text(self, text: str, budget: int) -> list[tuple[str, int]]:
+        """Sentences (then word windows for run-on text), each within the budget."""
+        sentences = [s for s in SENTENCE_END.split(text) if s.strip()]
+        counts = self.count(sentences)
+        pieces: list[tuple[str, int]] = []
+        for sentence, n in zip(sentences, counts, strict=True):
+            if n <= budget:
+                pieces.append((sentence, n))
+                continue
+            words = sentence.split()
+            step = max(1, int(len(words) * budget / n * 0.9))
+            for start in range(0, len(words), step):
+                piece = " ".join(words[start : start + step])
+                pieces.append((piece, self.count([piece])[0]))
+        return pieces
+
+    def _draft(self, current: _Open, label: str) -> ChunkDraft:
+        section = current.section
+        header = f"[{label} › {section.rsplit(' › ', 1)[-1]}]" if section else f"[{label}]"
+        body = "\n".join(u.text for u in current.units)
+        page = next((u.page for u in current.units if u.page is not None), None)
+        kinds = tuple(dict.fromkeys(u.kind for u in current.units))
+        return ChunkDraft(header + "\n" + body, page, section, kinds)
+
+
+def _short(title: str, limit: int = 80) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= limit else title[: limit - 1] + "…"

@@ -1,0 +1,250 @@
+"""Parsing one file into structured blocks (titles, paragraphs, list items, tables with rows)
+with `unstructured` (fast strategy, no OCR), after cheap checks that turn bad input into a
+one-line reason: empty, encrypted, corrupt, zip bomb, legacy format without a converter.
+
+Runs inside parser worker processes: everything returned is a plain picklable record.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.tables import html_table_rows
+
+ZIP_TYPES = {".docx", ".pptx", ".xlsx", ".xlsm", ".docm", ".pptm"}
+OLE_TYPES = {".doc", ".ppt", ".xls"}
+TEXT_TYPES = {".txt", ".text", ".md", ".markdown", ".csv", ".tsv", ".html", ".htm", ".xhtml", ".eml"}
+SUPPORTED = ZIP_TYPES | OLE_TYPES | TEXT_TYPES | {".pdf", ".msg"}
+LEGACY_CONVERTER = {".doc": "libreoffice-writer", ".ppt": "libreoffice-impress"}
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Page furniture, not content (PDF "Header"s from the fast strategy are guesses, so PDFs keep them).
+DROPPED = {"PageBreak", "PageNumber", "Header", "Footer", "Image"}
+
+
+class ParseFailure(Exception):
+    """A file that cannot be ingested; the message is the one-line reason in the report."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One structural element of a document."""
+
+    kind: str  # unstructured category: Title, NarrativeText, ListItem, Table, Text, ...
+    text: str
+    page: int | str | None = None  # PDF page, PPTX slide, XLSX sheet name
+    depth: int = 0  # heading level for titles (0 = top)
+    rows: tuple[str, ...] = ()  # tables: Markdown rows, the first one the header
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    blocks: tuple[Block, ...]
+    title: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_file_mb: float = 100.0
+    max_unzipped_mb: float = 500.0
+    max_zip_ratio: float = 200.0
+
+
+def check_file(path: Path, limits: Limits) -> str:
+    """Raise ParseFailure for input that must not reach a parser; returns the file's extension."""
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED:
+        raise ParseFailure(f"unsupported file type {ext or '(no extension)'}: convert it to PDF, DOCX, PPTX, XLSX, HTML, Markdown or text")
+    size = path.stat().st_size
+    if size == 0:
+        raise ParseFailure("empty file: nothing to ingest")
+    if size > limits.max_file_mb * 2**20:
+        raise ParseFailure(f"too large: {size / 2**20:.1f} MB > ingest.max_file_mb={limits.max_file_mb:g}; raise the limit to ingest it")
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if ext in ZIP_TYPES:
+        if head == OLE_MAGIC:
+            if _ole_has_stream(path, "EncryptedPackage"):
+                raise ParseFailure("encrypted: password-protected file; remove the password and re-ingest")
+            raise ParseFailure(f"corrupt: an OLE2 (legacy Office) file named {ext}; save it again as {ext}")
+        _check_zip(path, ext, limits)
+    elif ext in OLE_TYPES:
+        if head != OLE_MAGIC:
+            raise ParseFailure(f"corrupt: not a legacy Office {ext} file (wrong signature)")
+        if _ole_encrypted(path):
+            raise ParseFailure("encrypted: password-protected file; remove the password and re-ingest")
+        if ext in LEGACY_CONVERTER and not shutil.which("soffice"):
+            raise ParseFailure(f"unsupported: legacy {ext} needs LibreOffice (apt-get install {LEGACY_CONVERTER[ext]}) or save it as {ext}x")
+    elif ext == ".pdf" and not head.startswith(b"%PDF") and b"%PDF" not in _read_head(path, 1024):
+        raise ParseFailure("corrupt: not a PDF file (no %PDF header)")
+    return ext
+
+
+def _read_head(path: Path, n: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(n)
+
+
+def _check_zip(path: Path, ext: str, limits: Limits) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise ParseFailure(f"corrupt: not a valid {ext[1:].upper()} (zip) file ({exc})") from exc
+    if not infos:
+        raise ParseFailure(f"corrupt: empty {ext[1:].upper()} archive")
+    unzipped = sum(i.file_size for i in infos)
+    packed = max(1, sum(i.compress_size for i in infos))
+    if unzipped > limits.max_unzipped_mb * 2**20:
+        raise ParseFailure(
+            f"zip bomb guard: expands to {unzipped / 2**20:.0f} MB > ingest.max_unzipped_mb={limits.max_unzipped_mb:g}; raise the limit if the file is genuine"
+        )
+    if unzipped > 50 * 2**20 and unzipped / packed > limits.max_zip_ratio:
+        raise ParseFailure(f"zip bomb guard: compression ratio {unzipped / packed:.0f}:1 is implausible for a document")
+
+
+def _ole_has_stream(path: Path, name: str) -> bool:
+    import olefile
+
+    try:
+        with olefile.OleFileIO(str(path)) as ole:
+            return ole.exists(name)
+    except Exception:
+        return False
+
+
+def _ole_encrypted(path: Path) -> bool:
+    import msoffcrypto
+
+    try:
+        with open(path, "rb") as handle:
+            return bool(msoffcrypto.OfficeFile(handle).is_encrypted())
+    except Exception:  # an unreadable container is the parser's to report
+        return False
+
+
+def parse_file(path: str, limits: Limits) -> ParsedDocument:
+    """Parse one file (in a worker). Raises ParseFailure with a one-line reason."""
+    import time
+
+    start = time.perf_counter()
+    file = Path(path)
+    if not os.access(file, os.R_OK):
+        raise ParseFailure("permission denied: make the file readable by the ingest user")
+    ext = check_file(file, limits)
+    try:
+        if ext == ".pdf":
+            from ingest.pdf import parse_pdf
+
+            blocks, title = parse_pdf(file)
+        else:
+            blocks, title = _parse_with_unstructured(file, ext), ""
+    except ParseFailure:
+        raise
+    except Exception as exc:  # any parser crash is this file's failure, never the run's
+        raise ParseFailure(describe_error(exc, ext)) from exc
+    return ParsedDocument(tuple(blocks), title or _first_title(blocks), time.perf_counter() - start)
+
+
+def _parse_with_unstructured(file: Path, ext: str) -> list[Block]:
+    if ext in TEXT_TYPES and ext != ".eml":
+        text = read_text(file)
+        if not text.strip():
+            raise ParseFailure("no text: the file holds only whitespace")
+        elements = _partition_text_kind(ext, text)
+    else:
+        from unstructured.partition.auto import partition
+
+        elements = partition(filename=str(file), strategy="fast", languages=["eng"])
+    return blocks_from_elements(elements, keep_furniture=False)
+
+
+def _partition_text_kind(ext: str, text: str) -> list[Any]:
+    if ext in (".md", ".markdown"):
+        from unstructured.partition.md import partition_md
+
+        return partition_md(text=text, languages=["eng"])
+    if ext in (".html", ".htm", ".xhtml"):
+        from unstructured.partition.html import partition_html
+
+        return partition_html(text=text, languages=["eng"])
+    if ext in (".csv", ".tsv"):
+        return [_csv_table(text, "\t" if ext == ".tsv" else ",")]
+    from unstructured.partition.text import partition_text
+
+    return partition_text(text=text, languages=["eng"])
+
+
+def _csv_table(text: str, delimiter: str) -> Any:
+    """CSV straight to a Table element (unstructured's partition_csv needs a file and pandas)."""
+    import csv
+    import html
+    import io
+
+    from unstructured.documents.elements import ElementMetadata, Table
+
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows if row)
+    return Table(text="\n".join(" ".join(r) for r in rows), metadata=ElementMetadata(text_as_html=f"<table>{body}</table>"))
+
+
+def read_text(file: Path) -> str:
+    """Text in UTF-8 (with or without BOM), else the detected encoding, else cp1252 with replacement."""
+    data = file.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParseFailure("binary data in a text file: check the file type")
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[: 2**20]).best()
+    if best is not None and best.encoding:
+        return data.decode(best.encoding, errors="replace")
+    return data.decode("cp1252", errors="replace")
+
+
+def blocks_from_elements(elements: list[Any], keep_furniture: bool) -> list[Block]:
+    blocks: list[Block] = []
+    for element in elements:
+        kind = type(element).__name__
+        if kind in DROPPED and not (keep_furniture and kind in ("Header", "Footer")):
+            continue
+        meta = element.metadata
+        text = (element.text or "").strip()
+        page = meta.page_name if meta.page_name else meta.page_number
+        if kind == "Table":
+            rows = html_table_rows(meta.text_as_html) if meta.text_as_html else ()
+            if rows:
+                blocks.append(Block("Table", "\n".join(rows), page, 0, rows))
+            elif text:
+                blocks.append(Block("Table", text, page))
+            continue
+        if not text:
+            continue
+        blocks.append(Block(kind, text, page, int(meta.category_depth or 0) if kind == "Title" else 0))
+    return blocks
+
+
+def _first_title(blocks: list[Block] | tuple[Block, ...]) -> str:
+    return next((b.text for b in blocks if b.kind == "Title"), "")
+
+
+def describe_error(exc: BaseException, ext: str) -> str:
+    """One line naming what is wrong with the file."""
+    name = exc.__class__.__name__
+    text = " ".join(str(exc).split())[:200]
+    lowered = (name + " " + text).lower()
+    if "password" in lowered or "encrypt" in lowered:
+        return "encrypted: password-protected file; remove the password and re-ingest"
+    if isinstance(exc, PermissionError):
+        return "permission denied: make the file readable by the ingest user"
+    if isinstance(exc, (zipfile.BadZipFile, KeyError)) or "zip" in lowered or "xml" in lowered or "syntax" in lowered:
+        return f"corrupt: {ext[1:].upper()} could not be read ({name}: {text})"
+    return f"parse error ({name}: {text}): the file may be corrupt; open and save it again"

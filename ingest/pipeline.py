@@ -1,0 +1,289 @@
+"""The ingest run: scan → hash → (parse in workers → chunk → embed in batches) → replace chunks
+crash-safely → delete what disappeared → report.
+
+    report = Ingestor(settings).run(["docs/"], acl_map="acl.yaml")
+
+Unchanged files (same content hash, groups and chunking settings) are never parsed again. Every
+store change goes through the manifest's state machine (see ingest/manifest.py), so a run killed
+at any point is repaired by the next one before it does anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ingest.acl import AclMap
+from ingest.chunking import Chunker
+from ingest.loaders import Limits, ParsedDocument, parse_file
+from ingest.lock import IngestLock
+from ingest.manifest import DocumentRow, Manifest
+from ingest.sources import Source, doc_id_for, load_source_config, scan, sources_from_paths
+from ingest.workers import ParseFn, ParserPool, ParseResult
+from retrieval.errors import IngestError, LoreError
+from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
+from retrieval.settings import Settings
+
+PARSER_VERSION = "1"  # bump when parsing or chunking changes what a file turns into
+TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
+
+
+@dataclass
+class _Pending:
+    """A parsed file whose chunks wait for the next embedding batch."""
+
+    file: SourceFile
+    doc: dict[str, Any]
+    chunks: list[Chunk]
+    old: DocumentRow | None
+
+
+class Ingestor:
+    def __init__(self, settings: Settings, store: Any = None, embedder: Any = None, lexical: Any = None, *, parse: ParseFn | None = None, in_process: bool = False):
+        from retrieval.embedders import make_embedder
+        from retrieval.lexical import LexicalIndex
+        from retrieval.store import make_store
+
+        self.settings = settings
+        self.config = settings.ingest
+        self.store = store if store is not None else make_store(settings)
+        self.embedder = embedder if embedder is not None else make_embedder(settings)
+        self.lexical = lexical if lexical is not None else LexicalIndex(settings.lexical_db)
+        self.parse = parse or parse_file
+        self.in_process = in_process
+        self.limits = Limits(max_file_mb=self.config.max_file_mb, max_unzipped_mb=self.config.max_unzipped_mb)
+
+    # -- entry points ------------------------------------------------------------------------------
+    def run(self, paths: Sequence[str | Path], *, acl_map: Path | str | Mapping[str, Any] | None = None,
+            delete_missing: bool = True, progress: bool = False) -> IngestReport:  # fmt: skip
+        if not paths:
+            raise IngestError("nothing to ingest: give files, folders or globs (or --source-config FILE)")
+        if isinstance(acl_map, Mapping):
+            acl = AclMap.from_mapping(acl_map)
+        else:
+            acl = AclMap.load(Path(acl_map)) if acl_map else AclMap()
+        return self._run(sources_from_paths(paths, acl), tuple(self.config.default_groups), delete_missing, progress)
+
+    def run_sources(self, config_file: Path | str, *, delete_missing: bool = True, progress: bool = False) -> IngestReport:
+        sources, default = load_source_config(Path(config_file))
+        return self._run([(s, None) for s in sources], default or tuple(self.config.default_groups), delete_missing, progress)
+
+    # -- the run -----------------------------------------------------------------------------------
+    def _run(self, sources: list[tuple[Source, Path | None]], default_groups: tuple[str, ...], delete_missing: bool, progress: bool) -> IngestReport:
+        started = time.perf_counter()
+        run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+        report = IngestReport(run_id=run_id)
+        with IngestLock(self.settings.home / "ingest.lock"):
+            manifest = Manifest(self.settings.state_db)
+            self._log_path = self.settings.log_dir / f"ingest-{run_id}.jsonl"
+            manifest.start_run(run_id)
+            try:
+                self._recover(manifest)
+                found = scan(sources, default_groups)
+                report.files = len(found.files)
+                for failure in found.failed:
+                    self._fail(report, failure.path, failure.error)
+                todo = self._classify(manifest, found.files, report)
+                self._ingest(manifest, todo, report, run_id, progress)
+                if delete_missing:
+                    self._delete_missing(manifest, found, report)
+                else:
+                    for path in sorted(found.missing):
+                        self._fail(report, path, "not found: check the path")
+                report.total_chunks = self.store.count()
+                report.seconds = time.perf_counter() - started
+                manifest.end_run(run_id, "ok", report.to_json())
+                self._log({"event": "report", **report.to_json()})
+            except BaseException as exc:
+                manifest.end_run(run_id, "failed", {"error": f"{exc.__class__.__name__}: {exc}"})
+                if isinstance(exc, (LoreError, KeyboardInterrupt)):
+                    raise
+                raise IngestError(f"ingest run failed ({exc.__class__.__name__}: {exc}): run it again; completed files are kept") from exc
+            finally:
+                manifest.close()
+        return report
+
+    def _recover(self, manifest: Manifest) -> None:
+        """Finish or undo the store changes of a run that was killed."""
+        for row in manifest.unfinished():
+            if row.state == "writing":
+                old = set(row.chunk_ids)
+                new_only = [i for i in row.pending_ids if i not in old]
+                self._delete_chunks(new_only)
+                manifest.roll_back_write(row.doc_id, force_reparse=any(i in old for i in row.pending_ids))
+            elif row.state == "cleanup":
+                self._delete_chunks(row.pending_ids)
+                manifest.finish(row.doc_id)
+            elif row.state == "deleting":
+                self._delete_chunks(row.chunk_ids)
+                manifest.remove(row.doc_id)
+
+    def fingerprint(self) -> str:
+        return f"{PARSER_VERSION}|{self.embedder.name}|{self.config.chunk_tokens}|{self.config.chunk_overlap}"
+
+    def _classify(self, manifest: Manifest, files: list[SourceFile], report: IngestReport) -> list[tuple[SourceFile, dict[str, Any], DocumentRow | None]]:
+        fingerprint = self.fingerprint()
+        todo = []
+        for file in files:
+            if file.size > self.config.max_file_mb * 2**20:
+                self._fail(report, file.path, f"too large: {file.size / 2**20:.1f} MB > ingest.max_file_mb={self.config.max_file_mb:g}; raise the limit to ingest it")
+                continue
+            try:
+                sha = file_sha256(file.path)
+            except OSError as exc:
+                self._fail(report, file.path, f"unreadable ({exc.strerror}): make the file readable by the ingest user")
+                continue
+            doc_id = doc_id_for(file.path)
+            doc = {"doc_id": doc_id, "path": file.path, "source": file.source, "root": file.root, "sha256": sha,
+                   "size": file.size, "mtime": file.mtime, "groups": file.groups, "fingerprint": fingerprint}  # fmt: skip
+            row = manifest.get(doc_id)
+            if row is not None and row.sha256 == sha and row.fingerprint == fingerprint:
+                if row.state == "failed":
+                    self._fail(report, file.path, row.error)
+                    continue
+                if row.groups == file.groups:
+                    report.unchanged += 1
+                    if (row.source, row.mtime) != (file.source, file.mtime):
+                        manifest.touch(doc_id, file.path, file.source, file.root, file.mtime)
+                    continue
+            todo.append((file, doc, row if row is not None and row.state != "failed" else None))
+        todo.sort(key=lambda t: -t[0].size)  # biggest first: the workers finish together
+        return todo
+
+    def _ingest(self, manifest: Manifest, todo: list, report: IngestReport, run_id: str, progress: bool) -> None:
+        if not todo:
+            return
+        self.embedder.warm_up()
+        chunker = Chunker(self.embedder.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap)
+        by_path = {file.path: (file, doc, old) for file, doc, old in todo}
+        bar = _progress_bar(len(todo), progress)
+        pending: list[_Pending] = []
+        batch = self.config.embed_batch_size * 4
+        try:
+            for result in self._parse_all([f.path for f, _, _ in todo]):
+                file, doc, old = by_path[result.path]
+                bar.update(1)
+                if result.document is None:
+                    self._fail(report, file.path, result.error)
+                    if not result.error.startswith(TRANSIENT):
+                        manifest.record_failure(doc, result.error, run_id)
+                    continue
+                chunks = self._chunks(chunker, file, doc, result.document, run_id)
+                pending.append(_Pending(file, doc, chunks, old))
+                if sum(len(p.chunks) for p in pending) >= batch:
+                    self._write(manifest, pending, report, run_id)
+                    pending = []
+            self._write(manifest, pending, report, run_id)
+        finally:
+            bar.close()
+
+    def _parse_all(self, paths: list[str]):
+        if self.in_process:
+            for path in paths:
+                try:
+                    yield ParseResult(path, self.parse(path, self.limits))
+                except LoreError:
+                    raise
+                except Exception as exc:  # ParseFailure and parser crashes alike
+                    yield ParseResult(path, None, str(exc))
+            return
+        workers = self.config.workers or os.cpu_count() or 1
+        yield from ParserPool(workers, self.config.file_timeout_s, self.limits, self.parse).run(paths)
+
+    def _chunks(self, chunker: Chunker, file: SourceFile, doc: dict[str, Any], parsed: ParsedDocument, run_id: str) -> list[Chunk]:
+        label = Path(file.source).stem
+        drafts = chunker.chunk(parsed.blocks, label)
+        chunks = []
+        for index, draft in enumerate(drafts):
+            chunk_id = hashlib.sha1(f"{doc['doc_id']}\0{doc['sha256']}\0{index}\0{draft.text}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
+            chunks.append(Chunk(
+                id=chunk_id, text=draft.text, source=file.source, doc_id=doc["doc_id"], page=draft.page, section=draft.section,
+                groups=file.groups, file_hash=doc["sha256"], element_types=draft.element_types, chunk_index=index,
+                path=file.path, modified=file.mtime, run_id=run_id,
+            ))  # fmt: skip
+        return chunks
+
+    def _write(self, manifest: Manifest, pending: list[_Pending], report: IngestReport, run_id: str) -> None:
+        """Embed a batch of files' chunks at once, then swap each file's chunks in the store."""
+        if not pending:
+            return
+        texts = [c.text for p in pending for c in p.chunks]
+        vectors = self.embedder.embed_documents(texts) if texts else []
+        offset = 0
+        for item in pending:
+            embeddings = vectors[offset : offset + len(item.chunks)]
+            offset += len(item.chunks)
+            new_ids = [c.id for c in item.chunks]
+            old_ids = list(item.old.chunk_ids) if item.old else []
+            manifest.begin_write(item.doc, new_ids, run_id)
+            self.store.upsert(item.chunks, embeddings)
+            self.lexical.upsert(item.chunks)
+            keep = set(new_ids)
+            stale = [i for i in old_ids if i not in keep]
+            manifest.commit_write(item.doc, new_ids, stale, run_id)
+            if stale:
+                self._delete_chunks(stale)
+                manifest.finish(item.doc["doc_id"])
+            report.chunks += len(item.chunks)
+            if item.old is None:
+                report.added += 1
+            else:
+                report.updated += 1
+
+    def _delete_missing(self, manifest: Manifest, found: Any, report: IngestReport) -> None:
+        """Remove documents that a complete listing no longer shows (a file that merely failed to
+        stat or parse is still there, and keeps its chunks)."""
+        present = {f.path for f in found.files} | {f.path for f in found.failed}
+        known = set()
+        for row in list(manifest.rows()):
+            known.add(row.path)
+            if row.path in present:
+                continue
+            if not (row.path in found.missing or any(s.covers(row.path) for s in found.scopes)):
+                continue
+            manifest.begin_delete(row.doc_id)
+            self._delete_chunks(row.chunk_ids)
+            manifest.remove(row.doc_id)
+            if row.state != "failed":
+                report.deleted += 1
+        for path in sorted(found.missing - known):
+            self._fail(report, path, "not found: check the path")
+
+    def _delete_chunks(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for start in range(0, len(ids), 5000):
+            part = ids[start : start + 5000]
+            self.store.delete(part)
+            self.lexical.delete(part)
+
+    def _fail(self, report: IngestReport, path: str, error: str) -> None:
+        error = " ".join(error.split())
+        report.failed.append(FileFailure(path, error))
+        self._log({"event": "failed", "path": path, "error": error})
+
+    def _log(self, record: dict[str, Any]) -> None:
+        self.settings.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self._log_path, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **record}, ensure_ascii=False) + "\n")
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="ingest", unit="file", file=sys.stderr, disable=not enabled or None, leave=False)

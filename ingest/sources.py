@@ -1,0 +1,244 @@
+"""What to ingest: command-line paths (files, folders, globs) or named sources from a
+`sources.yaml`, expanded into `SourceFile`s with their access groups.
+
+A scan also says which documents it could vouch for (`Scope`): only documents inside a scope that
+were not found are deleted from the store, so an unreadable folder or a missing (unmounted)
+root never wipes what was ingested from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.acl import SIDECAR_SUFFIX, AclMap, parse_groups, resolve_groups
+from ingest.globs import any_match, has_magic
+from retrieval.errors import ConfigError, InputError, LoreError
+from retrieval.schema import FileFailure, SourceFile
+
+SKIP_PREFIXES = (".", "~$")  # hidden files, Office lock files
+
+
+@dataclass(frozen=True)
+class Source:
+    """A named root with include/exclude globs and its own ACL rules."""
+
+    name: str
+    root: Path
+    include: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = ()
+    acl: AclMap = AclMap()
+    groups: tuple[str, ...] | None = None  # default groups for this source
+    prefix: str = ""  # prepended to each document's display name (the source name)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A root this run listed completely: `path_prefix` (a folder) or exactly `files`."""
+
+    root: str
+    include: tuple[str, ...] = ("**",)
+    exclude: tuple[str, ...] = ()
+    blind: tuple[str, ...] = ()  # folders under root that could not be listed
+
+    def covers(self, path: str) -> bool:
+        root = self.root.rstrip("/") + "/"
+        if not path.startswith(root):
+            return False
+        rel = path[len(root) :]
+        if any(path.startswith(b.rstrip("/") + "/") for b in self.blind):
+            return False
+        return any_match(self.include, rel) and not any_match(self.exclude, rel)
+
+
+@dataclass
+class ScanResult:
+    files: list[SourceFile] = field(default_factory=list)
+    failed: list[FileFailure] = field(default_factory=list)
+    scopes: list[Scope] = field(default_factory=list)
+    missing: set[str] = field(default_factory=set)  # single files named on the command line that are gone
+
+
+def doc_id_for(path: str) -> str:
+    """Stable id of a document: its absolute path (a renamed file is a new document)."""
+    return hashlib.sha1(path.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+def sources_from_paths(paths: Sequence[str | Path], acl: AclMap) -> list[tuple[Source, Path | None]]:
+    """Each command-line argument becomes a Source; a glob's root is its non-magic folder prefix."""
+    out: list[tuple[Source, Path | None]] = []
+    for raw in paths:
+        text = str(raw)
+        if has_magic(text):
+            parts = Path(text).parts
+            fixed = [p for p in _takewhile_plain(parts)]
+            root = Path(*fixed) if fixed else Path(".")
+            pattern = "/".join(parts[len(fixed) :])
+            out.append((Source(name=text, root=root.absolute(), include=("/" + pattern,), acl=acl), None))
+        else:
+            path = Path(text).absolute()
+            single = None if path.is_dir() else path
+            root = path if single is None else path.parent
+            out.append((Source(name=text, root=root, acl=acl), single))
+    return out
+
+
+def _takewhile_plain(parts: Sequence[str]) -> Iterator[str]:
+    for part in parts:
+        if has_magic(part):
+            return
+        yield part
+
+
+def load_source_config(path: Path) -> tuple[list[Source], tuple[str, ...] | None]:
+    """sources.yaml → named sources (see docs/ingestion.md for the format)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise InputError(f"source config {path} not found: check the --source-config path") from exc
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"source config {path} is not valid YAML ({exc.__class__.__name__}): fix the file") from exc
+    if not isinstance(data, Mapping) or "sources" not in data:
+        raise ConfigError(f"source config {path}: expected a top-level `sources:` list or mapping (see docs/ingestion.md)")
+    default = parse_groups(data["default_groups"], f"{path} default_groups") if "default_groups" in data else None
+    items = data["sources"]
+    if isinstance(items, Mapping):
+        items = [{"name": name, **(spec or {})} for name, spec in items.items()]
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"source config {path}: `sources` is empty")
+    base = Path(path).absolute().parent
+    sources: list[Source] = []
+    for spec in items:
+        sources.extend(_source_from_spec(spec, base, str(path)))
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"source config {path}: source names must be unique")
+    return sources, default
+
+
+def _source_from_spec(spec: Any, base: Path, where: str) -> list[Source]:
+    if not isinstance(spec, Mapping) or not spec.get("name"):
+        raise ConfigError(f"{where}: each source needs a `name` and a `root` (or `roots`)")
+    name = str(spec["name"])
+    roots = spec.get("roots") or ([spec["root"]] if spec.get("root") else [])
+    if not roots:
+        raise ConfigError(f"{where}: source {name!r} has no `root`")
+    acl_spec = spec.get("acl")
+    if isinstance(acl_spec, str):
+        acl = AclMap.load(_resolve(base, acl_spec))
+    else:
+        acl = AclMap.from_mapping(acl_spec, f"{where} source {name!r} acl")
+    groups = parse_groups(spec["groups"], f"{where} source {name!r} groups") if "groups" in spec else None
+    include = tuple(_strings(spec.get("include", ["**"]), where))
+    exclude = tuple(_strings(spec.get("exclude", []), where))
+    return [
+        Source(name=name if len(roots) == 1 else f"{name}[{i}]", root=_resolve(base, r), include=include, exclude=exclude,
+               acl=acl, groups=groups, prefix=name)
+        for i, r in enumerate(roots)
+    ]  # fmt: skip
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise ConfigError(f"{where}: include/exclude must be a glob or a list of globs")
+
+
+def _resolve(base: Path, value: str) -> Path:
+    path = Path(os.path.expanduser(str(value)))
+    return path if path.is_absolute() else base / path
+
+
+def scan(sources: Sequence[tuple[Source, Path | None]], default_groups: Sequence[str]) -> ScanResult:
+    result = ScanResult()
+    seen: set[str] = set()
+    for source, single in sources:
+        if single is not None:
+            _scan_single(source, single, default_groups, result, seen)
+            continue
+        if not source.root.is_dir():
+            problem = "not found" if not source.root.exists() else "not a folder"
+            result.failed.append(FileFailure(str(source.root), f"source root {problem}: check the path (nothing was deleted)"))
+            continue
+        blind: list[str] = []
+        for path in _walk(source.root, result, blind):
+            rel = path.relative_to(source.root).as_posix()
+            if not any_match(source.include, rel) or any_match(source.exclude, rel):
+                continue
+            _add(source, path, rel, default_groups, result, seen)
+        result.scopes.append(Scope(str(source.root), source.include, source.exclude, tuple(blind)))
+    return result
+
+
+def _scan_single(source: Source, path: Path, default_groups: Sequence[str], result: ScanResult, seen: set[str]) -> None:
+    if not os.path.lexists(path):
+        result.missing.add(str(path))
+        return
+    _add(source, path, path.name, default_groups, result, seen)
+
+
+def _walk(root: Path, result: ScanResult, blind: list[str]) -> Iterator[Path]:
+    """Every file under root, following symlinks but never into a folder already visited."""
+    visited: set[tuple[int, int]] = set()
+    st = root.stat()
+    visited.add((st.st_dev, st.st_ino))
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            blind.append(str(folder))
+            result.failed.append(FileFailure(str(folder), f"unreadable folder ({exc.strerror}): fix its permissions"))
+            continue
+        for entry in entries:
+            if entry.name.startswith(SKIP_PREFIXES) or entry.name.endswith(SIDECAR_SUFFIX):
+                continue
+            path = Path(entry.path)
+            try:
+                st = entry.stat(follow_symlinks=True)
+            except OSError as exc:
+                reason = "symlink loop" if exc.errno == 40 else ("broken symlink" if entry.is_symlink() else "cannot stat")
+                result.failed.append(FileFailure(str(path), f"{reason} ({exc.strerror}): fix or remove the link"))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                key = (st.st_dev, st.st_ino)
+                if key in visited:
+                    if entry.is_symlink():
+                        result.failed.append(FileFailure(str(path), "symlink loop: the link points back into a folder already scanned; remove it"))
+                    continue
+                visited.add(key)
+                stack.append(path)
+            elif stat.S_ISREG(st.st_mode):
+                yield path
+
+
+def _add(source: Source, path: Path, rel: str, default_groups: Sequence[str], result: ScanResult, seen: set[str]) -> None:
+    key = str(path)
+    if key in seen:
+        return
+    seen.add(key)
+    try:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            result.failed.append(FileFailure(key, "not a regular file: skipped"))
+            return
+        groups = resolve_groups(path, rel, source.acl, source.groups if source.groups is not None else default_groups)
+    except LoreError as exc:
+        result.failed.append(FileFailure(key, str(exc)))
+        return
+    except OSError as exc:
+        reason = "symlink loop" if exc.errno == 40 else "cannot stat"
+        result.failed.append(FileFailure(key, f"{reason} ({exc.strerror}): fix or remove the file"))
+        return
+    display = f"{source.prefix}/{rel}" if source.prefix else rel
+    result.files.append(SourceFile(path=key, source=display, root=str(source.root), size=st.st_size, mtime=st.st_mtime, groups=groups))

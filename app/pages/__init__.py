@@ -1,0 +1,1 @@
+"""Pages of the Streamlit app (run by `st.navigation` from app/streamlit_app.py) and their shared helpers."""

@@ -1,0 +1,168 @@
+"""Admin: what is ingested (documents, chunks, the last run with its failures), re-run a source, and
+upload documents into a source with the groups that may read them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app.auth import UsersFile
+from app.pages import common, uploads
+from retrieval.errors import InputError, LoreError
+from retrieval.schema import IngestReport
+from retrieval.settings import Settings
+
+NEW_SOURCE = "New source…"
+
+
+def run_ingest(settings: Settings, paths: list[Path]) -> IngestReport:
+    """Ingest with the app's own store, embedder and lexical index (models stay loaded once)."""
+    from ingest.pipeline import Ingestor
+
+    assistant = common.assistant(settings)
+    ingestor = Ingestor(settings, store=assistant.store, embedder=assistant.embedder, lexical=assistant.lexical, in_process=True)
+    return ingestor.run(paths, delete_missing=False)
+
+
+def show_report(report: IngestReport) -> None:
+    doc = report.to_json()
+    cols = st.columns(5)
+    for col, key in zip(cols, ("added", "updated", "unchanged", "deleted", "chunks")):
+        col.metric(key.capitalize(), doc.get(key, 0))
+    if doc["failed"]:
+        st.error(f"{len(doc['failed'])} file(s) failed:")
+        st.dataframe(doc["failed"], hide_index=True, width="stretch")
+
+
+def overview(settings: Settings) -> None:
+    from ingest.manifest import Manifest
+
+    summary = Manifest(settings.state_db).summary()
+    try:
+        chunks: int | str = common.assistant(settings).store.count()
+    except LoreError:
+        chunks = "?"
+    cols = st.columns(3)
+    cols[0].metric("Documents", summary.get("documents", 0))
+    cols[1].metric("Chunks", chunks)
+    cols[2].metric("Failed documents", summary.get("failed_documents", 0))
+    last = summary.get("last_ingest")
+    st.subheader("Last run")
+    if not last:
+        st.info("Nothing ingested yet: run `lore ingest PATH` or upload documents below.")
+        return
+    st.caption(f"{last.get('status', '?')} · started {last.get('started')} · finished {last.get('finished') or '—'}")
+    report = last.get("report") or {}
+    cols = st.columns(5)
+    for col, key in zip(cols, ("added", "updated", "unchanged", "deleted", "chunks")):
+        col.metric(key.capitalize(), report.get(key, 0))
+    if report.get("failed"):
+        with st.expander(f"{len(report['failed'])} failure(s)", icon=":material/error:", expanded=True):
+            st.dataframe(report["failed"], hide_index=True, width="stretch")
+
+
+def known_groups(settings: Settings) -> list[str]:
+    groups = list(settings.ingest.default_groups)
+    try:
+        for record in UsersFile(settings.users_path).load().values():
+            groups.extend(record.groups)
+    except LoreError:
+        pass
+    return sorted(dict.fromkeys(groups))
+
+
+def sources_section(settings: Settings) -> None:
+    st.subheader("Upload sources")
+    names = uploads.upload_sources(settings)
+    if not names:
+        st.caption("No uploaded documents yet.")
+        return
+    rows = []
+    for name in names:
+        folder = uploads.uploads_root(settings) / name
+        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and not p.name.endswith(uploads.SIDECAR_SUFFIX)]
+        rows.append({"source": name, "files": len(files), "folder": str(folder)})
+    st.dataframe(rows, hide_index=True, width="stretch")
+    with st.form("rerun"):
+        source = st.selectbox("Source", names)
+        if st.form_submit_button("Run ingestion now", icon=":material/sync:"):
+            with st.spinner(f"Ingesting {source}…"):
+                report = run_ingest(settings, [uploads.uploads_root(settings) / source])
+            st.success(f"Ingested {source}.")
+            show_report(report)
+
+
+def upload_section(settings: Settings) -> None:
+    st.subheader("Upload documents")
+    st.caption(
+        f"Accepted: {', '.join(settings.app.upload_types)} · at most {settings.app.upload_max_mb:g} MB per file. "
+        "Files are saved under a safe name and ingested at once."
+    )
+    existing = uploads.upload_sources(settings)
+    with st.form("upload", clear_on_submit=True):
+        choice = st.selectbox("Source", [*existing, NEW_SOURCE], key="upload_source")
+        new_name = st.text_input("New source name", key="upload_new_source", help="Only used with “New source…”")
+        groups = st.multiselect(
+            "Groups that may read these documents",
+            known_groups(settings),
+            default=list(settings.ingest.default_groups),
+            accept_new_options=True,
+            key="upload_groups",
+        )
+        # No `type=` filter here: Streamlit would refuse a bad type with an exception; the app's own
+        # check below names each rejected file and the reason.
+        files = st.file_uploader(
+            "Documents",
+            accept_multiple_files=True,
+            key="upload_files",
+        )
+        submitted = st.form_submit_button("Upload and ingest", type="primary", icon=":material/upload:")
+    if submitted:
+        handle_upload(settings, new_name if choice == NEW_SOURCE else choice, groups, files or [])
+
+
+def handle_upload(settings: Settings, source: str, groups: list[str], files: list) -> None:
+    from app.auth import parse_groups
+
+    try:
+        source = uploads.check_source_name(source)
+        chosen = parse_groups(groups)
+    except InputError as exc:
+        common.show_error(exc)
+        return
+    if not chosen:
+        st.error("Choose at least one group: documents without a group can be read by nobody.")
+        return
+    if not files:
+        st.warning("Choose one or more files to upload.")
+        return
+    saved: list[Path] = []
+    for file in files:
+        name = uploads.safe_file_name(file.name)
+        data = file.getvalue()
+        reason = uploads.check_upload(name, data, settings)
+        if reason:
+            st.error(f"{file.name}: rejected: {reason}")
+            continue
+        saved.append(uploads.save_upload(settings, source, name, data, chosen))
+    if not saved:
+        return
+    st.success(f"Saved {len(saved)} file(s) into {source}: {', '.join(p.name for p in saved)}")
+    with st.spinner("Ingesting the uploaded files…"):
+        report = run_ingest(settings, saved)
+    show_report(report)
+
+
+def main() -> None:
+    common.require_admin()
+    settings = common.settings()
+    st.title("Ingestion")
+    overview(settings)
+    st.divider()
+    upload_section(settings)
+    st.divider()
+    sources_section(settings)
+
+
+main()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import getpass
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -70,10 +69,11 @@ def run_app(ctx: Context) -> int:
     if app.auth == "users_file" and not app.allow_anonymous and not _users(ctx).load():
         ctx.info(f"note: {ctx.settings.users_path} has no users yet: create one with `lore users add NAME --groups admin,all-staff`")
     ctx.info(f"Lore app on http://{app.host}:{app.port} (Ctrl+C stops it)")
-    try:
-        return subprocess.call(streamlit_command(ctx), env=streamlit_env(ctx))
-    except KeyboardInterrupt:
-        return 0
+    command = streamlit_command(ctx)
+    # Become the Streamlit server (no child left behind): signals from a service manager or a
+    # test harness reach it directly.
+    os.execve(command[0], command, streamlit_env(ctx))
+    return 0  # pragma: no cover - execve does not return
 
 
 def _users(ctx: Context):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -135,9 +136,13 @@ def allowed_ingest_path(settings: Settings, raw: str) -> Path:
     """Resolve a requested path; it must lie inside LORE_HOME/uploads or one of api.ingest_roots."""
     uploads = settings.home / "uploads"
     roots = [uploads.resolve(), *(Path(r).expanduser().resolve() for r in settings.api.ingest_roots)]
+    try:
+        os.fsencode(raw)
+    except UnicodeEncodeError:
+        raise InputError("the path is not valid text for this server's file system: name an uploaded file") from None
     if "\x00" in raw or not raw.strip():
         raise InputError("empty or invalid path: name a file or folder inside LORE_HOME/uploads or api.ingest_roots")
-    path = Path(raw).expanduser()
+    path = Path(raw)  # no `~` expansion: request paths name files under the roots, not home directories
     path = (path if path.is_absolute() else uploads / path).resolve()
     if not any(path == root or path.is_relative_to(root) for root in roots):
         raise AccessDenied(f"{raw} is outside the ingest roots: put files in {uploads} or add the folder to api.ingest_roots")

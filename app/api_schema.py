@@ -7,21 +7,34 @@ so stock clients work unchanged.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _no_lone_surrogates(text: str) -> str:
+    # JSON may carry "\\udXXX" escapes that decode to lone surrogates: no file system, SQLite or
+    # tokenizer accepts them, so they are refused here rather than failing deep inside a request.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text contains invalid Unicode (a lone surrogate)") from None
+    return text
+
+
+Text = Annotated[str, AfterValidator(_no_lone_surrogates)]
 
 
 class TextPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: Literal["text"]
-    text: str = Field(max_length=100_000)
+    text: Text = Field(max_length=100_000)
 
 
 class ChatMessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = Field(default=None)
+    content: Text | list[TextPart] | None = Field(default=None)
 
     def text(self) -> str:
         if self.content is None:
@@ -33,14 +46,14 @@ class ChatMessageIn(BaseModel):
 
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    model: str = Field("lore", max_length=256, description="`lore` (or the generator's name, see /v1/models)")
+    model: Text = Field("lore", max_length=256, description="`lore` (or the generator's name, see /v1/models)")
     messages: list[ChatMessageIn] = Field(min_length=1, description="the last user message is the question; earlier turns are history")
     stream: bool = False
     max_tokens: int | None = Field(None, ge=1, description="accepted for compatibility; the server's generator settings apply")
     temperature: float | None = Field(None, ge=0, le=2, description="accepted for compatibility; the server's generator settings apply")
-    user: str | None = Field(None, max_length=256, description="ignored: the user is the API key's user")
+    user: Text | None = Field(None, max_length=256, description="ignored: the user is the API key's user")
     top_k: int | None = Field(None, ge=1, le=100, description="Lore extension: passages to retrieve")
-    conversation_id: str | None = Field(None, max_length=128, description="Lore extension: groups turns in the interaction log")
+    conversation_id: Text | None = Field(None, max_length=128, description="Lore extension: groups turns in the interaction log")
 
 
 class CitationOut(BaseModel):
@@ -101,7 +114,7 @@ class ModelList(BaseModel):
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1, max_length=4000)
+    query: Text = Field(min_length=1, max_length=4000)
     top_k: int | None = Field(None, ge=1, le=100)
 
 
@@ -120,8 +133,8 @@ class SearchResponse(BaseModel):
 
 class IngestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    paths: list[str] = Field(min_length=1, max_length=1000, description="files or folders inside an allowed root (LORE_HOME/uploads or api.ingest_roots)")
-    acl_map: dict[str, list[str]] | None = Field(None, description="ordered glob → groups, as in `lore ingest --acl-map`")
+    paths: list[Text] = Field(min_length=1, max_length=1000, description="files or folders inside an allowed root (LORE_HOME/uploads or api.ingest_roots)")
+    acl_map: dict[Text, list[Text]] | None = Field(None, description="ordered glob → groups, as in `lore ingest --acl-map`")
     delete_missing: bool = Field(False, description="delete documents that are gone from the given folders")
 
 
@@ -159,6 +172,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (401, "missing or invalid API key"),
         (403, "the key may not do this"),
         (404, "unknown model"),
+        (409, "another ingest is running"),
         (413, "request body too large"),
         (503, "the store or the model is not available"),
         (504, "the answer took longer than api.request_timeout_s"),

@@ -20,6 +20,9 @@ NO_TELEMETRY = {
     "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
     "STREAMLIT_SERVER_HEADLESS": "true",
     "TOKENIZERS_PARALLELISM": "false",
+    # Not telemetry, but noise on stderr: model-loading bars and long-input warnings while counting tokens.
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
     "LANGCHAIN_TRACING_V2": "false",
 }
 

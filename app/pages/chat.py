@@ -41,7 +41,7 @@ def sidebar(store: ConversationStore, who: Identity, current: str, limit: int) -
                 key=f"conv-{conv.id}",
                 on_click=_select,
                 args=(conv.id,),
-                type="primary" if conv.id == current else "tertiary",
+                type="secondary" if conv.id == current else "tertiary",
                 width="stretch",
             )
         if store.get(current, who.user) is not None:
@@ -87,7 +87,6 @@ def citations_block(citations: list[dict[str, Any]], who: Identity, key: str) ->
         label = " · ".join(p for p in (f"[{n}] {cite['source']}", where, cite.get("section") or "") if p)
         with st.expander(label, icon=":material/description:"):
             st.markdown(common.escape_markdown(cite["text"]))
-            st.caption(f"relevance {cite.get('score', 0):.2f}")
             path, groups = files.get(cite.get("chunk_id", ""), ("", ()))
             # The citation came from a query filtered by the user's groups; the file is offered only
             # when the chunk's groups still admit the user and the file is still where it was read.
@@ -135,10 +134,8 @@ def answer_block(message: StoredMessage, who: Identity, key: str) -> None:
     if not message.interaction_id:
         return
     iid = message.interaction_id
-    thumbs, copy = st.columns([1, 1], vertical_alignment="center", width=220)
-    with thumbs:
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):  # one row, also on a phone
         st.feedback("thumbs", key=f"fb-{iid}", on_change=_save_feedback, args=(iid, who.user))
-    with copy:
         with st.popover("Copy", icon=":material/content_copy:"):
             st.code(message.content, language=None, wrap_lines=True)
     if st.session_state.get(f"fb-{iid}") is not None:
@@ -212,9 +209,10 @@ def handle_question(question: str, store: ConversationStore, who: Identity, conv
         if store.get(conversation_id, who.user) is None:
             store.create(who.user, question, conversation_id=conversation_id)
         store.add(conversation_id, who.user, StoredMessage("user", question))
-        message = stored_answer(answer)
-        store.add(conversation_id, who.user, message)
-        answer_block(message, who, message.interaction_id)
+        store.add(conversation_id, who.user, stored_answer(answer))
+    # Draw the page again from the stored history: the answer gets its citations and feedback
+    # widgets, and the sidebar lists the conversation (first in the list now).
+    st.rerun()
 
 
 # ---- the page ---------------------------------------------------------------------------------

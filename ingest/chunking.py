@@ -66,10 +66,9 @@ class Chunker:
         budget = max(16, self.size - header_tokens)
 
         def flush(carry: bool) -> None:
-            nonlocal current
-            if current.body_tokens() == 0:
-                if not carry:  # a heading with no body yet stays for the next section's text
-                    return
+            """Close the open chunk; with `carry`, its last short units open the next one (overlap)."""
+            if current.body_tokens() == 0 and not carry:
+                return  # a heading with no body yet stays for the next section's text
             drafts.append(self._draft(current, label))
             tail: list[_Unit] = []
             if carry:
@@ -77,7 +76,7 @@ class Chunker:
                     if not unit.overlappable or sum(u.tokens for u in tail) + unit.tokens > self.overlap:
                         break
                     tail.insert(0, unit)
-            current = _Open(tail, current.section)
+            current.units = tail
 
         for block, tokens in zip(blocks, counts, strict=True):
             if block.kind == "Title":

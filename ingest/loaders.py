@@ -194,20 +194,25 @@ def _csv_table(text: str, delimiter: str) -> Any:
 
 
 def read_text(file: Path) -> str:
-    """Text in UTF-8 (with or without BOM), else the detected encoding, else cp1252 with replacement."""
+    """Text in UTF-8 (with or without BOM) or UTF-16 (BOM), else Windows-1252 (the usual legacy
+    encoding of Western office files), else the detected encoding with replacement characters."""
     data = file.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if b"\x00" in data[:4096]:
         raise ParseFailure("binary data in a text file: check the file type")
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[: 2**20]).best()
-    if best is not None and best.encoding:
-        return data.decode(best.encoding, errors="replace")
-    return data.decode("cp1252", errors="replace")
+    return data.decode(best.encoding if best is not None and best.encoding else "latin-1", errors="replace")
 
 
 def blocks_from_elements(elements: list[Any], keep_furniture: bool) -> list[Block]:

@@ -104,7 +104,7 @@ class Ingestor:
                 self._log({"event": "report", **report.to_json()})
             except BaseException as exc:
                 manifest.end_run(run_id, "failed", {"error": f"{exc.__class__.__name__}: {exc}"})
-                if isinstance(exc, (LoreError, KeyboardInterrupt)):
+                if isinstance(exc, LoreError) or not isinstance(exc, Exception):  # incl. KeyboardInterrupt, SystemExit
                     raise
                 raise IngestError(f"ingest run failed ({exc.__class__.__name__}: {exc}): run it again; completed files are kept") from exc
             finally:

@@ -1,0 +1,96 @@
+"""Structure-aware chunking and the PDF line classifier, with a word-count tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.chunking import Chunker
+from ingest.loaders import Block
+from ingest.pdf import blocks_from_lines, row_cells
+
+pytestmark = pytest.mark.unit
+
+
+def words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def sentence(i: int) -> str:
+    return f"Sentence number {i} talks about the travel policy in some detail."
+
+
+def test_chunks_follow_titles_and_record_section_paths():
+    blocks = [
+        Block("Title", "Travel", 1, 0),
+        Block("NarrativeText", " ".join(sentence(i) for i in range(8)), 1),
+        Block("Title", "Lodging", 2, 1),
+        Block("NarrativeText", " ".join(sentence(i) for i in range(8, 16)), 2),
+        Block("Title", "Expenses", 3, 0),
+        Block("ListItem", "Receipts are required above 25 EUR.", 3),
+    ]
+    drafts = Chunker(words, chunk_tokens=120, overlap=10).chunk(blocks, "policy")
+    sections = [d.section for d in drafts]
+    assert sections == ["Travel", "Travel › Lodging", "Expenses"]
+    assert [d.page for d in drafts] == [1, 2, 3]
+    assert drafts[0].text.startswith("[policy › Travel]\nTravel\n")
+    assert "ListItem" in drafts[2].element_types
+    assert not any("Sentence number 8 " in d.text for d in drafts[:1])  # no text crosses the section break
+
+
+def test_long_text_respects_the_token_budget_with_overlap():
+    text = " ".join(sentence(i) for i in range(60))
+    drafts = Chunker(words, chunk_tokens=64, overlap=12).chunk([Block("NarrativeText", text, 1)], "doc")
+    assert len(drafts) > 5
+    assert all(len(d.text.split()) <= 64 for d in drafts)
+    joined = " ".join(d.text for d in drafts)
+    assert all(sentence(i) in joined for i in range(60))  # nothing lost
+    first_tail = drafts[0].text.splitlines()[-1]
+    assert first_tail in drafts[1].text  # overlap carries the last sentence over
+
+
+def test_tables_split_between_rows_and_repeat_the_header():
+    header = "| Region | Q1 | Q2 |"
+    rows = tuple(f"| Region {i} with a long descriptive name | {i},000 | {i + 1},000 |" for i in range(40))
+    table = Block("Table", "\n".join((header, "| --- |", *rows)), "Sheet1", 0, (header, "| --- |", *rows))
+    drafts = Chunker(words, chunk_tokens=80, overlap=10).chunk([table], "sales")
+    assert len(drafts) > 3
+    seen = []
+    for draft in drafts:
+        lines = draft.text.splitlines()
+        assert lines[1] == header and lines[2] == "| --- |"
+        assert all(line in rows for line in lines[3:])  # whole rows only
+        seen.extend(lines[3:])
+        assert draft.page == "Sheet1" and draft.element_types == ("Table",)
+    assert seen == list(rows)
+
+
+def test_row_cells():
+    assert row_cells("Total net sales $ 82,959 $ 81,434 (1,102) —") == ["Total net sales", "$ 82,959", "$ 81,434", "(1,102)", "—"]
+    assert row_cells("We expect revenue to grow in 2023.") is None
+    assert row_cells("June 25, 2022") is None
+
+
+def test_pdf_lines_become_titles_tables_and_list_items():
+    lines = [
+        "Item 2. Management's Discussion and Analysis",
+        "Net Sales",
+        "The following table shows net sales by category for the three months ended June 25, 2022 and June 26, 2021",
+        "(dollars in millions):",
+        "Three Months Ended",
+        "iPhone $ 40,665 $ 39,570 3 %",
+        "Mac 7,382 8,235 (10)%",
+        "Services 19,604 17,486 12 %",
+        "• iPhone net sales increased due to higher net sales of the new models.",
+        "Total net sales decreased during the quarter, driven primarily by lower net sales of Mac and iPad and",
+        "partially offset by higher Services sales.",
+    ]
+    blocks = blocks_from_lines(lines, page=7)
+    kinds = [b.kind for b in blocks]
+    assert kinds[:2] == ["Title", "Title"] and blocks[0].depth == 1
+    table = next(b for b in blocks if b.kind == "Table")
+    assert table.rows[0].endswith("Three Months Ended |")  # caption lines above the rows form the header
+    assert "| iPhone | $ 40,665 | $ 39,570 | 3 % |" in table.rows
+    assert len(table.rows) == 5
+    assert any(b.kind == "ListItem" and b.text.startswith("• iPhone") for b in blocks)
+    assert blocks[-1].text.endswith("higher Services sales.")  # wrapped lines joined
+    assert {b.page for b in blocks} == {7}

@@ -2,8 +2,9 @@
 environment it passes (LORE_HOME, LORE_PROFILE, LORE_CONFIG, LORE_APP__...).
 
 Each run: load the settings, find out who the user is (or show the login), then let
-`st.navigation` run the page. Admin pages are registered only for the admin group, so other users
-can neither see them in the menu nor open them by URL.
+`st.navigation` run the page (from app/views/, see there why not pages/). Admin pages are
+registered only for the admin group, so other users can neither see them in the menu nor open them
+by URL.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ apply_privacy_defaults()  # before streamlit and the model libraries are importe
 import streamlit as st  # noqa: E402
 
 from app import auth  # noqa: E402
-from app.pages import common  # noqa: E402
+from app.views import common  # noqa: E402
 from retrieval.errors import LoreError  # noqa: E402
 from retrieval.settings import Settings  # noqa: E402
 
@@ -104,15 +105,15 @@ def account_box(settings: Settings, who: auth.Identity) -> None:
 
 
 def pages(who: auth.Identity) -> dict[str, list]:
-    chat = st.Page("pages/chat.py", title="Chat", icon=":material/chat:", url_path="chat", default=True)
+    chat = st.Page("views/chat.py", title="Chat", icon=":material/chat:", url_path="chat", default=True)
     if not who.is_admin:
         return {"": [chat]}
     return {
         "": [chat],
         "Admin": [
-            st.Page("pages/ingestion.py", title="Ingestion", icon=":material/upload_file:", url_path="admin-ingestion"),
-            st.Page("pages/quality.py", title="Quality", icon=":material/monitoring:", url_path="admin-quality"),
-            st.Page("pages/settings_view.py", title="Settings", icon=":material/settings:", url_path="admin-settings"),
+            st.Page("views/ingestion.py", title="Ingestion", icon=":material/upload_file:", url_path="admin-ingestion"),
+            st.Page("views/quality.py", title="Quality", icon=":material/monitoring:", url_path="admin-quality"),
+            st.Page("views/settings_view.py", title="Settings", icon=":material/settings:", url_path="admin-settings"),
         ],
     }
 

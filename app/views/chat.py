@@ -14,7 +14,7 @@ import streamlit as st
 
 from app.auth import Identity
 from app.conversations import ConversationStore, StoredMessage
-from app.pages import common
+from app.views import common
 from retrieval.errors import LoreError
 from retrieval.schema import Answer
 

@@ -3,12 +3,14 @@ upload documents into a source with the groups that may read them."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import streamlit as st
 
 from app.auth import UsersFile
-from app.pages import common, uploads
+from app.views import common, uploads
 from retrieval.errors import InputError, LoreError
 from retrieval.schema import IngestReport
 from retrieval.settings import Settings
@@ -35,10 +37,30 @@ def show_report(report: IngestReport) -> None:
         st.dataframe(doc["failed"], hide_index=True, width="stretch")
 
 
+def recent_runs(manifest, limit: int = 10) -> list[dict]:
+    """The last runs with their counts (the manifest's run table, read only)."""
+    rows = manifest.db.execute("SELECT * FROM runs ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+    table = []
+    for row in rows:
+        report = json.loads(row["report"] or "{}")
+        table.append(
+            {
+                "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(row["started"])),
+                "status": row["status"],
+                **{k: report.get(k) for k in ("added", "updated", "unchanged", "deleted")},
+                "failed": len(report.get("failed") or []),
+                "chunks": report.get("chunks"),
+                "seconds": report.get("seconds"),
+            }
+        )
+    return table
+
+
 def overview(settings: Settings) -> None:
     from ingest.manifest import Manifest
 
-    summary = Manifest(settings.state_db).summary()
+    manifest = Manifest(settings.state_db)
+    summary = manifest.summary()
     try:
         chunks: int | str = common.assistant(settings).store.count()
     except LoreError:
@@ -47,19 +69,44 @@ def overview(settings: Settings) -> None:
     cols[0].metric("Documents", summary.get("documents", 0))
     cols[1].metric("Chunks", chunks)
     cols[2].metric("Failed documents", summary.get("failed_documents", 0))
+    st.subheader("Recent runs")
     last = summary.get("last_ingest")
-    st.subheader("Last run")
     if not last:
         st.info("Nothing ingested yet: run `lore ingest PATH` or upload documents below.")
         return
-    st.caption(f"{last.get('status', '?')} · started {last.get('started')} · finished {last.get('finished') or '—'}")
-    report = last.get("report") or {}
-    cols = st.columns(5)
-    for col, key in zip(cols, ("added", "updated", "unchanged", "deleted", "chunks")):
-        col.metric(key.capitalize(), report.get(key, 0))
-    if report.get("failed"):
-        with st.expander(f"{len(report['failed'])} failure(s)", icon=":material/error:", expanded=True):
-            st.dataframe(report["failed"], hide_index=True, width="stretch")
+    st.dataframe(recent_runs(manifest), hide_index=True, width="stretch")
+    failed = (last.get("report") or {}).get("failed") or []
+    if failed:
+        with st.expander(f"Last run: {len(failed)} failure(s)", icon=":material/error:", expanded=True):
+            st.dataframe(failed, hide_index=True, width="stretch")
+
+
+def configured_sources(settings: Settings) -> None:
+    """Named sources from `LORE_HOME/sources.yaml` (the same file `lore ingest --source-config` reads)."""
+    from ingest.sources import load_source_config
+
+    path = sources_file(settings)
+    if not path.is_file():
+        return
+    st.subheader("Configured sources")
+    sources, _default = load_source_config(path)
+    st.dataframe(
+        [{"source": s.name, "root": str(s.root), "include": ", ".join(s.include), "groups": ", ".join(s.groups or ())} for s in sources],
+        hide_index=True,
+        width="stretch",
+    )
+    if st.button("Run all configured sources now", icon=":material/sync:", key="run_sources"):
+        from ingest.pipeline import Ingestor
+
+        assistant = common.assistant(settings)
+        ingestor = Ingestor(settings, store=assistant.store, embedder=assistant.embedder, lexical=assistant.lexical)
+        with st.spinner("Ingesting the configured sources…"):
+            report = ingestor.run_sources(path, delete_missing=True)
+        show_report(report)
+
+
+def sources_file(settings: Settings) -> Path:
+    return settings.home / "sources.yaml"
 
 
 def known_groups(settings: Settings) -> list[str]:
@@ -163,6 +210,7 @@ def main() -> None:
     upload_section(settings)
     st.divider()
     sources_section(settings)
+    configured_sources(settings)
 
 
 main()

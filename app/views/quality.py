@@ -7,7 +7,7 @@ import datetime as dt
 
 import streamlit as st
 
-from app.pages import common
+from app.views import common
 from retrieval.interactions import InteractionLog
 
 LOWEST = 10

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.pages import common
+from app.views import common
 from retrieval.settings import masked_dump
 
 

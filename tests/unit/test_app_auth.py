@@ -12,8 +12,8 @@ import pytest
 from app import auth
 from app.auth import Identity, UsersFile
 from app.conversations import ConversationStore, StoredMessage
-from app.pages import uploads
-from app.pages.common import location_label, percentile
+from app.views import uploads
+from app.views.common import location_label, percentile
 from retrieval.errors import ConfigError, InputError
 
 pytestmark = pytest.mark.unit

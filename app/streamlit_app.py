@@ -13,6 +13,8 @@ from retrieval.offline import apply_privacy_defaults
 
 apply_privacy_defaults()  # before streamlit and the model libraries are imported
 
+import time  # noqa: E402
+
 import streamlit as st  # noqa: E402
 
 from app import auth  # noqa: E402
@@ -22,6 +24,9 @@ from retrieval.settings import Settings  # noqa: E402
 
 LOGIN_USER_KEY = "lore_login_user"
 SHOW_LOGIN_KEY = "lore_show_login"
+FAILURES_KEY = "lore_login_failures"
+MAX_FAILURES = 5  # per browser session, within LOCKOUT_S: slows down password guessing
+LOCKOUT_S = 300
 
 
 def users_file_identity(settings: Settings) -> auth.Identity | None:
@@ -59,10 +64,17 @@ def login_form(settings: Settings) -> None:
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
+        now = time.monotonic()
+        failures = [t for t in st.session_state.get(FAILURES_KEY, []) if now - t < LOCKOUT_S]
+        if len(failures) >= MAX_FAILURES:
+            st.error(f"Too many failed attempts: wait {LOCKOUT_S // 60} minutes and try again.")
+            return
         record = users.verify(user.strip(), password)
         if record is None:
+            st.session_state[FAILURES_KEY] = [*failures, now]
             st.error("Unknown user name or wrong password.")
             return
+        st.session_state.pop(FAILURES_KEY, None)
         st.session_state[LOGIN_USER_KEY] = record.user
         st.session_state.pop(SHOW_LOGIN_KEY, None)
         st.rerun()

@@ -82,6 +82,17 @@ def test_login_form_checks_the_password(app_home):
     assert any("alice" in c for c in texts(at.sidebar.caption))
 
 
+def test_repeated_wrong_passwords_lock_the_form(app_home):
+    at = app_as(None)
+    for _ in range(5):
+        at.text_input[0].input("alice")
+        at.text_input[1].input("wrong password!")
+        at.button[0].click().run()
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert any("Too many failed attempts" in e for e in texts(at.error)) and not at.chat_input
+
+
 def test_every_run_checks_the_sign_in_again(app_home):
     """The entry script (sign-in, admin check) runs before the page on every rerun, not only the first."""
     assert not (Path(SCRIPT).parent / "pages").exists(), "a pages/ folder makes Streamlit run pages without the entry script"

@@ -23,7 +23,7 @@ from retrieval.errors import LoreError, ModelUnavailableError
 from retrieval.schema import ChatMessage, Usage
 from retrieval.settings import Settings
 
-PROMPT_VERSION = "v3"
+PROMPT_VERSION = "v4"
 
 VERIFY_SYSTEM = (
     "You are a careful fact checker. You decide whether a claim is supported by a document. "
@@ -33,13 +33,20 @@ VERIFY_USER = (
     "<document>\n{context}\n</document>\n\n"
     "Claim: {claim}\n\n"
     "Is the claim fully supported by the document? Every name, number, date, quantity and negation in the "
-    'claim must agree with the document; anything the document does not say counts as "no". Reply "yes" or "no".'
+    "claim must agree with the document; anything the document does not say counts as unsupported. {reply}"
 )
+# Compact schemas (local llama.cpp): the verdict is ONE grammar-constrained token. llama.cpp checks the
+# whole 151k vocabulary against the grammar at every step (~1 s a step on 2 busy cores), so a
+# `{"supported": "yes"}` object costs 8 steps where a bare `true` costs one. API judges get objects
+# (OpenAI's structured outputs need an object at the root).
+VERIFY_SCHEMA_COMPACT = {"type": "boolean"}
+VERIFY_REPLY_COMPACT = "Reply true or false."
 VERIFY_SCHEMA = {
     "type": "object",
     "properties": {"supported": {"type": "string", "enum": ["yes", "no"]}},
     "required": ["supported"],
 }
+VERIFY_REPLY = 'Reply with JSON: {"supported": "yes"} or {"supported": "no"}.'
 SPLIT_USER = (
     "Break the text below into short, self-contained factual claims (no pronouns; at most 8). "
     "Skip greetings and statements that assert no fact.\n\nText: {answer}"
@@ -53,6 +60,7 @@ RELEVANCY_USER = (
     "Question: {question}\n\nAnswer: {answer}\n\n"
     'Does the answer respond to the question? Reply "yes" (it answers it), "partly" or "no" (it is off-topic).'
 )
+RELEVANCY_SCHEMA_COMPACT = {"type": "string", "enum": ["yes", "partly", "no"]}
 RELEVANCY_SCHEMA = {
     "type": "object",
     "properties": {"relevant": {"type": "string", "enum": ["yes", "partly", "no"]}},
@@ -172,8 +180,9 @@ class LLMJudge:
     """A chat model as judge, every reply constrained to a JSON schema, verdicts cached."""
 
     def __init__(self, model: Any, *, cache: JudgeCache | None = None, seed: int = 0, claim_mode: str = "sentences",
-                 max_context_tokens: int | None = None):
+                 max_context_tokens: int | None = None, compact: bool = False):
         self.model = model
+        self.compact = compact
         self.name = f"llm:{model.name}"
         self.cache = cache
         self.seed = seed
@@ -185,7 +194,7 @@ class LLMJudge:
         """Load the model now, so a missing model fails the run with its fix instead of nulling every score."""
         self.model.warm_up()
 
-    def ask_json(self, system: str, user: str, schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+    def ask_json(self, system: str, user: str, schema: dict[str, Any], max_tokens: int) -> Any:
         messages = [ChatMessage("system", system), ChatMessage("user", user)] if system else [ChatMessage("user", user)]
         key = _digest(PROMPT_VERSION, self.name, self.seed, system, user, schema)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
@@ -231,19 +240,32 @@ class LLMJudge:
         context = self.fit_context(context)
         verdicts = []
         for claim in claims:
-            reply = self.ask_json(VERIFY_SYSTEM, VERIFY_USER.format(context=context, claim=claim), VERIFY_SCHEMA, max_tokens=12)
-            verdicts.append(reply.get("supported") == "yes")
+            if self.compact:
+                user = VERIFY_USER.format(context=context, claim=claim, reply=VERIFY_REPLY_COMPACT)
+                verdicts.append(self.ask_json(VERIFY_SYSTEM, user, VERIFY_SCHEMA_COMPACT, max_tokens=1) is True)
+            else:
+                user = VERIFY_USER.format(context=context, claim=claim, reply=VERIFY_REPLY)
+                verdicts.append(self.ask_json(VERIFY_SYSTEM, user, VERIFY_SCHEMA, max_tokens=12)["supported"] == "yes")
         return verdicts
 
     def relevancy(self, question: str, answer: str) -> float:
-        reply = self.ask_json("", RELEVANCY_USER.format(question=question, answer=strip_markers(answer)), RELEVANCY_SCHEMA, max_tokens=12)
-        return RELEVANCY_VALUE[reply["relevant"]]
+        user = RELEVANCY_USER.format(question=question, answer=strip_markers(answer))
+        if self.compact:
+            return RELEVANCY_VALUE[self.ask_json("", user, RELEVANCY_SCHEMA_COMPACT, max_tokens=4)]
+        return RELEVANCY_VALUE[self.ask_json("", user, RELEVANCY_SCHEMA, max_tokens=12)["relevant"]]
 
 
-def parse_json_reply(text: str, schema: dict[str, Any]) -> dict[str, Any]:
+def parse_json_reply(text: str, schema: dict[str, Any]) -> Any:
     """Parse a constrained reply; tolerate code fences and trailing text (API models without
-    grammar support), and check required keys and enums so a malformed verdict is never guessed."""
+    grammar support), and check types, required keys and enums so a malformed verdict is never guessed."""
     body = text.strip()
+    if schema.get("type") != "object":  # a compact root value: `true`, `"yes"`
+        try:
+            value = json.loads(body.strip("`").strip())
+        except json.JSONDecodeError as exc:
+            raise JudgeError(f"judge reply is not JSON: {body[:80]!r}") from exc
+        _check_value(value, schema, body)
+        return value
     match = re.search(r"\{.*\}", body, re.S)
     try:
         doc = json.loads(match.group(0) if match else body)
@@ -254,10 +276,16 @@ def parse_json_reply(text: str, schema: dict[str, Any]) -> dict[str, Any]:
     for key in schema.get("required", []):
         if key not in doc:
             raise JudgeError(f"judge reply lacks {key!r}: {body[:80]!r}")
-        allowed = schema["properties"][key].get("enum")
-        if allowed and doc[key] not in allowed:
-            raise JudgeError(f"judge reply has {key}={doc[key]!r}, not one of {allowed}")
+        _check_value(doc[key], schema["properties"][key], body)
     return doc
+
+
+def _check_value(value: Any, schema: dict[str, Any], body: str) -> None:
+    if schema.get("type") == "boolean" and not isinstance(value, bool):
+        raise JudgeError(f"judge reply is not true/false: {body[:80]!r}")
+    allowed = schema.get("enum")
+    if allowed and value not in allowed:
+        raise JudgeError(f"judge reply {value!r} is not one of {allowed}")
 
 
 def judge_model_config(settings: Settings):
@@ -293,6 +321,7 @@ def make_judge(settings: Settings, chat_model: Any = None) -> Judge:
             if chat_model is None or cfg.judge == "openai" or cfg.judge_model:
                 chat_model = make_chat_model(settings, judge_model_config(settings))
             cache = JudgeCache(settings.home / "judge-cache.sqlite") if cfg.cache else None
-            return LLMJudge(chat_model, cache=cache, seed=cfg.seed, claim_mode=cfg.claims)
+            compact = cfg.judge == "generator" and settings.models.generator.kind == "llama_cpp"
+            return LLMJudge(chat_model, cache=cache, seed=cfg.seed, claim_mode=cfg.claims, compact=compact)
         case other:
             raise ValueError(f"unknown judge {other!r}")

@@ -169,24 +169,30 @@ class CitationRewriter:
         return out
 
     def _drain(self, final: bool) -> str:
+        # Whitespace before a marker is held with it: a dropped marker takes its space along, so the
+        # streamed text needs no tidying afterwards and equals the final answer.
         buf = self._pending
         out: list[str] = []
         while buf:
             start = buf.find("[")
             if start < 0:
-                out.append(buf)
-                buf = ""
+                kept = buf if final else buf.rstrip()
+                out.append(kept)
+                buf = buf[len(kept) :]
                 break
-            out.append(buf[:start])
-            buf = buf[start:]
+            prefix = buf[:start].rstrip()
+            space, buf = buf[len(prefix) : start], buf[start:]
+            out.append(prefix)
             match = MARKER.match(buf)
             if match:
-                out.append(self._rewrite(match.group(1)))
+                rewritten = self._rewrite(match.group(1))
+                out.append(space + rewritten if rewritten else "")
                 buf = buf[match.end() :]
                 continue
             if not final and MARKER_PREFIX.match(buf) and len(buf) < MAX_MARKER_CHARS:
-                break  # maybe a marker still arriving: hold it
-            out.append("[")
+                buf = space + buf  # maybe a marker still arriving: hold it
+                break
+            out.append(space + "[")
             buf = buf[1:]
         self._pending = buf
         return "".join(out)
@@ -212,12 +218,6 @@ class CitationRewriter:
             text = chunk.text if len(chunk.text) <= snippet_chars else chunk.text[:snippet_chars].rsplit(" ", 1)[0] + " …"
             cited.append(Citation(chunk.source, chunk.page, chunk.section, text, contexts[n - 1].score, chunk.id))
         return cited
-
-
-def tidy(text: str) -> str:
-    """Spacing left behind by removed markers ("word  ." → "word.")."""
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
 def looks_like_refusal(text: str, cited: int) -> bool:

@@ -20,7 +20,6 @@ from retrieval.answering import (
     fit_contexts,
     looks_like_refusal,
     recent_history,
-    tidy,
 )
 from retrieval.embedders import Embedder, make_embedder
 from retrieval.errors import InputError
@@ -140,7 +139,7 @@ class Assistant:
         if tail := rewriter.flush():
             first_token_ms = first_token_ms if first_token_ms is not None else _ms(started)
             emit(tail)
-        text = tidy(rewriter.text)
+        text = rewriter.text.strip()
         citations = rewriter.citations(contexts)
         refused = looks_like_refusal(text, len(citations))
         usage = Usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)

@@ -93,7 +93,16 @@ class LocalEmbedder:
         return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        # One short text: torch's intra-op threads only add synchronisation here. Measured on 2 busy
+        # cores: 51 ms with one thread, 1,200 ms with two (p50 over 30 queries).
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self.embed_documents([text])[0]
+        finally:
+            torch.set_num_threads(threads)
 
 
 class OpenAIEmbedder:

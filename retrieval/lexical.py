@@ -112,15 +112,19 @@ class LexicalIndex:
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
-        sql = "SELECT chunk_id, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
-        args: list = [match]
-        if groups is not None:
-            marks = ",".join("?" * len(groups)) or "NULL"
-            sql += f" AND rowid IN (SELECT chunk_rowid FROM chunk_groups WHERE grp IN ({marks}))"
-            args.extend(groups)
-        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
-        args.append(k)
-        return [(row[0], float(row[1])) for row in self._db().execute(sql, args)]
+        if groups is None:
+            sql = "SELECT chunk_id, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?"
+            return [(row[0], float(row[1])) for row in self._db().execute(sql, (match, k))]
+        # The full-text match runs once (materialised), then each hit is checked against the group
+        # index by primary key. Written as `rowid IN (SELECT ... groups)`, SQLite would instead run the
+        # MATCH once per readable chunk: 200 ms at 1,400 chunks, seconds at 100k.
+        marks = ",".join("?" * len(groups)) or "NULL"
+        sql = (
+            "WITH hits AS MATERIALIZED (SELECT rowid AS r, chunk_id, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?) "
+            f"SELECT chunk_id, -s FROM hits WHERE EXISTS (SELECT 1 FROM chunk_groups WHERE grp IN ({marks}) AND chunk_rowid = hits.r) "
+            "ORDER BY s LIMIT ?"
+        )
+        return [(row[0], float(row[1])) for row in self._db().execute(sql, (match, *groups, k))]
 
     def count(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0])

@@ -1,0 +1,131 @@
+"""Retrieval quality on Cranfield (1,400 abstracts, 225 queries, graded qrels): nDCG@10 and Recall@10
+for dense, lexical, plain reciprocal-rank fusion and Lore's default retrieval.
+
+Every variant runs Lore's own code path (ChromaStore + LexicalIndex + Retriever) with the default
+embedder; only RetrievalSettings differ. One abstract is one chunk. Gains are exponential
+(2^rel - 1), the ideal DCG uses every judged document, Recall@10 counts relevance > 0, and both are
+averaged over all 225 queries (see shared/data/README.md for why these conventions are pinned).
+
+    flock /tmp/lore-bench.lock .venv/bin/python -m eval.bench.cranfield
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from eval.bench.common import shared_data, write_results
+from retrieval.offline import apply_privacy_defaults
+
+# Variants: name → RetrievalSettings overrides. "plain_rrf" is the textbook fusion (k=60, equal
+# weights, no feedback); "default" is whatever Lore ships (no overrides).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "dense": {"mode": "dense", "feedback_docs": 0},
+    "lexical": {"mode": "lexical", "feedback_docs": 0},
+    "plain_rrf": {"mode": "hybrid", "fusion": "rrf", "rrf_k": 60, "dense_weight": 1.0, "lexical_weight": 1.0, "feedback_docs": 0},
+    "default": {},
+}
+
+
+def load_cranfield(root: Path) -> tuple[list[dict], list[dict], dict[str, dict[str, int]]]:
+    docs = [json.loads(line) for line in (root / "docs.jsonl").read_text().splitlines() if line.strip()]
+    queries = [json.loads(line) for line in (root / "queries.jsonl").read_text().splitlines() if line.strip()]
+    qrels: dict[str, dict[str, int]] = defaultdict(dict)
+    for line in (root / "qrels.tsv").read_text().splitlines()[1:]:
+        qid, did, rel, _code = line.split("\t")
+        qrels[qid][did] = int(rel)
+    return docs, queries, qrels
+
+
+def ndcg_at(ranked: list[str], judged: dict[str, int], k: int = 10) -> float:
+    dcg = sum((2 ** judged.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted((r for r in judged.values() if r > 0), reverse=True)[:k]
+    idcg = sum((2**r - 1) / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: list[str], judged: dict[str, int], k: int = 10) -> float:
+    relevant = {d for d, r in judged.items() if r > 0}
+    return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def build_index(settings, docs: list[dict], cache: Path):
+    """Embed (cached by embedder name) and write every abstract into a fresh store + lexical index."""
+    from retrieval.embedders import make_embedder
+    from retrieval.lexical import LexicalIndex
+    from retrieval.schema import Chunk
+    from retrieval.store import make_store
+
+    embedder = make_embedder(settings)
+    chunks = [Chunk(id=d["id"], text=d["text"], source=f"cranfield/{d['id']}", doc_id=d["id"], groups=("all-staff",)) for d in docs]
+    cache_file = cache / f"cranfield-{embedder.name.replace('/', '_')}.json"
+    started = time.perf_counter()
+    if cache_file.is_file():
+        vectors = json.loads(cache_file.read_text())
+    else:
+        vectors = embedder.embed_documents([c.text for c in chunks])
+        cache.mkdir(parents=True, exist_ok=True)
+        cache_file.write_text(json.dumps(vectors))
+    embed_s = time.perf_counter() - started
+    store = make_store(settings)
+    store.upsert(chunks, vectors)
+    lexical = LexicalIndex(settings.lexical_db)
+    lexical.upsert(chunks)
+    return embedder, store, lexical, embed_s
+
+
+def run(variants: dict[str, dict[str, Any]], cache: Path) -> dict[str, Any]:
+    apply_privacy_defaults()
+    from retrieval.retriever import Retriever
+    from retrieval.settings import load_settings
+
+    docs, queries, qrels = load_cranfield(shared_data("cranfield"))
+    with tempfile.TemporaryDirectory(prefix="lore-cranfield-") as home:
+        settings = load_settings(overrides={"home": home})
+        embedder, store, lexical, embed_s = build_index(settings, docs, cache)
+        embedder.warm_up()
+        results: dict[str, Any] = {}
+        for name, overrides in variants.items():
+            config = settings.retrieval.model_copy(update=overrides)
+            retriever = Retriever(config, store, embedder, lexical)
+            ndcg, recall, times = [], [], []
+            for q in queries:
+                started = time.perf_counter()
+                found = retriever.retrieve(q["text"], ["all-staff"], top_k=10)
+                times.append((time.perf_counter() - started) * 1000)
+                ranked = [s.chunk.id for s in found.chunks]
+                ndcg.append(ndcg_at(ranked, qrels[q["id"]]))
+                recall.append(recall_at(ranked, qrels[q["id"]]))
+            results[name] = {
+                "ndcg@10": round(sum(ndcg) / len(ndcg), 4),
+                "recall@10": round(sum(recall) / len(recall), 4),
+                "mean_retrieve_ms": round(sum(times) / len(times), 1),
+                "settings": {k: v for k, v in config.model_dump(mode="json").items() if k in _FUSION_KEYS},
+            }
+            print(f"{name:>12}: nDCG@10 {results[name]['ndcg@10']:.4f}  Recall@10 {results[name]['recall@10']:.4f}", flush=True)
+    return {"docs": len(docs), "queries": len(queries), "embedder": embedder.name, "embed_s": round(embed_s, 1), "variants": results}
+
+
+_FUSION_KEYS = {"mode", "fusion", "rrf_k", "dense_weight", "lexical_weight", "candidates", "feedback_docs", "feedback_weight", "feedback_terms"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "lore-bench-cache"), help="where document vectors are cached")
+    parser.add_argument("--variant", action="append", metavar='NAME=JSON', help='extra variant, e.g. convex={"fusion":"convex"}')
+    args = parser.parse_args()
+    variants = dict(VARIANTS)
+    for spec in args.variant or []:
+        name, _, overrides = spec.partition("=")
+        variants[name] = json.loads(overrides or "{}")
+    write_results("cranfield", run(variants, Path(args.cache)))
+
+
+if __name__ == "__main__":
+    main()

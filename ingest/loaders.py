@@ -128,6 +128,13 @@ def _ole_encrypted(path: Path) -> bool:
         return False
 
 
+def warm_parsers() -> None:
+    """Import the parsers once per worker, before the first file's deadline starts."""
+    import pypdfium2  # noqa: F401
+    from unstructured.partition.auto import partition  # noqa: F401
+    from unstructured.partition.md import partition_md  # noqa: F401
+
+
 def parse_file(path: str, limits: Limits) -> ParsedDocument:
     """Parse one file (in a worker). Raises ParseFailure with a one-line reason."""
     import time

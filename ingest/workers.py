@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from ingest.loaders import Limits, ParsedDocument, ParseFailure, parse_file
+from ingest.loaders import Limits, ParsedDocument, ParseFailure, parse_file, warm_parsers
 
 ParseFn = Callable[[str, Limits], ParsedDocument]
 
@@ -35,6 +35,9 @@ def _worker_loop(conn: Connection, parse: ParseFn, limits: Limits) -> None:
 
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)
+    if parse is parse_file:
+        warm_parsers()
+    conn.send("ready")
     while True:
         try:
             path = conn.recv()
@@ -56,6 +59,7 @@ class _Worker:
         self.process = context.Process(target=_worker_loop, args=(child, parse, limits), daemon=True)
         self.process.start()
         child.close()
+        self.ready = False  # becomes true with the worker's "ready" message (parsers imported)
         self.path: str | None = None
         self.deadline = 0.0
 
@@ -74,6 +78,10 @@ class ParserPool:
         self.limits = limits
         self.parse = parse
         self.context = multiprocessing.get_context("forkserver")
+        if parse is parse_file:
+            # Imported once in the fork server: every worker (and every replacement for a killed
+            # one) starts with the parsers loaded instead of importing them for seconds.
+            self.context.set_forkserver_preload(["ingest.workers", "ingest.pdf", "pypdfium2", "unstructured.partition.auto", "unstructured.partition.md"])
 
     def run(self, paths: Sequence[str]) -> Iterator[ParseResult]:
         if not paths:
@@ -102,14 +110,20 @@ class ParserPool:
             pool = [_Worker(self.context, self.parse, self.limits) for _ in range(min(self.workers, len(todo)))]
             while (todo or any(w.path for w in pool)) and not stop.is_set():
                 for worker in pool:
-                    if worker.path is None and todo:
+                    if worker.ready and worker.path is None and todo:
                         worker.path = todo.pop()
                         worker.deadline = time.monotonic() + self.timeout_s
                         worker.conn.send(worker.path)
                 busy = [w for w in pool if w.path is not None]
-                timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
-                ready = wait([w.conn for w in busy], timeout=min(timeout, 1.0))
+                timeout = max(0.0, min((w.deadline for w in busy), default=1.0) - time.monotonic())
+                ready = wait([w.conn for w in pool if w.path is not None or not w.ready], timeout=min(timeout, 1.0))
                 for i, worker in enumerate(pool):
+                    if not worker.ready and worker.conn in ready:
+                        try:
+                            worker.ready = worker.conn.recv() == "ready"
+                        except (EOFError, OSError) as exc:
+                            raise RuntimeError(f"a parser worker failed to start (exit code {worker.process.exitcode})") from exc
+                        continue
                     if worker.path is None:
                         continue
                     if worker.conn in ready:

@@ -23,6 +23,7 @@ from typing import Any
 
 from ingest.acl import AclMap
 from ingest.chunking import Chunker
+from ingest.embedding import apply_embed_dtype
 from ingest.loaders import Limits, ParsedDocument, parse_file
 from ingest.lock import IngestLock
 from ingest.manifest import DocumentRow, Manifest
@@ -162,6 +163,7 @@ class Ingestor:
         if not todo:
             return
         self.embedder.warm_up()
+        apply_embed_dtype(self.embedder, self.config.embed_dtype)
         chunker = Chunker(self.embedder.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap)
         by_path = {file.path: (file, doc, old) for file, doc, old in todo}
         bar = _progress_bar(len(todo), progress)

@@ -85,6 +85,7 @@ class IngestSettings(BaseModel):
     file_timeout_s: float = Field(300.0, gt=0)
     workers: int = Field(0, ge=0)  # parser processes; 0: one per core
     embed_batch_size: int = Field(64, ge=1)
+    embed_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # auto: bf16 on CPUs with native bf16 (2x here)
 
 
 class RetrievalSettings(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,7 @@ from retrieval.schema import Answer, ChatMessage
 from retrieval.settings import Settings
 
 MODEL_ID = "lore"
+log = logging.getLogger("lore.api")
 
 
 class RequestTimeout(LoreError):
@@ -150,6 +152,8 @@ class ChatRunner:
         try:
             answer = future.result()
         except Exception as exc:  # the stream has started: report the error inside it, as OpenAI does
+            if not isinstance(exc, LoreError):
+                log.exception("unexpected error while streaming an answer")
             yield error_event(exc)
             yield "data: [DONE]\n\n"
             return

@@ -109,6 +109,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _cell(scores: dict[str, Any], name: str) -> str:
+    """'–' when the metric does not apply to this row (absent), 'null' when the judge failed on it."""
+    return _fmt(scores[name]) if name in scores else "–"
+
+
 def worst(results: Sequence[dict[str, Any]], count: int = 5) -> list[dict[str, Any]]:
     """Lowest faithfulness first (a null counts as worst: the judge could not vouch for it), then wrong refusals."""
 
@@ -132,6 +137,8 @@ def render_markdown(results: Sequence[dict[str, Any]], summary: dict[str, Any], 
               f"unanswerable answered: {refusal.get('unanswerable_answered')}", ""]
     lines.append("**Gate:** " + ("passed" if not failures else "FAILED — " + "; ".join(failures)))
     lines += ["", "## Worst answers", ""]
+    if not worst(results):
+        lines += ["None: every answer is fully faithful and every refusal decision is right.", ""]
     for row in worst(results):
         lines.append(f"### {row['id']}: {row['question']}")
         lines.append(f"- answer: {row['answer']}")
@@ -141,7 +148,7 @@ def render_markdown(results: Sequence[dict[str, Any]], summary: dict[str, Any], 
         lines.append("")
     lines += ["## Per question", "", "| id | " + " | ".join(TABLE) + " |", "|---" * (len(TABLE) + 1) + "|"]
     for row in results:
-        lines.append(f"| {row['id']} | " + " | ".join(_fmt(row["scores"].get(n)) for n in TABLE) + " |")
+        lines.append(f"| {row['id']} | " + " | ".join(_cell(row["scores"], n) for n in TABLE) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -183,9 +190,11 @@ def render_html(results: Sequence[dict[str, Any]], summary: dict[str, Any], fail
     for row in results:
         faith = row["scores"].get("faithfulness")
         css = "bad" if (faith is not None and faith < 0.5) or row["scores"].get("refusal_correct") == 0 else ""
-        cells = "".join(f"<td data-v='{'' if row['scores'].get(n) is None else row['scores'][n]}'>{_fmt(row['scores'].get(n))}</td>" for n in TABLE)
+        cells = "".join(f"<td data-v='{'' if row['scores'].get(n) is None else row['scores'][n]}'>{_cell(row['scores'], n)}</td>" for n in TABLE)
         out.append(f"<tr class='{css}'><td>{e(row['id'])}</td><td>{e(row['question'])}</td><td>{row['refused']}</td>{cells}</tr>")
     out.append("</tbody></table><h2>Worst answers</h2>")
+    if not worst(results):
+        out.append("<p>None: every answer is fully faithful and every refusal decision is right.</p>")
     for row in worst(results):
         out.append(f"<h3>{e(row['id'])}: {e(row['question'])}</h3><p><b>Answer</b> (refused={row['refused']}, answerable={row['answerable']}, "
                    f"faithfulness {_fmt(row['scores'].get('faithfulness'))}): {e(row['answer'])}</p>")

@@ -101,3 +101,28 @@ def test_factory(test_settings):
     settings.eval.judge = "generator"
     judge = make_judge(settings, chat_model=FakeChatModel())
     assert isinstance(judge, LLMJudge) and judge.cache is not None
+
+
+@pytest.mark.parametrize("text, schema, expected", [("true", {"type": "boolean"}, True), (" false", {"type": "boolean"}, False),
+                                                    ('"partly"', {"type": "string", "enum": ["yes", "partly", "no"]}, "partly")])
+def test_compact_replies_parse(text, schema, expected):
+    assert parse_json_reply(text, schema) == expected
+
+
+@pytest.mark.parametrize("text", ["tru", '"true"', "1"])
+def test_compact_reply_must_be_a_boolean(text):
+    with pytest.raises(JudgeError):
+        parse_json_reply(text, {"type": "boolean"})
+
+
+def test_compact_judge_asks_for_one_token_booleans():
+    seen = []
+
+    def reply(messages):
+        seen.append(messages[-1].content)
+        return "true" if "25 days" in messages[-1].content.split("Claim:")[1] else "false"
+
+    model = FakeChatModel(reply=reply)
+    judge = LLMJudge(model, compact=True)
+    assert faithfulness(judge, [CONTEXT], "Vacation is 25 days. Vacation is 40 days.").score == 0.5
+    assert all(p.startswith("<document>") and p.endswith("Reply true or false.") for p in seen)

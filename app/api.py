@@ -26,6 +26,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api_batching import BatchingEmbedder
 from app.api_chat import MODEL_ID, ChatRunner
 from app.api_metrics import ApiMetrics
 from app.api_middleware import BodyLimitMiddleware, MetricsMiddleware
@@ -75,8 +76,12 @@ class ApiState:
             with self._lock:
                 if self._assistant is None:
                     from retrieval.assistant import build_assistant
+                    from retrieval.embedders import make_embedder
 
-                    self._assistant = build_assistant(self.settings)
+                    embedder = make_embedder(self.settings)
+                    if self.settings.api.batch_queries:
+                        embedder = BatchingEmbedder(embedder)
+                    self._assistant = build_assistant(self.settings, embedder=embedder)
         return self._assistant
 
     def warm_up(self) -> None:

@@ -159,6 +159,7 @@ class ApiSettings(BaseModel):
     max_question_chars: int = Field(4000, ge=16)
     max_messages: int = Field(50, ge=1)
     warm_up: bool = True  # load the models at startup; /readyz says 503 until they are loaded
+    batch_queries: bool = True  # embed the queries of concurrent requests in one batch
     metrics_public: bool = True  # false: /metrics needs an admin key too
     ingest_roots: list[Path] = Field(default_factory=list)  # besides LORE_HOME/uploads, where /v1/ingest may read
 

@@ -66,6 +66,9 @@ def start_server(args: argparse.Namespace, home: Path) -> tuple[subprocess.Popen
                 "LORE_API__MAX_CONCURRENCY": str(args.server_concurrency), "LORE_API__REQUEST_TIMEOUT_S": str(args.request_timeout)})
     if args.max_new_tokens:
         env["LORE_MODELS__GENERATOR__MAX_NEW_TOKENS"] = str(args.max_new_tokens)
+    for item in args.set:  # e.g. api.batch_queries=false → LORE_API__BATCH_QUERIES=false
+        name, _, value = item.partition("=")
+        env["LORE_" + name.upper().replace(".", "__")] = value
     setup: dict = {}
     if not (home / "chroma").exists():
         started = time.perf_counter()
@@ -179,6 +182,7 @@ def main() -> int:
     parser.add_argument("--groups", default="all-staff,hr,finance", help="groups of the load-test key")
     parser.add_argument("--server-concurrency", type=int, default=4, help="api.max_concurrency of the started server")
     parser.add_argument("--max-new-tokens", type=int, default=0, help="cap the answer length of the started server (0: its default)")
+    parser.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE", help="a setting of the started server (repeatable)")
     parser.add_argument("--home", help="LORE_HOME to use (kept); default: a temporary one")
     args = parser.parse_args()
     from retrieval.offline import apply_privacy_defaults
@@ -210,7 +214,7 @@ def main() -> int:
             proc.wait(30)
         if tmp is not None:
             tmp.cleanup()
-    config = {k: getattr(args, k) for k in ("generator", "clients", "duration", "max_requests", "route", "stream", "server_concurrency", "max_new_tokens", "request_timeout")}
+    config = {k: getattr(args, k) for k in ("generator", "clients", "duration", "max_requests", "route", "stream", "server_concurrency", "max_new_tokens", "request_timeout", "set")}
     write_results("load", {"config": config, "setup": setup, **result, "note": "loopback; other work may share the CPU"})
     return 0 if result["errors"] == 0 else 1
 

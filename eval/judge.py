@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from eval.cache import JudgeCache
 from eval.metrics import WORD, split_sentences, strip_markers
@@ -23,7 +24,7 @@ from retrieval.errors import LoreError, ModelUnavailableError
 from retrieval.schema import ChatMessage, Usage
 from retrieval.settings import Settings
 
-PROMPT_VERSION = "v4"
+PROMPT_VERSION = "v5"
 
 VERIFY_SYSTEM = (
     "You are a careful fact checker. You decide whether a claim is supported by a document. "
@@ -80,14 +81,22 @@ class JudgeError(LoreError):
     exit_code = 3
 
 
+class Verdict(NamedTuple):
+    supported: bool
+    p: float  # the judge's probability that the claim is supported (1.0/0.0 when it gives none)
+
+
 @dataclass
 class JudgeResult:
-    score: float | None
-    claims: list[dict[str, Any]] = field(default_factory=list)  # [{"claim", "supported"}]
+    score: float | None  # share of claims supported
+    claims: list[dict[str, Any]] = field(default_factory=list)  # [{"claim", "supported", "p"}]
     error: str | None = None
+    soft_score: float | None = None  # mean support probability: finer-grained, for thresholds
 
     def detail(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"claims": self.claims}
+        if self.soft_score is not None:
+            doc["soft_score"] = round(self.soft_score, 4)
         if self.error:
             doc["error"] = self.error
         return doc
@@ -113,7 +122,7 @@ class Judge(Protocol):
 
     def claims(self, answer: str) -> list[str]: ...
 
-    def verify(self, claims: Sequence[str], context: str) -> list[bool]: ...
+    def assess(self, claims: Sequence[str], context: str) -> list[Verdict]: ...
 
     def relevancy(self, question: str, answer: str) -> float: ...
 
@@ -132,8 +141,16 @@ def faithfulness(judge: Judge, contexts: Sequence[str], answer: str) -> JudgeRes
         return JudgeResult(None, [], error="no claims to verify in the answer")
     if not any(c.strip() for c in contexts):
         return JudgeResult(0.0, [{"claim": c, "supported": False} for c in claims])
-    verdicts = judge.verify(claims, "\n\n".join(c.strip() for c in contexts if c.strip()))
-    return JudgeResult(sum(verdicts) / len(verdicts), [{"claim": c, "supported": v} for c, v in zip(claims, verdicts)])
+    verdicts = judge.assess(claims, "\n\n".join(c.strip() for c in contexts if c.strip()))
+    return JudgeResult(
+        sum(v.supported for v in verdicts) / len(verdicts),
+        [{"claim": c, "supported": v.supported, "p": round(v.p, 4)} for c, v in zip(claims, verdicts)],
+        soft_score=sum(v.p for v in verdicts) / len(verdicts),
+    )
+
+
+def verify(judge: Judge, claims: Sequence[str], context: str) -> list[bool]:
+    return [v.supported for v in judge.assess(claims, context)]
 
 
 def content_words(text: str) -> set[str]:
@@ -158,13 +175,14 @@ class FakeJudge:
             raise JudgeError("the fake judge was asked to fail")
         return sentence_claims(answer)
 
-    def verify(self, claims: Sequence[str], context: str) -> list[bool]:
+    def assess(self, claims: Sequence[str], context: str) -> list[Verdict]:
         self.stats.calls += len(claims)
         known = content_words(context)
         out = []
         for claim in claims:
             words = content_words(claim)
-            out.append(bool(words) and len(words & known) / len(words) >= self.overlap)
+            share = len(words & known) / len(words) if words else 0.0
+            out.append(Verdict(bool(words) and share >= self.overlap, share))
         return out
 
     def relevancy(self, question: str, answer: str) -> float:
@@ -194,9 +212,11 @@ class LLMJudge:
         """Load the model now, so a missing model fails the run with its fix instead of nulling every score."""
         self.model.warm_up()
 
-    def ask_json(self, system: str, user: str, schema: dict[str, Any], max_tokens: int) -> Any:
+    def ask_json(self, system: str, user: str, schema: dict[str, Any], max_tokens: int, with_probability: bool = False) -> Any:
+        """One constrained reply, parsed (cached). `with_probability`: {"value", "p"} with p = P(true)
+        read from the model's next-token logits where the backend exposes them (llama.cpp)."""
         messages = [ChatMessage("system", system), ChatMessage("user", user)] if system else [ChatMessage("user", user)]
-        key = _digest(PROMPT_VERSION, self.name, self.seed, system, user, schema)
+        key = _digest(PROMPT_VERSION, self.name, self.seed, system, user, schema, with_probability)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             self.stats.cache_hits += 1
             return hit
@@ -212,6 +232,8 @@ class LLMJudge:
         self.stats.prompt_tokens += usage.prompt_tokens
         self.stats.completion_tokens += usage.completion_tokens
         reply = parse_json_reply(text, schema)
+        if with_probability:
+            reply = {"value": reply, "p": true_probability(self.model)}
         if self.cache is not None:
             self.cache.put(key, reply)
         return reply
@@ -236,16 +258,18 @@ class LLMJudge:
         claims = [c.strip() for c in reply.get("claims", []) if isinstance(c, str) and len(c.split()) >= 2]
         return claims or sentences
 
-    def verify(self, claims: Sequence[str], context: str) -> list[bool]:
+    def assess(self, claims: Sequence[str], context: str) -> list[Verdict]:
         context = self.fit_context(context)
         verdicts = []
         for claim in claims:
             if self.compact:
                 user = VERIFY_USER.format(context=context, claim=claim, reply=VERIFY_REPLY_COMPACT)
-                verdicts.append(self.ask_json(VERIFY_SYSTEM, user, VERIFY_SCHEMA_COMPACT, max_tokens=1) is True)
+                reply = self.ask_json(VERIFY_SYSTEM, user, VERIFY_SCHEMA_COMPACT, max_tokens=1, with_probability=True)
+                verdicts.append(Verdict(reply["value"] is True, reply["p"] if reply["p"] is not None else float(reply["value"] is True)))
             else:
                 user = VERIFY_USER.format(context=context, claim=claim, reply=VERIFY_REPLY)
-                verdicts.append(self.ask_json(VERIFY_SYSTEM, user, VERIFY_SCHEMA, max_tokens=12)["supported"] == "yes")
+                supported = self.ask_json(VERIFY_SYSTEM, user, VERIFY_SCHEMA, max_tokens=12)["supported"] == "yes"
+                verdicts.append(Verdict(supported, float(supported)))
         return verdicts
 
     def relevancy(self, question: str, answer: str) -> float:
@@ -253,6 +277,28 @@ class LLMJudge:
         if self.compact:
             return RELEVANCY_VALUE[self.ask_json("", user, RELEVANCY_SCHEMA_COMPACT, max_tokens=4)]
         return RELEVANCY_VALUE[self.ask_json("", user, RELEVANCY_SCHEMA, max_tokens=12)["relevant"]]
+
+
+def true_probability(model: Any) -> float | None:
+    """P(true) over {true, True} vs {false, False} at the first reply position, from llama.cpp's logits
+    of the last prompt token (still current: a 1-token reply is sampled, never evaluated). The logits
+    are raw, before the grammar: the verdict's confidence, not the constrained choice. None elsewhere."""
+    llm = getattr(model, "_llm", None)
+    if llm is None or not hasattr(llm, "_ctx"):
+        return None
+    try:
+        import numpy as np
+
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+        ids = {word: llm.tokenize(word.encode(), add_bos=False) for word in ("true", "True", "false", "False")}
+        if any(len(t) != 1 for t in ids.values()):
+            return None
+        values = {w: float(logits[t[0]]) for w, t in ids.items()}
+        top = max(values.values())
+        weights = {w: math.exp(v - top) for w, v in values.items()}
+        return (weights["true"] + weights["True"]) / sum(weights.values())
+    except (AttributeError, ValueError, TypeError):
+        return None
 
 
 def parse_json_reply(text: str, schema: dict[str, Any]) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 from eval import metrics as m
 from eval.datasets import ScoreItem
-from eval.judge import Judge, JudgeResult, faithfulness
+from eval.judge import Judge, JudgeResult, faithfulness, verify
 from retrieval.errors import ConfigError, ModelNotFoundError
 
 # Metrics a judge computes: a null here is a judge failure and counts towards the NaN rate.
@@ -121,7 +121,7 @@ class Scorer:
         checks = []
         for sentence, numbers in m.cited_sentences(item.answer):
             cited = [backing[n - 1] for n in numbers if 1 <= n <= len(backing) and backing[n - 1]]
-            supported = bool(cited) and all(self.judge.verify([sentence], "\n\n".join(cited)))
+            supported = bool(cited) and all(verify(self.judge, [sentence], "\n\n".join(cited)))
             checks.append({"sentence": sentence, "markers": numbers, "supported": supported})
         if checks:
             out.scores["citation_validity"] = sum(c["supported"] for c in checks) / len(checks)

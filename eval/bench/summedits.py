@@ -68,7 +68,9 @@ def best_threshold(scores: list[float], labels: list[int]) -> float:
     return max(candidates, key=lambda cut: (balanced_accuracy(labels, [int(s >= cut) for s in scores]) or 0, -abs(cut - 0.5)))
 
 
-def evaluate(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+def evaluate(pairs: list[dict[str, Any]], key: str = "score") -> dict[str, Any]:
+    """Threshold on the tune half, balanced accuracy on the test half, for the score under `key`."""
+    pairs = [{**p, "score": p.get(key)} for p in pairs]
     scored = [p for p in pairs if p["score"] is not None]
     tune = [p for p in scored if p["half"] == "tune"]
     cut = best_threshold([p["score"] for p in tune], [p["label"] for p in tune]) if tune else 0.5
@@ -100,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claims", default="sentences", choices=["sentences", "llm"])
     parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads for the judge (0: all cores)")
     parser.add_argument("--limit", type=int, help="only the first N sampled pairs (smoke runs)")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="average the claim score with one verdict on the whole summary (finer scores for the threshold)")
     parser.add_argument("--domains", help="comma-separated domains to keep (default: all six)")
     parser.add_argument("--home", type=Path, help="LORE_HOME for the judge cache (default: a fresh temp dir: timings uncached)")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -142,8 +146,19 @@ def main(argv: list[str] | None = None) -> int:
 
     results = scorer.score_many(items, on_done=progress)
     seconds = time.perf_counter() - started
+    if args.ensemble:
+        from eval.metrics import strip_markers
+
+        for pair, result in zip(pairs, results):
+            if result.scores.get("faithfulness") is not None:
+                whole = judge.assess([strip_markers(pair["summary"]).replace("\n", " ")], pair["document"])[0]
+                result.scores["faithfulness"] = (result.scores["faithfulness"] + float(whole.supported)) / 2
+                detail = result.detail["faithfulness"]
+                detail["soft_score"] = (detail.get("soft_score", result.scores["faithfulness"]) + whole.p) / 2
+        seconds = time.perf_counter() - started
     for pair, result in zip(pairs, results):
         pair["score"] = result.scores.get("faithfulness")
+        pair["soft"] = result.detail.get("faithfulness", {}).get("soft_score")
         pair["claims"] = result.detail.get("faithfulness", {}).get("claims", [])
         pair["error"] = result.errors.get("faithfulness")
     nulls = sum(p["score"] is None for p in pairs)
@@ -152,11 +167,13 @@ def main(argv: list[str] | None = None) -> int:
         "judge": judge.name,
         "engine": args.engine,
         "claims": args.claims,
+        "ensemble": args.ensemble,
         "threads": args.threads,
         "prompt_version": __import__("eval.judge", fromlist=["PROMPT_VERSION"]).PROMPT_VERSION,
         "sample": {"groups_per_domain": args.groups, "pairs_per_group": args.pairs, "seed": args.seed, "pairs": len(pairs),
                    "consistent": sum(p["label"] for p in pairs)},
         **evaluate(pairs),
+        "soft": evaluate(pairs, "soft") if any(p["soft"] is not None for p in pairs) else None,
         "nan_rate": round(nulls / len(pairs), 4) if pairs else 0.0,
         "errors": sorted({p["error"].split(":")[0] for p in pairs if p["error"]}),
         "seconds": round(seconds, 1),
@@ -171,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     detail = args.out.with_suffix(".pairs.jsonl")
     with detail.open("w", encoding="utf-8") as handle:
         for p in pairs:
-            handle.write(json.dumps({k: p[k] for k in ("id", "domain", "half", "label", "score", "claims", "error")}) + "\n")
+            handle.write(json.dumps({k: p[k] for k in ("id", "domain", "half", "label", "score", "soft", "claims", "error")}) + "\n")
     print(json.dumps(report))
     return 0 if not math.isnan(report["nan_rate"]) else 1
 

@@ -52,6 +52,9 @@ def test_the_local_judge_is_compact_and_cached(judge):
 def test_obvious_verdicts(judge, answer, expected):
     result = faithfulness(judge, [POLICY], answer)
     assert result.score == expected, result.claims
+    # llama.cpp exposes the verdict's probability: a real number, on the verdict's side of 1/2
+    assert result.soft_score is not None and 0.0 < result.soft_score < 1.0
+    assert (result.soft_score > 0.5) == (expected == 1.0), result.claims
 
 
 def test_mixed_answer_scores_in_between_and_cache_repeats_it(judge):

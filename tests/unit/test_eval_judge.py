@@ -27,6 +27,7 @@ def test_fake_judge_supported_vs_invented():
     bad = faithfulness(judge, [CONTEXT], "Employees get a company car and free lunches in Paris.")
     mixed = faithfulness(judge, [CONTEXT], "Employees receive 25 days of paid vacation. Employees get a company car and lunches.")
     assert good.score == 1.0 and bad.score == 0.0 and mixed.score == 0.5
+    assert good.soft_score == 1.0 and 0.0 <= bad.soft_score < 0.6 and [c["p"] >= 0.6 for c in mixed.claims] == [True, False]
     assert [c["supported"] for c in mixed.claims] == [True, False]
 
 

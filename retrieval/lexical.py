@@ -43,6 +43,28 @@ def query_terms(text: str) -> list[str]:
     return list(dict.fromkeys(content or terms))
 
 
+def expansion_terms(texts: Sequence[str], exclude: Sequence[str], n: int) -> list[str]:
+    """Pseudo-relevance feedback: the `n` content words that recur across the top-ranked `texts`
+    (by how many of them contain the word, then by frequency). BM25's idf weighs them at query time."""
+    if n <= 0 or not texts:
+        return []
+    skip = set(exclude)
+    in_docs: dict[str, int] = {}
+    freq: dict[str, int] = {}
+    for text in texts:
+        words = [w.lower() for w in TOKEN.findall(text)]
+        for word in words:
+            freq[word] = freq.get(word, 0) + 1
+        for word in set(words):
+            in_docs[word] = in_docs.get(word, 0) + 1
+    need = 2 if len(texts) >= 3 else 1
+    candidates = [
+        w for w, d in in_docs.items() if d >= need and len(w) > 2 and not w.isdigit() and w not in STOPWORDS and w not in skip
+    ]
+    candidates.sort(key=lambda w: (-in_docs[w], -freq[w], w))
+    return candidates[:n]
+
+
 class LexicalIndex:
     def __init__(self, path: Path):
         self.path = path
@@ -106,12 +128,17 @@ class LexicalIndex:
             db.execute("ROLLBACK")
             raise
 
-    def search(self, query: str, k: int, groups: Sequence[str] | None) -> list[tuple[str, float]]:
-        """(chunk_id, score) best first; score is -bm25 (higher is better). `groups=None`: unfiltered."""
+    def search(
+        self, query: str, k: int, groups: Sequence[str] | None, *, expansion: Sequence[str] = (), query_weight: int = 1
+    ) -> list[tuple[str, float]]:
+        """(chunk_id, score) best first; score is -bm25 (higher is better). `groups=None`: unfiltered.
+        `expansion`: extra terms (pseudo-relevance feedback), each weighted 1 against `query_weight`
+        for the query's own terms (FTS5 adds a repeated term's score once per repetition)."""
         terms = query_terms(query)
         if not terms or k <= 0:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        extra = [t for t in dict.fromkeys(expansion) if t not in terms]
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms * max(1, query_weight) + extra)
         if groups is None:
             sql = "SELECT chunk_id, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?"
             return [(row[0], float(row[1])) for row in self._db().execute(sql, (match, k))]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 from retrieval.embedders import Embedder
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalIndex, expansion_terms, query_terms
 from retrieval.schema import Chunk, ScoredChunk
 from retrieval.settings import RetrievalSettings
 from retrieval.store import ChunkStore
@@ -69,11 +69,45 @@ class Retriever:
         dense = self.store.query(vector, pool, groups) if mode != "lexical" else []
         lexical = self.lexical.search(query, pool, groups) if mode != "dense" else []
         fused = self._fuse(dense, lexical, vector, groups)
+        # The refusal signal: the best cosine to the query itself among everything readable (the dense
+        # side's first hit), before feedback moves the query vector.
+        best = max((c.dense_score for c in fused if c.dense_score is not None), default=-1.0)
+        if self.config.feedback_docs and fused:
+            fused = self._feedback(query, vector, fused, mode, pool, groups)
         if self.reranker is not None and fused:
             fused = self.reranker.rerank(query, fused[: self.config.rerank_candidates], top_k)
-        chunks = fused[:top_k]
-        best = max((c.dense_score for c in chunks if c.dense_score is not None), default=-1.0)
-        return Retrieval(chunks, best)
+        return Retrieval(fused[:top_k], best)
+
+    def _feedback(
+        self, query: str, vector: list[float], first: list[ScoredChunk], mode: str, pool: int, groups: Sequence[str] | None
+    ) -> list[ScoredChunk]:
+        """Pseudo-relevance feedback: the top fused chunks refine both queries (Rocchio on the query
+        vector, recurring content words for BM25), then both sides are searched and fused again."""
+        c = self.config
+        top = first[: c.feedback_docs]
+        dense, lexical = [], []
+        if mode != "lexical":
+            vectors = self._vectors([s.chunk for s in top])
+            centroid = [sum(col) / len(vectors) for col in zip(*vectors, strict=True)]
+            moved = _normalise([q + c.feedback_weight * m for q, m in zip(vector, centroid, strict=True)])
+            dense = self.store.query(moved, pool, groups)
+            # Report similarity to the query that was asked, not to the moved one.
+            cosines = dict(zip((s.chunk.id for s in dense), (_dot(vector, v) for v in self._vectors([s.chunk for s in dense])), strict=True))
+            dense = [replace(s, score=cosines[s.chunk.id], dense_score=cosines[s.chunk.id]) for s in dense]
+        if mode != "dense" and self.lexical is not None:
+            terms = expansion_terms([s.chunk.text for s in top], query_terms(query), c.feedback_terms)
+            lexical = self.lexical.search(query, pool, groups, expansion=terms, query_weight=2)
+        return self._fuse(dense, lexical, vector, groups)
+
+    def _vectors(self, chunks: Sequence[Chunk]) -> list[list[float]]:
+        """Stored vectors of these chunks (Chroma), or fresh embeddings for other stores."""
+        collection = getattr(self.store, "collection", None)
+        if collection is not None and chunks:
+            found: Any = collection.get(ids=[c.id for c in chunks], include=["embeddings"])
+            by_id = {i: list(e) for i, e in zip(found["ids"], found["embeddings"], strict=True)}
+            if all(c.id in by_id for c in chunks):
+                return [by_id[c.id] for c in chunks]
+        return self.embedder.embed_documents([c.text for c in chunks])
 
     # ---- fusion -----------------------------------------------------------------------------------
 
@@ -146,6 +180,11 @@ def _minmax(scores: dict[str, float]) -> dict[str, float]:
     low, high = min(scores.values()), max(scores.values())
     span = high - low
     return {cid: (s - low) / span if span > 1e-12 else 1.0 for cid, s in scores.items()}
+
+
+def _normalise(vector: Sequence[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:

@@ -242,6 +242,13 @@ def main() -> None:
     question = st.chat_input("Ask a question about the documents")
     if question and question.strip():
         handle_question(question.strip(), store, who, current)
+    else:
+        # Load the models once the page is drawn, so the first question does not pay for it
+        # (cached per process; a failure is shown and retried on the next run).
+        try:
+            common.assistant(settings)
+        except Exception as exc:
+            common.show_error(exc)
 
 
 main()

@@ -146,21 +146,28 @@ def main(argv: list[str] | None = None) -> int:
 
     results = scorer.score_many(items, on_done=progress)
     seconds = time.perf_counter() - started
-    if args.ensemble:
-        from eval.metrics import strip_markers
-
-        for pair, result in zip(pairs, results):
-            if result.scores.get("faithfulness") is not None:
-                whole = judge.assess([strip_markers(pair["summary"]).replace("\n", " ")], pair["document"])[0]
-                result.scores["faithfulness"] = (result.scores["faithfulness"] + float(whole.supported)) / 2
-                detail = result.detail["faithfulness"]
-                detail["soft_score"] = (detail.get("soft_score", result.scores["faithfulness"]) + whole.p) / 2
-        seconds = time.perf_counter() - started
     for pair, result in zip(pairs, results):
         pair["score"] = result.scores.get("faithfulness")
-        pair["soft"] = result.detail.get("faithfulness", {}).get("soft_score")
         pair["claims"] = result.detail.get("faithfulness", {}).get("claims", [])
         pair["error"] = result.errors.get("faithfulness")
+        probabilities = [c["p"] for c in pair["claims"] if c.get("p") is not None]
+        pair["soft"] = sum(probabilities) / len(probabilities) if probabilities and pair["score"] is not None else None
+        pair["soft_min"] = min(probabilities) if probabilities and pair["score"] is not None else None
+    if args.ensemble:  # one more verdict on the whole summary, averaged in (its document is still cached)
+        from eval.metrics import strip_markers
+
+        for pair in pairs:
+            if pair["score"] is not None:
+                whole = judge.assess([strip_markers(pair["summary"]).replace("\n", " ")], pair["document"])[0]
+                pair["whole"] = whole.p
+                pair["ensemble"] = (pair["soft"] + whole.p) / 2 if pair["soft"] is not None else (pair["score"] + whole.p) / 2
+        seconds = time.perf_counter() - started
+    # Score variants; the headline one is picked by balanced accuracy on the tune half only.
+    variants = {"hard": evaluate(pairs, "score")}
+    for key in ("soft", "soft_min", "whole", "ensemble"):
+        if any(p.get(key) is not None for p in pairs):
+            variants[key] = evaluate(pairs, key)
+    chosen = max(variants, key=lambda k: (variants[k]["balanced_accuracy_tune"] or 0, k == "hard"))
     nulls = sum(p["score"] is None for p in pairs)
     report = {
         "benchmark": "summedits",
@@ -172,8 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         "prompt_version": __import__("eval.judge", fromlist=["PROMPT_VERSION"]).PROMPT_VERSION,
         "sample": {"groups_per_domain": args.groups, "pairs_per_group": args.pairs, "seed": args.seed, "pairs": len(pairs),
                    "consistent": sum(p["label"] for p in pairs)},
-        **evaluate(pairs),
-        "soft": evaluate(pairs, "soft") if any(p["soft"] is not None for p in pairs) else None,
+        "variant": chosen,
+        **variants[chosen],
+        "variants": {k: {m: v[m] for m in ("threshold", "balanced_accuracy_tune", "balanced_accuracy_pooled", "balanced_accuracy_domain_mean")}
+                     for k, v in variants.items()},
         "nan_rate": round(nulls / len(pairs), 4) if pairs else 0.0,
         "errors": sorted({p["error"].split(":")[0] for p in pairs if p["error"]}),
         "seconds": round(seconds, 1),
@@ -188,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     detail = args.out.with_suffix(".pairs.jsonl")
     with detail.open("w", encoding="utf-8") as handle:
         for p in pairs:
-            handle.write(json.dumps({k: p[k] for k in ("id", "domain", "half", "label", "score", "soft", "claims", "error")}) + "\n")
+            handle.write(json.dumps({k: p.get(k) for k in ("id", "domain", "half", "label", "score", "soft", "soft_min", "whole", "ensemble", "claims", "error") if k in p}) + "\n")
     print(json.dumps(report))
     return 0 if not math.isnan(report["nan_rate"]) else 1
 

@@ -207,7 +207,8 @@ def render_html(results: Sequence[dict[str, Any]], summary: dict[str, Any], fail
         if row.get("errors"):
             out.append(f"<p class='fail'>judge errors: {e(json.dumps(row['errors']))}</p>")
         for i, ctx in enumerate(row.get("contexts", []), 1):
-            out.append(f"<div class='ctx'><b>[{i}] {e(str(ctx['source']))} p.{e(str(ctx.get('page')))} score {_fmt(ctx.get('score'))}</b>\n{e(ctx['text'])}</div>")
+            page = f" p.{e(str(ctx['page']))}" if ctx.get("page") is not None else ""
+            out.append(f"<div class='ctx'><b>[{i}] {e(str(ctx['source']))}{page} score {_fmt(ctx.get('score'))}</b>\n{e(ctx['text'])}</div>")
     out.append(f"<script>{SORT_JS}</script></body></html>")
     return "\n".join(out)
 

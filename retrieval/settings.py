@@ -129,6 +129,7 @@ class EvalSettings(BaseModel):
     citation_check: bool = True  # judge whether each cited chunk supports its sentence
     concurrency: int = Field(1, ge=1)  # parallel judge requests (API judges; the local model runs one at a time)
     max_new_tokens: int = Field(160, ge=16)  # generation budget per golden question in `lore eval`
+    monitor_nice: int = Field(10, ge=0, le=19)  # `lore monitor` lowers its CPU priority so the app and API stay responsive
 
 
 class AppSettings(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -163,6 +164,8 @@ def run_monitor(ctx: Context) -> int:
     cfg = ctx.settings.eval
     ctx.settings.home.mkdir(parents=True, exist_ok=True)
     lock = monitor_lock(ctx.settings.home / "monitor.lock")
+    if cfg.monitor_nice and hasattr(os, "nice"):
+        os.nice(cfg.monitor_nice)  # judging is background work: the app and the API answer first
     try:
         monitor = Monitor(InteractionLog(ctx.settings.interactions_db), _scorer(ctx), flag_below=cfg.flag_below, batch=cfg.monitor_batch)
 

@@ -90,7 +90,8 @@ def test_eval_rejects_a_broken_golden_file(lore_home, tmp_path, capsys):
     assert "line 1" in capsys.readouterr().err
 
 
-def test_monitor_scores_each_interaction_once_and_flags_low_ones(seeded, test_settings, capsys):
+def test_monitor_scores_each_interaction_once_and_flags_low_ones(seeded, test_settings, capsys, monkeypatch):
+    monkeypatch.setenv("LORE_EVAL__MONITOR_NICE", "0")  # in-process: don't lower the test runner's priority
     seeded.ask("How many days of paid vacation do employees get?", groups=["all-staff"])
     seeded.ask("What was revenue in 2023?", groups=["all-staff"])
     log = InteractionLog(test_settings.interactions_db)

@@ -43,6 +43,16 @@ def query_terms(text: str) -> list[str]:
     return list(dict.fromkeys(content or terms))
 
 
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def match_expression(terms: Sequence[str], expansion: Sequence[str] = (), query_weight: int = 1) -> str:
+    """An FTS5 OR-query: the query's terms (repeated `query_weight` times), feedback terms once."""
+    extra = [t for t in dict.fromkeys(expansion) if t not in terms]
+    return " OR ".join(_quote(t) for t in list(terms) * max(1, query_weight) + extra)
+
+
 def expansion_terms(texts: Sequence[str], exclude: Sequence[str], n: int) -> list[str]:
     """Pseudo-relevance feedback: the `n` content words that recur across the top-ranked `texts`
     (by how many of them contain the word, then by frequency). BM25's idf weighs them at query time."""
@@ -129,7 +139,13 @@ class LexicalIndex:
             raise
 
     def search(
-        self, query: str, k: int, groups: Sequence[str] | None, *, expansion: Sequence[str] = (), query_weight: int = 1
+        self,
+        query: str,
+        k: int,
+        groups: Sequence[str] | None,
+        *,
+        expansion: Sequence[str] = (),
+        query_weight: int = 1,
     ) -> list[tuple[str, float]]:
         """(chunk_id, score) best first; score is -bm25 (higher is better). `groups=None`: unfiltered.
         `expansion`: extra terms (pseudo-relevance feedback), each weighted 1 against `query_weight`
@@ -137,8 +153,7 @@ class LexicalIndex:
         terms = query_terms(query)
         if not terms or k <= 0:
             return []
-        extra = [t for t in dict.fromkeys(expansion) if t not in terms]
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms * max(1, query_weight) + extra)
+        match = match_expression(terms, expansion, query_weight)
         if groups is None:
             sql = "SELECT chunk_id, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?"
             return [(row[0], float(row[1])) for row in self._db().execute(sql, (match, k))]

@@ -68,18 +68,26 @@ class Retriever:
         vector = self.embedder.embed_query(query)
         dense = self.store.query(vector, pool, groups) if mode != "lexical" else []
         lexical = self.lexical.search(query, pool, groups) if mode != "dense" else []
-        fused = self._fuse(dense, lexical, vector, groups)
+        fused = self._fuse([dense], [lexical], vector, groups)
         # The refusal signal: the best cosine to the query itself among everything readable (the dense
         # side's first hit), before feedback moves the query vector.
         best = max((c.dense_score for c in fused if c.dense_score is not None), default=-1.0)
         if self.config.feedback_docs and fused:
-            fused = self._feedback(query, vector, fused, mode, pool, groups)
+            fused = self._feedback(query, vector, fused, dense, lexical, mode, pool, groups)
         if self.reranker is not None and fused:
             fused = self.reranker.rerank(query, fused[: self.config.rerank_candidates], top_k)
         return Retrieval(fused[:top_k], best)
 
     def _feedback(
-        self, query: str, vector: list[float], first: list[ScoredChunk], mode: str, pool: int, groups: Sequence[str] | None
+        self,
+        query: str,
+        vector: list[float],
+        first: list[ScoredChunk],
+        first_dense: list[ScoredChunk],
+        first_lexical: list[tuple[str, float]],
+        mode: str,
+        pool: int,
+        groups: Sequence[str] | None,
     ) -> list[ScoredChunk]:
         """Pseudo-relevance feedback: the top fused chunks refine both queries (Rocchio on the query
         vector, recurring content words for BM25), then both sides are searched and fused again."""
@@ -97,7 +105,9 @@ class Retriever:
         if mode != "dense" and self.lexical is not None:
             terms = expansion_terms([s.chunk.text for s in top], query_terms(query), c.feedback_terms)
             lexical = self.lexical.search(query, pool, groups, expansion=terms, query_weight=2)
-        return self._fuse(dense, lexical, vector, groups)
+        if c.feedback_mode == "add":
+            return self._fuse([first_dense, dense], [first_lexical, lexical], vector, groups)
+        return self._fuse([dense], [lexical], vector, groups)
 
     def _vectors(self, chunks: Sequence[Chunk]) -> list[list[float]]:
         """Stored vectors of these chunks (Chroma), or fresh embeddings for other stores."""
@@ -112,41 +122,54 @@ class Retriever:
     # ---- fusion -----------------------------------------------------------------------------------
 
     def _fuse(
-        self, dense: list[ScoredChunk], lexical: list[tuple[str, float]], vector: Sequence[float], groups: Sequence[str] | None
+        self,
+        dense_lists: Sequence[list[ScoredChunk]],
+        lexical_lists: Sequence[list[tuple[str, float]]],
+        vector: Sequence[float],
+        groups: Sequence[str] | None,
     ) -> list[ScoredChunk]:
-        by_id: dict[str, ScoredChunk] = {s.chunk.id: s for s in dense}
-        lexical_scores = dict(lexical)
-        missing = [cid for cid, _ in lexical if cid not in by_id]
+        """One ranking from any number of dense and lexical rankings (feedback adds a second of each)."""
+        by_id: dict[str, ScoredChunk] = {}
+        for ranking in dense_lists:
+            for s in ranking:
+                by_id.setdefault(s.chunk.id, s)
+        lexical_scores: dict[str, float] = {}
+        for ranking in lexical_lists:
+            for cid, score in ranking:
+                lexical_scores.setdefault(cid, score)
+        missing = [cid for cid in lexical_scores if cid not in by_id]
         for chunk, cosine in self._load(missing, vector):
             if groups is not None and not set(chunk.groups) & set(groups):
                 continue  # both indexes filter by group; this guards against an out-of-sync lexical index
             by_id[chunk.id] = ScoredChunk(chunk, cosine, dense_score=cosine)
-        dense_rank = {s.chunk.id: r for r, s in enumerate(dense, start=1)}
-        lexical_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1) if cid in by_id}
-        scores = self._fusion_scores(by_id, dense_rank, lexical_rank, lexical_scores)
+        dense_ranks = [{s.chunk.id: r for r, s in enumerate(ranking, start=1)} for ranking in dense_lists]
+        lexical_ranks = [{cid: r for r, (cid, _) in enumerate(ranking, start=1) if cid in by_id} for ranking in lexical_lists]
+        scores = self._fusion_scores(by_id, dense_ranks, lexical_ranks, lexical_scores)
         ranked = sorted(scores, key=lambda cid: (-scores[cid], cid))
-        return [
-            replace(by_id[cid], score=scores[cid], lexical_score=lexical_scores.get(cid)) for cid in ranked
-        ]
+        return [replace(by_id[cid], score=scores[cid], lexical_score=lexical_scores.get(cid)) for cid in ranked]
 
     def _fusion_scores(
         self,
         by_id: dict[str, ScoredChunk],
-        dense_rank: dict[str, int],
-        lexical_rank: dict[str, int],
+        dense_ranks: list[dict[str, int]],
+        lexical_ranks: list[dict[str, int]],
         lexical_scores: dict[str, float],
     ) -> dict[str, float]:
         c = self.config
         if c.fusion == "rrf":
             # Weighted reciprocal-rank fusion: only ranks matter, so the two score scales never meet.
+            # Each side's weight is shared by its rankings, so feedback does not tilt the balance.
             return {
-                cid: c.dense_weight * _rrf(dense_rank.get(cid), c.rrf_k) + c.lexical_weight * _rrf(lexical_rank.get(cid), c.rrf_k)
+                cid: c.dense_weight * _mean(_rrf(r.get(cid), c.rrf_k) for r in dense_ranks)
+                + c.lexical_weight * _mean(_rrf(r.get(cid), c.rrf_k) for r in lexical_ranks)
                 for cid in by_id
             }
         # "convex": scores normalised per query, then a weighted sum. Chunks one side did not return
         # get that side's floor (0), which is what a missing vote means.
-        dense_norm = _minmax({cid: s.dense_score for cid, s in by_id.items() if s.dense_score is not None})
-        lexical_norm = _minmax({cid: lexical_scores[cid] for cid in lexical_rank})
+        seen_dense = set().union(*dense_ranks) if dense_ranks else set()
+        dense_norm = _minmax({cid: by_id[cid].dense_score for cid in seen_dense if by_id[cid].dense_score is not None})
+        seen_lexical = set().union(*lexical_ranks) if lexical_ranks else set()
+        lexical_norm = _minmax({cid: lexical_scores[cid] for cid in seen_lexical})
         total = (c.dense_weight + c.lexical_weight) or 1.0
         return {
             cid: (c.dense_weight * dense_norm.get(cid, 0.0) + c.lexical_weight * lexical_norm.get(cid, 0.0)) / total
@@ -172,6 +195,11 @@ class Retriever:
 
 def _rrf(rank: int | None, k: int) -> float:
     return 0.0 if rank is None else 1.0 / (k + rank)
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
 
 
 def _minmax(scores: dict[str, float]) -> dict[str, float]:

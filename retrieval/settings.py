@@ -99,9 +99,10 @@ class RetrievalSettings(BaseModel):
     dense_weight: float = Field(1.0, ge=0)
     lexical_weight: float = Field(1.0, ge=0)
     min_score: float = 0.25  # refusal threshold on the best dense similarity (calibrated on data/)
-    feedback_docs: int = Field(0, ge=0)  # pseudo-relevance feedback: top fused chunks that refine the queries (0: off)
-    feedback_weight: float = Field(0.5, ge=0)  # Rocchio weight of the feedback centroid on the query vector
-    feedback_terms: int = Field(10, ge=0)  # words added to the BM25 query from the feedback chunks
+    feedback_docs: int = Field(3, ge=0)  # pseudo-relevance feedback: top fused chunks that refine the queries (0: off)
+    feedback_weight: float = Field(0.75, ge=0)  # Rocchio weight of the feedback centroid on the query vector
+    feedback_terms: int = Field(10, ge=0)
+    feedback_mode: Literal["replace", "add"] = "replace"  # second-pass rankings replace the first, or join them  # words added to the BM25 query from the feedback chunks
     reranker: Literal["none", "cross_encoder", "llm"] = "none"
     reranker_model: str = ""  # cross_encoder: a local directory or file name in models.dir
     rerank_candidates: int = Field(20, ge=1)

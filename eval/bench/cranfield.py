@@ -55,16 +55,40 @@ def recall_at(ranked: list[str], judged: dict[str, int], k: int = 10) -> float:
     return len(relevant & set(ranked[:k])) / len(relevant) if relevant else 0.0
 
 
-def build_index(settings, docs: list[dict], cache: Path):
-    """Embed (cached by embedder name) and write every abstract into a fresh store + lexical index."""
+def lore_chunks(docs: list[dict], embedder, settings) -> list:
+    """The abstracts cut as ingestion cuts documents: Lore's chunker (embedder-token sizes, overlap,
+    a context header with the title), so abstracts longer than MiniLM reads are embedded whole."""
+    from ingest.chunking import Chunker
+    from ingest.loaders import Block
+    from retrieval.schema import Chunk
+
+    chunker = Chunker(embedder.count_tokens, settings.ingest.chunk_tokens, settings.ingest.chunk_overlap)
+    chunks = []
+    for d in docs:
+        title = d["title"].strip()
+        body = d["text"][len(title) :].strip() if title and d["text"].startswith(title) else d["text"]
+        blocks = [Block("Title", title)] if title else []
+        blocks += [Block("NarrativeText", body)] if body else []
+        drafts = chunker.chunk(blocks, title) if blocks else []
+        for n, draft in enumerate(drafts or [None]):
+            text = draft.text if draft else d["text"]
+            chunks.append(Chunk(id=f"{d['id']}#{n}", text=text, source=f"cranfield/{d['id']}", doc_id=d["id"], chunk_index=n, groups=("all-staff",)))
+    return chunks
+
+
+def build_index(settings, docs: list[dict], cache: Path, chunked: bool):
+    """Embed (cached) and write the corpus into a fresh store + lexical index."""
     from retrieval.embedders import make_embedder
     from retrieval.lexical import LexicalIndex
     from retrieval.schema import Chunk
     from retrieval.store import make_store
 
     embedder = make_embedder(settings)
-    chunks = [Chunk(id=d["id"], text=d["text"], source=f"cranfield/{d['id']}", doc_id=d["id"], groups=("all-staff",)) for d in docs]
-    cache_file = cache / f"cranfield-{embedder.name.replace('/', '_')}.json"
+    if chunked:
+        chunks = lore_chunks(docs, embedder, settings)
+    else:
+        chunks = [Chunk(id=d["id"], text=d["text"], source=f"cranfield/{d['id']}", doc_id=d["id"], groups=("all-staff",)) for d in docs]
+    cache_file = cache / f"cranfield-{'chunked-' if chunked else ''}{embedder.name.replace('/', '_')}.json"
     started = time.perf_counter()
     if cache_file.is_file():
         vectors = json.loads(cache_file.read_text())
@@ -80,7 +104,12 @@ def build_index(settings, docs: list[dict], cache: Path):
     return embedder, store, lexical, embed_s
 
 
-def run(variants: dict[str, dict[str, Any]], cache: Path) -> dict[str, Any]:
+def doc_ranking(chunks, k: int = 10) -> list[str]:
+    """Documents in the order of their best chunk (max-pooling over a document's chunks)."""
+    return list(dict.fromkeys(s.chunk.doc_id for s in chunks))[:k]
+
+
+def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool) -> dict[str, Any]:
     apply_privacy_defaults()
     from retrieval.retriever import Retriever
     from retrieval.settings import load_settings
@@ -88,7 +117,7 @@ def run(variants: dict[str, dict[str, Any]], cache: Path) -> dict[str, Any]:
     docs, queries, qrels = load_cranfield(shared_data("cranfield"))
     with tempfile.TemporaryDirectory(prefix="lore-cranfield-") as home:
         settings = load_settings(overrides={"home": home})
-        embedder, store, lexical, embed_s = build_index(settings, docs, cache)
+        embedder, store, lexical, embed_s = build_index(settings, docs, cache, chunked)
         embedder.warm_up()
         results: dict[str, Any] = {}
         for name, overrides in variants.items():
@@ -97,9 +126,9 @@ def run(variants: dict[str, dict[str, Any]], cache: Path) -> dict[str, Any]:
             ndcg, recall, times = [], [], []
             for q in queries:
                 started = time.perf_counter()
-                found = retriever.retrieve(q["text"], ["all-staff"], top_k=10)
+                found = retriever.retrieve(q["text"], ["all-staff"], top_k=30 if chunked else 10)
                 times.append((time.perf_counter() - started) * 1000)
-                ranked = [s.chunk.id for s in found.chunks]
+                ranked = doc_ranking(found.chunks)
                 ndcg.append(ndcg_at(ranked, qrels[q["id"]]))
                 recall.append(recall_at(ranked, qrels[q["id"]]))
             results[name] = {
@@ -109,7 +138,15 @@ def run(variants: dict[str, dict[str, Any]], cache: Path) -> dict[str, Any]:
                 "settings": {k: v for k, v in config.model_dump(mode="json").items() if k in _FUSION_KEYS},
             }
             print(f"{name:>12}: nDCG@10 {results[name]['ndcg@10']:.4f}  Recall@10 {results[name]['recall@10']:.4f}", flush=True)
-    return {"docs": len(docs), "queries": len(queries), "embedder": embedder.name, "embed_s": round(embed_s, 1), "variants": results}
+    return {
+        "docs": len(docs),
+        "chunks": store.count(),
+        "chunking": "lore" if chunked else "one chunk per abstract",
+        "queries": len(queries),
+        "embedder": embedder.name,
+        "embed_s": round(embed_s, 1),
+        "variants": results,
+    }
 
 
 _FUSION_KEYS = {"mode", "fusion", "rrf_k", "dense_weight", "lexical_weight", "candidates", "feedback_docs", "feedback_weight", "feedback_terms"}
@@ -119,12 +156,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "lore-bench-cache"), help="where document vectors are cached")
     parser.add_argument("--variant", action="append", metavar='NAME=JSON', help='extra variant, e.g. convex={"fusion":"convex"}')
+    parser.add_argument("--whole", action="store_true", help="one chunk per abstract instead of Lore's chunking")
     args = parser.parse_args()
     variants = dict(VARIANTS)
     for spec in args.variant or []:
         name, _, overrides = spec.partition("=")
         variants[name] = json.loads(overrides or "{}")
-    write_results("cranfield", run(variants, Path(args.cache)))
+    write_results("cranfield", run(variants, Path(args.cache), chunked=not args.whole))
 
 
 if __name__ == "__main__":

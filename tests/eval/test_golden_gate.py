@@ -16,7 +16,7 @@ import pytest
 from app.cli import main
 from eval.gate import THRESHOLDS_FILE
 from retrieval.settings import DEFAULT_GENERATOR_FILE, load_settings
-from conftest import SAMPLE_DATA
+from tests.conftest import SAMPLE_DATA
 
 pytestmark = [pytest.mark.eval, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lore_server import REPO, VENV_BIN, lore_env, lore_serve
+from tests.integration.lore_server import REPO, VENV_BIN, lore_env, lore_serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -9,7 +9,7 @@ import shutil
 import httpx
 import pytest
 
-from lore_server import REPO, VENV_BIN, chroma_server, lore_serve
+from tests.integration.lore_server import REPO, VENV_BIN, chroma_server, lore_serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from lore_server import lore_serve
+from tests.integration.lore_server import lore_serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

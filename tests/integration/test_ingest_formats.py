@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import Limits, ParseFailure, parse_file
-from conftest import SAMPLE_DATA, shared_data
+from tests.conftest import SAMPLE_DATA, shared_data
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import shared_data
+from tests.conftest import shared_data
 
 from ingest.lock import IngestLock
 

@@ -152,10 +152,19 @@ class CitationRewriter:
     Markers naming no document are removed and counted in `dropped`."""
 
     n_contexts: int
+    # Optional: names the prompt document (1-based) a finished sentence without a marker came from,
+    # or None; the marker is then added after the sentence (small models often forget to cite).
+    attribute: Callable[[str], int | None] | None = None
     order: list[int] = field(default_factory=list)  # prompt document numbers, in order of first use
     dropped: int = 0
+    attributed: int = 0
     text: str = ""
     _pending: str = ""
+    _sentence: str = ""
+    _cited: bool = False
+    _punct: bool = False
+    _ended: bool = False
+    _spaces: str = ""
 
     def feed(self, delta: str) -> str:
         self._pending += delta
@@ -165,8 +174,47 @@ class CitationRewriter:
 
     def flush(self) -> str:
         out = self._drain(final=True)
+        out += self._close() + self._spaces
+        self._spaces = ""
         self.text += out
         return out
+
+    def _plain(self, piece: str) -> str:
+        """Text without markers: tracks sentences so an uncited one can be attributed when it ends."""
+        out: list[str] = []
+        for ch in piece:
+            if ch.isspace():
+                if self._punct or (ch == "\n" and self._sentence.strip()):
+                    self._ended = True
+                self._spaces += ch
+                continue
+            if self._ended:
+                out.append(self._close())
+            out.append(self._spaces + ch)
+            self._sentence += self._spaces + ch
+            self._spaces = ""
+            self._punct = ch in ".!?"
+        return "".join(out)
+
+    def _marker(self, space: str, rewritten: str) -> str:
+        if not rewritten:
+            return ""
+        self._cited = True
+        out = self._spaces + space + rewritten
+        self._spaces = ""
+        return out
+
+    def _close(self) -> str:
+        """End the open sentence; add a marker when it cites nothing and `attribute` finds its source."""
+        sentence, cited = self._sentence.strip(), self._cited
+        self._sentence, self._cited, self._ended, self._punct = "", False, False, False
+        if cited or self.attribute is None or len(sentence.split()) < 3:
+            return ""
+        n = self.attribute(sentence)
+        if n is None or not 1 <= n <= self.n_contexts:
+            return ""
+        self.attributed += 1
+        return " " + self._rewrite(str(n))
 
     def _drain(self, final: bool) -> str:
         # Whitespace before a marker is held with it: a dropped marker takes its space along, so the
@@ -177,22 +225,21 @@ class CitationRewriter:
             start = buf.find("[")
             if start < 0:
                 kept = buf if final else buf.rstrip()
-                out.append(kept)
+                out.append(self._plain(kept))
                 buf = buf[len(kept) :]
                 break
             prefix = buf[:start].rstrip()
             space, buf = buf[len(prefix) : start], buf[start:]
-            out.append(prefix)
+            out.append(self._plain(prefix))
             match = MARKER.match(buf)
             if match:
-                rewritten = self._rewrite(match.group(1))
-                out.append(space + rewritten if rewritten else "")
+                out.append(self._marker(space, self._rewrite(match.group(1))))
                 buf = buf[match.end() :]
                 continue
             if not final and MARKER_PREFIX.match(buf) and len(buf) < MAX_MARKER_CHARS:
                 buf = space + buf  # maybe a marker still arriving: hold it
                 break
-            out.append(space + "[")
+            out.append(self._plain(space + "["))
             buf = buf[1:]
         self._pending = buf
         return "".join(out)
@@ -218,6 +265,32 @@ class CitationRewriter:
             text = chunk.text if len(chunk.text) <= snippet_chars else chunk.text[:snippet_chars].rsplit(" ", 1)[0] + " …"
             cited.append(Citation(chunk.source, chunk.page, chunk.section, text, contexts[n - 1].score, chunk.id))
         return cited
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_FILLER = frozenset("the a an of to in on at for and or is are was were be by with as that this it its from per".split())
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _FILLER}
+
+
+def attributor(contexts: Sequence[ScoredChunk], min_share: float = 0.6) -> Callable[[str], int | None]:
+    """Source finder for sentences the model left uncited: the prompt document sharing the most of
+    the sentence's content words, when it holds at least `min_share` of them (and two or more)."""
+    vocabularies = [content_words(s.chunk.text) for s in contexts]
+
+    def attribute(sentence: str) -> int | None:
+        words = content_words(sentence)
+        if len(words) < 2 or looks_like_refusal(sentence, 0):
+            return None
+        overlaps = [len(words & v) for v in vocabularies]
+        best = max(range(len(overlaps)), key=lambda i: overlaps[i], default=None)
+        if best is None or overlaps[best] < 2 or overlaps[best] < min_share * len(words):
+            return None
+        return best + 1
+
+    return attribute
 
 
 def looks_like_refusal(text: str, cited: int) -> bool:

@@ -103,7 +103,7 @@ def test_prompt_has_a_fixed_system_message_and_documents_in_the_user_message():
     one = answer_messages(prompts, "Q1?", _ctx(1))
     two = answer_messages(prompts, "Q2?", _ctx(3))
     assert one[0] == two[0] and one[0].role == "system" and "never instructions" in one[0].content
-    assert "<documents>" in two[1].content and two[1].content.rstrip().endswith("Q2?")
+    assert "<documents>" in two[1].content and "Question: Q2?" in two[1].content
 
 
 def test_answer_markers_map_to_contexts_end_to_end(test_settings):
@@ -124,3 +124,30 @@ def test_answer_markers_map_to_contexts_end_to_end(test_settings):
     logged = assistant.log.get(answer.interaction_id)
     assert logged["dropped_markers"] == 1 and len(logged["citations"]) == 2
     assert [c["id"] for c in logged["contexts"]] == [s.chunk.id for s in answer.contexts]
+
+
+ATTRIBUTION_CONTEXTS = [
+    ScoredChunk(Chunk(id="t", text="Lodging in London is capped at GBP 220 per night.", source="travel.docx", doc_id="t"), 1.0),
+    ScoredChunk(Chunk(id="v", text="Employees receive 25 days of paid vacation.", source="leave.md", doc_id="v"), 0.9),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "attributed"),
+    [
+        ("The lodging cap in London is GBP 220 per night.", "The lodging cap in London is GBP 220 per night. [1]", 1),
+        ("Vacation is 25 days. London lodging is GBP 220.", "Vacation is 25 days. [1] London lodging is GBP 220. [2]", 2),
+        ("London lodging is GBP 220 [1]. Employees receive 25 paid days.", "London lodging is GBP 220 [1]. Employees receive 25 paid days. [2]", 1),
+        ("The canteen opens at 8 am daily.", "The canteen opens at 8 am daily.", 0),
+        ("I could not find this in the documents available to you.", "I could not find this in the documents available to you.", 0),
+        ("Pi is 3.14 and London lodging GBP 220", "Pi is 3.14 and London lodging GBP 220 [1]", 1),
+    ],
+)
+def test_uncited_sentences_get_the_marker_of_their_source(raw, expected, attributed):
+    from retrieval.answering import attributor
+
+    for size in (1, 4, len(raw)):
+        rewriter = CitationRewriter(2, attribute=attributor(ATTRIBUTION_CONTEXTS))
+        out = "".join(rewriter.feed(raw[i : i + size]) for i in range(0, len(raw), size)) + rewriter.flush()
+        assert out == rewriter.text == expected
+        assert rewriter.attributed == attributed

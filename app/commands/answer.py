@@ -142,6 +142,7 @@ def run_ask(ctx: Context) -> int:
     assistant = _assistant(ctx)
     top_k = ctx.args.top_k
     if ctx.args.questions:
+        assistant.warm_up()  # models load once, before the first line's clock starts
         return _batch(ctx, ctx.args.questions, lambda text, groups, user: assistant.ask(
             text, user=user, groups=groups, top_k=top_k, channel="batch"
         ).to_json())
@@ -194,6 +195,8 @@ def run_search(ctx: Context) -> int:
     assistant = _assistant(ctx)
     top_k = ctx.args.top_k
     if ctx.args.queries:
+        assistant.embedder.warm_up()
+        assistant.store.count()
         return _batch(ctx, ctx.args.queries, lambda text, groups, user: search_json(assistant.search(text, groups=groups, top_k=top_k)))
     if not ctx.args.query:
         raise InputError('give a query: lore search "QUERY" (or --queries FILE.jsonl)')

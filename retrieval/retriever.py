@@ -1,16 +1,18 @@
 """Hybrid retrieval: dense (Chroma) + lexical (FTS5 BM25) over the same chunks, fused, optionally
 reranked. The user's groups are a filter inside both queries, never applied afterwards.
 
-Every returned chunk carries its dense cosine similarity (`dense_score`), also for chunks that only
-the lexical side found: the refusal threshold compares like with like.
+Fusion works on ids and ranks; only the chunks that are returned (or feed back into the query) are
+read from the store. Every returned chunk carries its cosine similarity to the query (`dense_score`),
+also when only the lexical side found it: the refusal threshold compares like with like.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
 
 from retrieval.embedders import Embedder
 from retrieval.lexical import LexicalIndex, expansion_terms, query_terms
@@ -65,141 +67,142 @@ class Retriever:
             return Retrieval([], -1.0)
         mode = self.config.mode if self.lexical is not None else "dense"
         pool = max(self.config.candidates, top_k)
-        vector = self.embedder.embed_query(query)
-        dense = self.store.query(vector, pool, groups) if mode != "lexical" else []
+        lookup = _Lookup(self, self.embedder.embed_query(query), groups)
+        dense = self.store.query(lookup.vector, pool, groups) if mode != "lexical" else []
+        lookup.know(dense, true_cosine=True)
         lexical = self.lexical.search(query, pool, groups) if mode != "dense" else []
-        fused = self._fuse([dense], [lexical], vector, groups)
-        # The refusal signal: the best cosine to the query itself among everything readable (the dense
-        # side's first hit), before feedback moves the query vector.
-        best = max((c.dense_score for c in fused if c.dense_score is not None), default=-1.0)
-        if self.config.feedback_docs and fused:
-            fused = self._feedback(query, vector, fused, dense, lexical, mode, pool, groups)
-        if self.reranker is not None and fused:
-            fused = self.reranker.rerank(query, fused[: self.config.rerank_candidates], top_k)
-        return Retrieval(fused[:top_k], best)
+        rankings = [_dense_ranking(dense)], [lexical]
+        ranked = self._fuse(*rankings)
+        if self.config.feedback_docs and ranked:
+            ranked = self._feedback(query, lookup, ranked, rankings, mode, pool, groups)
+        wanted = self.config.rerank_candidates if self.reranker is not None else top_k
+        chunks = lookup.materialise(ranked, wanted)
+        if self.reranker is not None and chunks:
+            chunks = self.reranker.rerank(query, chunks, top_k)
+        chunks = chunks[:top_k]
+        # The refusal signal: the best cosine to the query among everything readable — the first dense
+        # hit, taken before feedback moves the query vector.
+        best = dense[0].dense_score if dense and dense[0].dense_score is not None else -1.0
+        best = max([best, *(c.dense_score for c in chunks if c.dense_score is not None)])
+        return Retrieval(chunks, best)
 
-    def _feedback(
-        self,
-        query: str,
-        vector: list[float],
-        first: list[ScoredChunk],
-        first_dense: list[ScoredChunk],
-        first_lexical: list[tuple[str, float]],
-        mode: str,
-        pool: int,
-        groups: Sequence[str] | None,
-    ) -> list[ScoredChunk]:
+    def _feedback(self, query, lookup: _Lookup, ranked, first, mode: str, pool: int, groups) -> list[tuple[str, float, float | None]]:
         """Pseudo-relevance feedback: the top fused chunks refine both queries (Rocchio on the query
         vector, recurring content words for BM25), then both sides are searched and fused again."""
         c = self.config
-        top = first[: c.feedback_docs]
+        top = lookup.materialise(ranked, c.feedback_docs)
         dense, lexical = [], []
-        if mode != "lexical":
-            vectors = self._vectors([s.chunk for s in top])
-            centroid = [sum(col) / len(vectors) for col in zip(*vectors, strict=True)]
-            moved = _normalise([q + c.feedback_weight * m for q, m in zip(vector, centroid, strict=True)])
-            dense = self.store.query(moved, pool, groups)
-            # Report similarity to the query that was asked, not to the moved one.
-            cosines = dict(zip((s.chunk.id for s in dense), (_dot(vector, v) for v in self._vectors([s.chunk for s in dense])), strict=True))
-            dense = [replace(s, score=cosines[s.chunk.id], dense_score=cosines[s.chunk.id]) for s in dense]
+        if mode != "lexical" and top:
+            centroid = np.mean(lookup.vectors([s.chunk for s in top]), axis=0)
+            moved = np.asarray(lookup.vector) + c.feedback_weight * centroid
+            moved /= np.linalg.norm(moved) or 1.0
+            dense = self.store.query(moved.tolist(), pool, groups)
+            lookup.know(dense, true_cosine=False)  # similarities to the moved vector, not the query
         if mode != "dense" and self.lexical is not None:
             terms = expansion_terms([s.chunk.text for s in top], query_terms(query), c.feedback_terms)
             lexical = self.lexical.search(query, pool, groups, expansion=terms, query_weight=2)
         if c.feedback_mode == "add":
-            return self._fuse([first_dense, dense], [first_lexical, lexical], vector, groups)
-        return self._fuse([dense], [lexical], vector, groups)
-
-    def _vectors(self, chunks: Sequence[Chunk]) -> list[list[float]]:
-        """Stored vectors of these chunks (Chroma), or fresh embeddings for other stores."""
-        collection = getattr(self.store, "collection", None)
-        if collection is not None and chunks:
-            found: Any = collection.get(ids=[c.id for c in chunks], include=["embeddings"])
-            by_id = {i: list(e) for i, e in zip(found["ids"], found["embeddings"], strict=True)}
-            if all(c.id in by_id for c in chunks):
-                return [by_id[c.id] for c in chunks]
-        return self.embedder.embed_documents([c.text for c in chunks])
+            return self._fuse([*first[0], _dense_ranking(dense)], [*first[1], lexical])
+        return self._fuse([_dense_ranking(dense)], [lexical])
 
     # ---- fusion -----------------------------------------------------------------------------------
 
     def _fuse(
-        self,
-        dense_lists: Sequence[list[ScoredChunk]],
-        lexical_lists: Sequence[list[tuple[str, float]]],
-        vector: Sequence[float],
-        groups: Sequence[str] | None,
-    ) -> list[ScoredChunk]:
-        """One ranking from any number of dense and lexical rankings (feedback adds a second of each)."""
-        by_id: dict[str, ScoredChunk] = {}
-        for ranking in dense_lists:
-            for s in ranking:
-                by_id.setdefault(s.chunk.id, s)
+        self, dense_rankings: Sequence[list[tuple[str, float]]], lexical_rankings: Sequence[list[tuple[str, float]]]
+    ) -> list[tuple[str, float, float | None]]:
+        """(id, fused score, BM25 score) best first, from any number of dense and lexical rankings."""
+        c = self.config
+        dense_rankings = [r for r in dense_rankings if r] or [[]]
+        lexical_rankings = [r for r in lexical_rankings if r] or [[]]
         lexical_scores: dict[str, float] = {}
-        for ranking in lexical_lists:
+        for ranking in lexical_rankings:
             for cid, score in ranking:
                 lexical_scores.setdefault(cid, score)
-        missing = [cid for cid in lexical_scores if cid not in by_id]
-        for chunk, cosine in self._load(missing, vector):
-            if groups is not None and not set(chunk.groups) & set(groups):
-                continue  # both indexes filter by group; this guards against an out-of-sync lexical index
-            by_id[chunk.id] = ScoredChunk(chunk, cosine, dense_score=cosine)
-        dense_ranks = [{s.chunk.id: r for r, s in enumerate(ranking, start=1)} for ranking in dense_lists]
-        lexical_ranks = [{cid: r for r, (cid, _) in enumerate(ranking, start=1) if cid in by_id} for ranking in lexical_lists]
-        scores = self._fusion_scores(by_id, dense_ranks, lexical_ranks, lexical_scores)
-        ranked = sorted(scores, key=lambda cid: (-scores[cid], cid))
-        return [replace(by_id[cid], score=scores[cid], lexical_score=lexical_scores.get(cid)) for cid in ranked]
-
-    def _fusion_scores(
-        self,
-        by_id: dict[str, ScoredChunk],
-        dense_ranks: list[dict[str, int]],
-        lexical_ranks: list[dict[str, int]],
-        lexical_scores: dict[str, float],
-    ) -> dict[str, float]:
-        c = self.config
+        scores: dict[str, float] = {}
         if c.fusion == "rrf":
-            # Weighted reciprocal-rank fusion: only ranks matter, so the two score scales never meet.
-            # Each side's weight is shared by its rankings, so feedback does not tilt the balance.
-            return {
-                cid: c.dense_weight * _mean(_rrf(r.get(cid), c.rrf_k) for r in dense_ranks)
-                + c.lexical_weight * _mean(_rrf(r.get(cid), c.rrf_k) for r in lexical_ranks)
-                for cid in by_id
-            }
-        # "convex": scores normalised per query, then a weighted sum. Chunks one side did not return
-        # get that side's floor (0), which is what a missing vote means.
-        seen_dense = set().union(*dense_ranks) if dense_ranks else set()
-        dense_norm = _minmax({cid: by_id[cid].dense_score for cid in seen_dense if by_id[cid].dense_score is not None})
-        seen_lexical = set().union(*lexical_ranks) if lexical_ranks else set()
-        lexical_norm = _minmax({cid: lexical_scores[cid] for cid in seen_lexical})
-        total = (c.dense_weight + c.lexical_weight) or 1.0
-        return {
-            cid: (c.dense_weight * dense_norm.get(cid, 0.0) + c.lexical_weight * lexical_norm.get(cid, 0.0)) / total
-            for cid in by_id
-        }
+            # Weighted reciprocal-rank fusion: only ranks matter, so cosine and BM25 scales never meet.
+            # A side's weight is shared by its rankings, so feedback does not tilt the balance.
+            for weight, rankings in ((c.dense_weight, dense_rankings), (c.lexical_weight, lexical_rankings)):
+                for ranking in rankings:
+                    for rank, (cid, _) in enumerate(ranking, start=1):
+                        scores[cid] = scores.get(cid, 0.0) + weight / (len(rankings) * (c.rrf_k + rank))
+        else:
+            # "convex": each ranking's scores min-max normalised, then a weighted mean; a chunk a
+            # ranking did not return gets that ranking's floor (0).
+            total = (c.dense_weight + c.lexical_weight) or 1.0
+            for weight, rankings in ((c.dense_weight, dense_rankings), (c.lexical_weight, lexical_rankings)):
+                for ranking in rankings:
+                    for cid, norm in _minmax(dict(ranking)).items():
+                        scores[cid] = scores.get(cid, 0.0) + weight * norm / (len(rankings) * total)
+        ranked = sorted(scores, key=lambda cid: (-scores[cid], cid))
+        return [(cid, scores[cid], lexical_scores.get(cid)) for cid in ranked]
 
-    def _load(self, ids: list[str], vector: Sequence[float]) -> list[tuple[Chunk, float]]:
-        """Chunks found only lexically, with their dense similarity to the query."""
+
+class _Lookup:
+    """Per-query cache of chunks and their cosine to the query; reads the store only for chunks that
+    are actually returned or fed back, in small batches."""
+
+    def __init__(self, retriever: Retriever, vector: list[float], groups: Sequence[str] | None):
+        self.retriever = retriever
+        self.vector = vector
+        self.groups = set(groups) if groups is not None else None
+        self.chunks: dict[str, Chunk] = {}
+        self.cosines: dict[str, float] = {}
+
+    def know(self, found: Sequence[ScoredChunk], true_cosine: bool) -> None:
+        for s in found:
+            self.chunks.setdefault(s.chunk.id, s.chunk)
+            if true_cosine and s.dense_score is not None:
+                self.cosines[s.chunk.id] = s.dense_score
+
+    def materialise(self, ranked: Sequence[tuple[str, float, float | None]], n: int) -> list[ScoredChunk]:
+        """The first `n` readable chunks of a fused ranking, with true cosines."""
+        out: list[ScoredChunk] = []
+        start = 0
+        while len(out) < n and start < len(ranked):
+            batch = ranked[start : start + max(n - len(out), 1) + 2]
+            start += len(batch)
+            self._load([cid for cid, _, _ in batch if cid not in self.chunks or cid not in self.cosines])
+            for cid, score, lexical_score in batch:
+                chunk = self.chunks.get(cid)
+                if chunk is None or (self.groups is not None and not self.groups & set(chunk.groups)):
+                    continue  # gone, or a lexical row out of sync with the store: never widen access
+                out.append(ScoredChunk(chunk, score, dense_score=self.cosines.get(cid), lexical_score=lexical_score))
+                if len(out) == n:
+                    break
+        return out
+
+    def vectors(self, chunks: Sequence[Chunk]) -> np.ndarray:
+        return np.asarray(self._vectors([c.id for c in chunks], [c.text for c in chunks]))
+
+    def _load(self, ids: list[str]) -> None:
         if not ids:
-            return []
-        collection = getattr(self.store, "collection", None)
+            return
+        collection = getattr(self.retriever.store, "collection", None)
         if collection is not None:  # Chroma: read stored vectors instead of embedding again
             found: Any = collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
-            rows = {
-                i: (Chunk.from_metadata(i, d, m), _dot(vector, e))
-                for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True)
-            }
-            return [rows[i] for i in ids if i in rows]
-        chunks = self.store.get(ids)
-        vectors = self.embedder.embed_documents([c.text for c in chunks])
-        return [(c, _dot(vector, v)) for c, v in zip(chunks, vectors, strict=True)]
+            for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True):
+                self.chunks.setdefault(i, Chunk.from_metadata(i, d, m))
+                self.cosines[i] = float(np.dot(self.vector, e))
+            return
+        chunks = [c for c in self.retriever.store.get(ids)]
+        vectors = self.retriever.embedder.embed_documents([c.text for c in chunks])
+        for c, v in zip(chunks, vectors, strict=True):
+            self.chunks.setdefault(c.id, c)
+            self.cosines[c.id] = float(np.dot(self.vector, v))
+
+    def _vectors(self, ids: list[str], texts: list[str]) -> list[list[float]]:
+        collection = getattr(self.retriever.store, "collection", None)
+        if collection is not None and ids:
+            found: Any = collection.get(ids=ids, include=["embeddings"])
+            by_id = {i: list(e) for i, e in zip(found["ids"], found["embeddings"], strict=True)}
+            if all(i in by_id for i in ids):
+                return [by_id[i] for i in ids]
+        return self.retriever.embedder.embed_documents(texts)
 
 
-def _rrf(rank: int | None, k: int) -> float:
-    return 0.0 if rank is None else 1.0 / (k + rank)
-
-
-def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values) if values else 0.0
+def _dense_ranking(found: Sequence[ScoredChunk]) -> list[tuple[str, float]]:
+    return [(s.chunk.id, s.score) for s in found]
 
 
 def _minmax(scores: dict[str, float]) -> dict[str, float]:
@@ -208,13 +211,3 @@ def _minmax(scores: dict[str, float]) -> dict[str, float]:
     low, high = min(scores.values()), max(scores.values())
     span = high - low
     return {cid: (s - low) / span if span > 1e-12 else 1.0 for cid, s in scores.items()}
-
-
-def _normalise(vector: Sequence[float]) -> list[float]:
-    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return [v / norm for v in vector]
-
-
-def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    value = float(sum(x * y for x, y in zip(a, b, strict=False)))
-    return value if math.isfinite(value) else -1.0

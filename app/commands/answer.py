@@ -57,21 +57,14 @@ def resolve_identity(ctx: Context) -> tuple[str, list[str]]:
 
 
 def _user_groups(path: Path, user: str) -> list[str] | None:
-    """Groups of `user` in the users file ({users: {name: {groups: [...]}}} or {name: {groups}}); None if unknown."""
-    if not path.is_file():
-        return None
-    import yaml
+    """The groups of `user` in the users file (`lore users`), or None when the user is unknown."""
+    from app.auth import UsersFile
 
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        record = UsersFile(path).load().get(user)
+    except LoreError:
         return None
-    users = doc.get("users", doc) if isinstance(doc, dict) else {}
-    entry = users.get(user) if isinstance(users, dict) else None
-    if isinstance(users, list):
-        entry = next((u for u in users if isinstance(u, dict) and u.get("name", u.get("user")) == user), None)
-    groups = entry.get("groups") if isinstance(entry, dict) else None
-    return [str(g) for g in groups] if isinstance(groups, list) else None
+    return list(record.groups) if record is not None and record.groups else None
 
 
 def _assistant(ctx: Context):

@@ -121,3 +121,12 @@ def test_cli_batch_forms_apply_per_line_groups(test_settings, capsys, tmp_path):
     assert main(["ask", "--questions", str(batch), "--profile", "test"]) == 0
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert RESTRICTED_SECRET not in answers[0]["answer"] and RESTRICTED_SECRET in answers[1]["answer"]
+
+
+def test_cli_known_user_reads_with_the_groups_of_the_users_file(test_settings, capsys):
+    _seeded_home(test_settings)
+    test_settings.users_path.write_text("users:\n  ceo: {groups: [board]}\n")
+    assert main(["search", QUESTIONS[1], "--user", "ceo", "--json", "--profile", "test"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["id"] == "falcon-1"
+    assert main(["search", QUESTIONS[1], "--user", "stranger", "--json", "--profile", "test", "--top-k", "20"]) == 0
+    assert "falcon-1" not in {r["id"] for r in json.loads(capsys.readouterr().out)["results"]}

@@ -109,7 +109,7 @@ def doc_ranking(chunks, k: int = 10) -> list[str]:
     return list(dict.fromkeys(s.chunk.doc_id for s in chunks))[:k]
 
 
-def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool) -> dict[str, Any]:
+def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool, limit: int = 0) -> dict[str, Any]:
     apply_privacy_defaults()
     from retrieval.retriever import Retriever
     from retrieval.settings import load_settings
@@ -122,9 +122,16 @@ def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool) -> dict
         results: dict[str, Any] = {}
         for name, overrides in variants.items():
             config = settings.retrieval.model_copy(update=overrides)
-            retriever = Retriever(config, store, embedder, lexical)
+            reranker = None
+            if config.reranker != "none":
+                from retrieval.generators import make_chat_model
+                from retrieval.rerankers import make_reranker
+
+                reranker = make_reranker(settings.model_copy(update={"retrieval": config}), make_chat_model(settings))
+                reranker.warm_up()
+            retriever = Retriever(config, store, embedder, lexical, reranker)
             ndcg, recall, times = [], [], []
-            for q in queries:
+            for q in queries[:limit] if limit else queries:
                 started = time.perf_counter()
                 found = retriever.retrieve(q["text"], ["all-staff"], top_k=30 if chunked else 10)
                 times.append((time.perf_counter() - started) * 1000)
@@ -142,7 +149,7 @@ def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool) -> dict
         "docs": len(docs),
         "chunks": store.count(),
         "chunking": "lore" if chunked else "one chunk per abstract",
-        "queries": len(queries),
+        "queries": min(limit, len(queries)) if limit else len(queries),
         "embedder": embedder.name,
         "embed_s": round(embed_s, 1),
         "variants": results,
@@ -157,12 +164,14 @@ def main() -> None:
     parser.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "lore-bench-cache"), help="where document vectors are cached")
     parser.add_argument("--variant", action="append", metavar='NAME=JSON', help='extra variant, e.g. convex={"fusion":"convex"}')
     parser.add_argument("--whole", action="store_true", help="one chunk per abstract instead of Lore's chunking")
+    parser.add_argument("--queries", type=int, default=0, help="only the first N queries (reranker experiments are slow)")
+    parser.add_argument("--only", action="store_true", help="run only the --variant ones")
     args = parser.parse_args()
-    variants = dict(VARIANTS)
+    variants = {} if args.only else dict(VARIANTS)
     for spec in args.variant or []:
         name, _, overrides = spec.partition("=")
         variants[name] = json.loads(overrides or "{}")
-    write_results("cranfield", run(variants, Path(args.cache), chunked=not args.whole))
+    write_results("cranfield", run(variants, Path(args.cache), chunked=not args.whole, limit=args.queries))
 
 
 if __name__ == "__main__":

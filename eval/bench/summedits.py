@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     apply_privacy_defaults()
     from eval.datasets import ScoreItem
     from eval.judge import make_judge
+    from eval.metrics import strip_markers
     from eval.scorer import Scorer
     from retrieval.settings import load_settings
 
@@ -144,7 +145,17 @@ def main(argv: list[str] | None = None) -> int:
         if done % 10 == 0:
             print(f"summedits: {done}/{len(items)} pairs, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
 
-    results = scorer.score_many(items, on_done=progress)
+    whole_p: dict[str, float] = {}
+
+    def score_pair(index: int):
+        result = scorer.score(items[index])
+        if args.ensemble and result.scores.get("faithfulness") is not None:
+            # one more verdict on the whole summary, right away: its document is still in the KV cache
+            whole_p[items[index].id] = judge.assess([strip_markers(pairs[index]["summary"]).replace("\n", " ")], pairs[index]["document"])[0].p
+        progress(result)
+        return result
+
+    results = [score_pair(i) for i in range(len(items))]  # pairs are already grouped by document
     seconds = time.perf_counter() - started
     for pair, result in zip(pairs, results):
         pair["score"] = result.scores.get("faithfulness")
@@ -153,15 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         probabilities = [c["p"] for c in pair["claims"] if c.get("p") is not None]
         pair["soft"] = sum(probabilities) / len(probabilities) if probabilities and pair["score"] is not None else None
         pair["soft_min"] = min(probabilities) if probabilities and pair["score"] is not None else None
-    if args.ensemble:  # one more verdict on the whole summary, averaged in (its document is still cached)
-        from eval.metrics import strip_markers
-
-        for pair in pairs:
-            if pair["score"] is not None:
-                whole = judge.assess([strip_markers(pair["summary"]).replace("\n", " ")], pair["document"])[0]
-                pair["whole"] = whole.p
-                pair["ensemble"] = (pair["soft"] + whole.p) / 2 if pair["soft"] is not None else (pair["score"] + whole.p) / 2
-        seconds = time.perf_counter() - started
+        if pair["id"] in whole_p:
+            pair["whole"] = whole_p[pair["id"]]
+            pair["ensemble"] = ((pair["soft"] if pair["soft"] is not None else pair["score"]) + pair["whole"]) / 2
     # Score variants; the headline one is picked by balanced accuracy on the tune half only.
     variants = {"hard": evaluate(pairs, "score")}
     for key in ("soft", "soft_min", "whole", "ensemble"):

@@ -146,15 +146,27 @@ def run_ask(ctx: Context) -> int:
         answer = assistant.ask(ctx.args.question, user=user, groups=groups, top_k=top_k)
         ctx.emit(answer.to_json())
         return 0
-    answer = assistant.ask(ctx.args.question, user=user, groups=groups, top_k=top_k, on_token=_write)
-    ctx.out.write("\n" + render_citations(answer))
+    streamed: list[str] = []
+    answer = assistant.ask(ctx.args.question, user=user, groups=groups, top_k=top_k, on_token=_writer(streamed))
+    ctx.out.write("\n" + render_after_stream(answer, "".join(streamed)))
     ctx.out.flush()
     return 0
 
 
-def _write(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+def _writer(streamed: list[str]):
+    def write(text: str) -> None:
+        streamed.append(text)
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    return write
+
+
+def render_after_stream(answer: Answer, streamed: str) -> str:
+    """What follows the streamed tokens: the fixed refusal when the reply turned into one, else the sources."""
+    if answer.refused:
+        return "" if streamed.strip() == answer.answer else f"\n{answer.answer}\n"
+    return render_citations(answer)
 
 
 def render_citations(answer: Answer) -> str:
@@ -212,6 +224,7 @@ def run_chat(ctx: Context) -> int:
     user, groups = resolve_identity(ctx)
     conversation = uuid.uuid4().hex
     history: list[ChatMessage] = []
+    streamed: list[str] = []
     if not ctx.json:
         ctx.info(f"Lore chat as {user} ({', '.join(groups)}). Ask a question; /reset starts over, /exit or Ctrl-D quits.")
         ctx.info("loading the models…")
@@ -234,7 +247,7 @@ def run_chat(ctx: Context) -> int:
         try:
             answer = assistant.ask(
                 question, user=user, groups=groups, history=history, top_k=ctx.args.top_k,
-                conversation_id=conversation, channel="chat", on_token=None if ctx.json else _write,
+                conversation_id=conversation, channel="chat", on_token=None if ctx.json else _writer(streamed := []),
             )
         except InputError as exc:
             ctx.info(f"lore: {exc}")
@@ -242,7 +255,7 @@ def run_chat(ctx: Context) -> int:
         if ctx.json:
             ctx.emit({**answer.to_json(), "query": answer.query})
         else:
-            ctx.out.write("\n" + render_citations(answer))
+            ctx.out.write("\n" + render_after_stream(answer, "".join(streamed)))
             ctx.out.flush()
         history += [ChatMessage("user", question), ChatMessage("assistant", answer.answer)]
     return 0

@@ -174,3 +174,21 @@ def test_search_returns_ranked_readable_chunks_with_scores(assistant):
     assert found[0].chunk.id == "travel-1" and len(found) <= 3
     assert [s.score for s in found] == sorted((s.score for s in found), reverse=True)
     assert all(s.dense_score is not None for s in found)
+
+
+def test_cli_prints_the_fixed_refusal_when_a_streamed_reply_became_one(test_settings, capsys):
+    from app.cli import main
+
+    seed(build_assistant(test_settings))
+    assert main(["ask", "How many days of paid vacation do employees receive?", "--profile", "test"]) == 0
+    out = capsys.readouterr().out
+    assert "25 days" in out and "[1] hr/leave-policy.md" in out
+    assert main(["ask", "zebra xylophone quantum", "--profile", "test"]) == 0
+    assert capsys.readouterr().out.strip() == REFUSAL
+
+    from app.commands.answer import render_after_stream
+    from retrieval.schema import Answer, Timings, Usage
+
+    refused = Answer(REFUSAL, True, [], Timings(), "m", Usage())
+    assert render_after_stream(refused, "Parking is free. The documents do not mention it.").strip() == REFUSAL
+    assert render_after_stream(refused, REFUSAL) == ""

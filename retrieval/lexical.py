@@ -4,9 +4,11 @@ vector store, kept in sync by ingestion. Group filtering happens inside the SQL 
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -22,7 +24,9 @@ CREATE TABLE IF NOT EXISTS chunk_groups (
     PRIMARY KEY (grp, chunk_rowid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS chunk_groups_row ON chunk_groups(chunk_rowid);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_vocab USING fts5vocab(chunks_fts, 'row');
 """
+DF_TTL_S = 60.0  # document frequencies are re-read at most this often (they drift slowly)
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -41,6 +45,19 @@ def query_terms(text: str) -> list[str]:
     terms = [t.lower() for t in TOKEN.findall(text)]
     content = [t for t in terms if t not in STOPWORDS]
     return list(dict.fromkeys(content or terms))
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    # The same (original) Porter algorithm as FTS5's porter tokenizer, so stems match its vocabulary.
+    from nltk.stem.porter import PorterStemmer
+
+    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
+
+
+@functools.lru_cache(maxsize=65536)
+def _stem(term: str) -> str:
+    return _stemmer().stem(term)
 
 
 def _quote(term: str) -> str:
@@ -79,6 +96,8 @@ class LexicalIndex:
     def __init__(self, path: Path):
         self.path = path
         self._local = threading.local()
+        self._df: dict[str, int] = {}
+        self._df_at = 0.0
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db().executescript(SCHEMA)
 
@@ -146,27 +165,72 @@ class LexicalIndex:
         *,
         expansion: Sequence[str] = (),
         query_weight: int = 1,
+        max_df: int = 0,
     ) -> list[tuple[str, float]]:
         """(chunk_id, score) best first; score is -bm25 (higher is better). `groups=None`: unfiltered.
         `expansion`: extra terms (pseudo-relevance feedback), each weighted 1 against `query_weight`
-        for the query's own terms (FTS5 adds a repeated term's score once per repetition)."""
+        for the query's own terms (FTS5 adds a repeated term's score once per repetition).
+        `max_df` > 0: terms found in more than that many chunks are left out of the query (the two
+        rarest always stay). Scoring every chunk that contains a common word is what makes an OR query
+        slow on a large index, and BM25 gives such words little weight; a count rather than a share
+        leaves small collections untouched (where dropping them costs quality, see docs/retrieval.md)."""
         terms = query_terms(query)
         if not terms or k <= 0:
             return []
+        expansion = [t for t in dict.fromkeys(expansion) if t not in terms]
+        if max_df:
+            terms, expansion = self._drop_common(terms, max_df), self._drop_common(expansion, max_df, keep=0)
         match = match_expression(terms, expansion, query_weight)
         if groups is None:
-            sql = "SELECT chunk_id, -bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?"
+            # `rank` (bm25 by default) lets FTS5 sort inside the virtual table: faster than bm25() here.
+            sql = "SELECT chunk_id, -rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
             return [(row[0], float(row[1])) for row in self._db().execute(sql, (match, k))]
-        # The full-text match runs once (materialised), then each hit is checked against the group
-        # index by primary key. Written as `rowid IN (SELECT ... groups)`, SQLite would instead run the
-        # MATCH once per readable chunk: 200 ms at 1,400 chunks, seconds at 100k.
+        # The full-text match runs once (materialised), then its best hits are checked against the
+        # group index by primary key. Written as `rowid IN (SELECT ... groups)`, SQLite would run the
+        # MATCH once per readable chunk instead (200 ms at 1,400 chunks). Checking only the best
+        # `window` hits is exact when k of them are readable (they are then the k best readable ones);
+        # otherwise the query runs again over every hit.
         marks = ",".join("?" * len(groups)) or "NULL"
-        sql = (
-            "WITH hits AS MATERIALIZED (SELECT rowid AS r, chunk_id, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?) "
-            f"SELECT chunk_id, -s FROM hits WHERE EXISTS (SELECT 1 FROM chunk_groups WHERE grp IN ({marks}) AND chunk_rowid = hits.r) "
-            "ORDER BY s LIMIT ?"
-        )
-        return [(row[0], float(row[1])) for row in self._db().execute(sql, (match, *groups, k))]
+        window = max(4 * k, 200)
+        for limit in (window, -1):
+            sql = (
+                "WITH hits AS MATERIALIZED (SELECT rowid AS r, chunk_id, rank AS s FROM chunks_fts "
+                "WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) "
+                f"SELECT chunk_id, -s FROM hits WHERE EXISTS (SELECT 1 FROM chunk_groups WHERE grp IN ({marks}) AND chunk_rowid = hits.r) "
+                "ORDER BY s LIMIT ?"
+            )
+            rows = [(row[0], float(row[1])) for row in self._db().execute(sql, (match, limit, *groups, k))]
+            if len(rows) >= k or limit < 0 or not self._more_than(match, window):
+                return rows
+        return rows
+
+    def _more_than(self, match: str, n: int) -> bool:
+        sql = "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)"
+        return int(self._db().execute(sql, (match, n + 1)).fetchone()[0]) > n
+
+    def _drop_common(self, terms: list[str], max_df: int, keep: int = 2) -> list[str]:
+        if not terms:
+            return terms
+        df = self.document_frequencies(terms)
+        kept = [t for t in terms if df.get(t, 0) <= max_df]
+        if len(kept) < min(keep, len(terms)):
+            kept = sorted(terms, key=lambda t: df.get(t, 0))[:keep]
+            kept = [t for t in terms if t in kept]  # keep the query's order
+        return kept
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many chunks contain each term (as FTS5 stems it), from the fts5vocab table; cached."""
+        now = time.monotonic()
+        if now - self._df_at > DF_TTL_S:
+            self._df, self._df_at = {}, now
+        missing = {t: _stem(t) for t in terms if t not in self._df}
+        if missing:
+            stems = list(set(missing.values()))
+            marks = ",".join("?" * len(stems))
+            found = dict(self._db().execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", stems).fetchall())
+            for term, stem in missing.items():
+                self._df[term] = int(found.get(stem, 0))
+        return {t: self._df[t] for t in terms}
 
     def count(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0])

@@ -70,7 +70,7 @@ class Retriever:
         lookup = _Lookup(self, self.embedder.embed_query(query), groups)
         dense = self.store.query(lookup.vector, pool, groups) if mode != "lexical" else []
         lookup.know(dense, true_cosine=True)
-        lexical = self.lexical.search(query, pool, groups) if mode != "dense" else []
+        lexical = self.lexical.search(query, pool, groups, max_df=self.config.lexical_max_df) if mode != "dense" else []
         rankings = [_dense_ranking(dense)], [lexical]
         ranked = self._fuse(*rankings)
         if self.config.feedback_docs and ranked:
@@ -100,7 +100,7 @@ class Retriever:
             lookup.know(dense, true_cosine=False)  # similarities to the moved vector, not the query
         if mode != "dense" and self.lexical is not None:
             terms = expansion_terms([s.chunk.text for s in top], query_terms(query), c.feedback_terms)
-            lexical = self.lexical.search(query, pool, groups, expansion=terms, query_weight=2)
+            lexical = self.lexical.search(query, pool, groups, expansion=terms, query_weight=2, max_df=c.lexical_max_df)
         if c.feedback_mode == "add":
             return self._fuse([*first[0], _dense_ranking(dense)], [*first[1], lexical])
         return self._fuse([_dense_ranking(dense)], [lexical])

@@ -107,7 +107,7 @@ class RetrievalSettings(BaseModel):
     reranker: Literal["none", "cross_encoder", "llm"] = "none"
     reranker_model: str = ""  # cross_encoder: a local directory or file name in models.dir
     rerank_candidates: int = Field(20, ge=1)
-    context_tokens: int = Field(450, ge=64)  # prompt budget for retrieved text (first-token latency: ~77 tokens/s prefill on 2 cores)
+    context_tokens: int = Field(350, ge=64)  # prompt budget for retrieved text (first-token latency: ~77 tokens/s prefill on 2 cores)
     attribute_uncited: bool = True  # a finished sentence without [n] gets the marker of the document it came from
     answer_tokens: int = Field(0, ge=0)  # cap on answer length; 0: models.generator.max_new_tokens
     history_turns: int = Field(4, ge=0)

@@ -8,17 +8,14 @@ conversation renders again exactly as it was, without asking the model again.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from retrieval.schema import ChatMessage
+from retrieval.sqlite import SQLiteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -78,31 +75,9 @@ class ConversationStore:
 
     def __init__(self, path: Path):
         self.path = path
-        self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db().executescript(SCHEMA)
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        self._file = SQLiteFile(path, SCHEMA, rows_as_dicts=True, foreign_keys=True)
+        self._db = self._file.connection
+        self._transaction = self._file.transaction
 
     def create(self, user: str, title: str, conversation_id: str | None = None) -> str:
         conversation_id = conversation_id or uuid.uuid4().hex

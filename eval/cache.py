@@ -4,28 +4,17 @@ without calling the model again (re-running a report or a gate costs nothing for
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from retrieval.sqlite import SQLiteFile
 
 
 class JudgeCache:
     def __init__(self, path: Path):
         self.path = path
-        self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db().execute("CREATE TABLE IF NOT EXISTS judge_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts REAL NOT NULL)")
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
+        self._db = SQLiteFile(path, "CREATE TABLE IF NOT EXISTS judge_cache (key TEXT PRIMARY KEY, value TEXT NOT NULL, ts REAL NOT NULL)").connection
 
     def get(self, key: str) -> Any | None:
         row = self._db().execute("SELECT value FROM judge_cache WHERE key=?", (key,)).fetchone()

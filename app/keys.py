@@ -11,14 +11,13 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.errors import InputError
 from retrieval.settings import Settings
+from retrieval.sqlite import SQLiteFile
 
 KEY_PREFIX = "lore-"
 SCHEMA = """
@@ -70,22 +69,11 @@ def parse_groups(text: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
 class KeyStore:
     def __init__(self, path: Path):
         self.path = path
-        self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db().executescript(SCHEMA)
+        self._db = SQLiteFile(path, SCHEMA).connection
 
     @classmethod
     def for_settings(cls, settings: Settings) -> KeyStore:
         return cls(keys_path(settings))
-
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
 
     def add(self, user: str, groups: list[str] | tuple[str, ...] | str) -> tuple[str, ApiKey]:
         """Create a key; returns (the key itself — shown once —, its record)."""

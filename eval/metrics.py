@@ -10,29 +10,12 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+from retrieval.answering import REFUSAL_PHRASES  # one list of refusal wordings for answering and scoring
+
 MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]")
 MARKER_NUMBERS = re.compile(r"\d{1,3}")
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
-
-# Said when the documents lack the answer; the assistant's own refusal text is matched first.
-REFUSAL_PHRASES = (
-    "could not find this in the documents",
-    "could not find the answer",
-    "couldn't find",
-    "cannot find",
-    "can't find",
-    "not in the documents",
-    "not mentioned in the documents",
-    "do not contain the answer",
-    "does not contain the answer",
-    "documents do not contain",
-    "documents do not mention",
-    "no information",
-    "not provided in the documents",
-    "not available in the documents",
-)
-
 
 def strip_markers(text: str) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()

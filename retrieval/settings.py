@@ -98,7 +98,7 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = Field(1.0, ge=0)
     lexical_weight: float = Field(1.0, ge=0)
-    min_score: float = 0.25  # refusal threshold on the best dense similarity (calibrated on data/)
+    min_score: float = 0.28  # refusal threshold on the best dense similarity (calibrated on data/, docs/retrieval.md)
     lexical_max_df: int = Field(5000, ge=0)  # BM25 leaves out query words found in more than this many chunks (0: keep all)
     feedback_docs: int = Field(3, ge=0)  # pseudo-relevance feedback: top fused chunks that refine the queries (0: off)
     feedback_weight: float = Field(0.75, ge=0)  # Rocchio weight of the feedback centroid on the query vector

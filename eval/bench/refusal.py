@@ -2,8 +2,9 @@
 often it refuses answerable ones (false refusals), as a function of `retrieval.min_score`, with the
 default models on the sample corpus.
 
-The threshold is chosen on `data/golden.jsonl` from retrieval alone (max refusal recall minus
-false-refusal rate, ties to the lower threshold). The whole system — threshold plus the model's own
+The threshold is chosen on `data/golden.jsonl` from retrieval alone: the highest one that refuses
+no answerable question there (an earlier rule, max recall minus false refusals, chose 0.43 and
+refused 2 of 8 answerable holdout questions that the model answered). The whole system — threshold plus the model's own
 "not in the documents" signal — is then measured on `data/golden_holdout.jsonl`, which played no
 part in choosing: the model runs once per question with the threshold off, and refused = best < t
 or the model refused. (`--model-on-tune` also runs the model on the tuning set: slow on 2 cores.)
@@ -74,7 +75,10 @@ def main() -> None:
         tune = run_questions(assistant, REPO / "data" / "golden.jsonl", with_model=args.model_on_tune)
         holdout = run_questions(assistant, REPO / "data" / "golden_holdout.jsonl")
     curve = [rates(tune, t) for t in THRESHOLDS]
-    chosen = max(curve, key=lambda r: (r["refusal_recall"] - r["false_refusal_rate"], -r["threshold"]))
+    # The model's own signal catches most unanswerable questions; the threshold is the early exit that
+    # must not refuse answerable ones: the highest threshold without a false refusal on the tuning set.
+    safe = [r for r in curve if r["false_refusal_rate"] == 0] or curve[:1]
+    chosen = max(safe, key=lambda r: r["threshold"])
     write_results(
         "refusal",
         {

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -53,11 +56,26 @@ def _worker_loop(conn: Connection, parse: ParseFn, limits: Limits) -> None:
             conn.send(ParseResult(path, None, f"parse error ({exc.__class__.__name__}: {' '.join(str(exc).split())[:200]})"))
 
 
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """Start workers as if `__main__` were empty. multiprocessing re-runs the parent's main script in
+    each new process; when ingestion is started from a Streamlit page (the admin upload), that
+    script is the app itself, which must not run again inside a parser worker."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
 class _Worker:
     def __init__(self, context: Any, parse: ParseFn, limits: Limits):
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker_loop, args=(child, parse, limits), daemon=True)
-        self.process.start()
+        with _plain_main():
+            self.process.start()
         child.close()
         self.ready = False  # becomes true with the worker's "ready" message (parsers imported)
         self.path: str | None = None

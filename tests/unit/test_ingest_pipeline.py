@@ -169,3 +169,26 @@ def test_lock_refuses_a_second_run(test_settings):
         with pytest.raises(LockedError, match="another ingest is running"):
             IngestLock(path).acquire()
     IngestLock(path).acquire().release()  # free again afterwards
+
+
+def test_workers_do_not_rerun_the_parent_main_script(tmp_path, monkeypatch):
+    """Ingestion started from a Streamlit page: `__main__` is the app script, which must not run
+    again in the parser workers (it would crash them before they parse anything)."""
+    import sys
+    import types
+
+    from ingest.loaders import Limits
+    from ingest.workers import ParserPool
+
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('the parent script ran inside a worker')\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    doc = tmp_path / "note.txt"
+    doc.write_text("Parser workers start cleanly.\n")
+    limits = Limits()
+    results = list(ParserPool(1, 60, limits).run([str(doc)]))
+    assert [r.error for r in results] == [""]
+    assert results[0].document is not None
+    assert sys.modules["__main__"] is fake_main

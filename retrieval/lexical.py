@@ -166,6 +166,7 @@ class LexicalIndex:
         expansion: Sequence[str] = (),
         query_weight: int = 1,
         max_df: int = 0,
+        docs: Sequence[str] | None = None,
     ) -> list[tuple[str, float]]:
         """(chunk_id, score) best first; score is -bm25 (higher is better). `groups=None`: unfiltered.
         `expansion`: extra terms (pseudo-relevance feedback), each weighted 1 against `query_weight`
@@ -173,7 +174,8 @@ class LexicalIndex:
         `max_df` > 0: terms found in more than that many chunks are left out of the query (the two
         rarest always stay). Scoring every chunk that contains a common word is what makes an OR query
         slow on a large index, and BM25 gives such words little weight; a count rather than a share
-        leaves small collections untouched (where dropping them costs quality, see docs/retrieval.md)."""
+        leaves small collections untouched (where dropping them costs quality, see docs/retrieval.md).
+        `docs`: only chunks of these documents."""
         terms = query_terms(query)
         if not terms or k <= 0:
             return []
@@ -181,10 +183,14 @@ class LexicalIndex:
         if max_df:
             terms, expansion = self._drop_common(terms, max_df), self._drop_common(expansion, max_df, keep=0)
         match = match_expression(terms, expansion, query_weight)
+        only, only_args = "", ()
+        if docs is not None:
+            only_args = tuple(dict.fromkeys(docs)) or ("\x00none",)
+            only = f" AND doc_id IN ({','.join('?' * len(only_args))})"
         if groups is None:
             # `rank` (bm25 by default) lets FTS5 sort inside the virtual table: faster than bm25() here.
-            sql = "SELECT chunk_id, -rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
-            return [(row[0], float(row[1])) for row in self._db().execute(sql, (match, k))]
+            sql = f"SELECT chunk_id, -rank FROM chunks_fts WHERE chunks_fts MATCH ?{only} ORDER BY rank LIMIT ?"
+            return [(row[0], float(row[1])) for row in self._db().execute(sql, (match, *only_args, k))]
         # The full-text match runs once (materialised), then its best hits are checked against the
         # group index by primary key. Written as `rowid IN (SELECT ... groups)`, SQLite would run the
         # MATCH once per readable chunk instead (200 ms at 1,400 chunks). Checking only the best
@@ -195,11 +201,11 @@ class LexicalIndex:
         for limit in (window, -1):
             sql = (
                 "WITH hits AS MATERIALIZED (SELECT rowid AS r, chunk_id, rank AS s FROM chunks_fts "
-                "WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?) "
+                f"WHERE chunks_fts MATCH ?{only} ORDER BY rank LIMIT ?) "
                 f"SELECT chunk_id, -s FROM hits WHERE EXISTS (SELECT 1 FROM chunk_groups WHERE grp IN ({marks}) AND chunk_rowid = hits.r) "
                 "ORDER BY s LIMIT ?"
             )
-            rows = [(row[0], float(row[1])) for row in self._db().execute(sql, (match, limit, *groups, k))]
+            rows = [(row[0], float(row[1])) for row in self._db().execute(sql, (match, *only_args, limit, *groups, k))]
             if len(rows) >= k or limit < 0 or not self._more_than(match, window):
                 return rows
         return rows

@@ -27,6 +27,14 @@ def group_filter(groups: Sequence[str] | None) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$or": clauses}
 
 
+def restrict_to_docs(where: dict[str, Any] | None, docs: Sequence[str] | None) -> dict[str, Any] | None:
+    """`where` narrowed to chunks of `docs` (None: no narrowing)."""
+    if docs is None:
+        return where
+    only = {"doc": {"$in": list(dict.fromkeys(docs)) or ["\x00none"]}}
+    return only if where is None else {"$and": [where, only]}
+
+
 @runtime_checkable
 class ChunkStore(Protocol):
     def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None: ...
@@ -35,7 +43,7 @@ class ChunkStore(Protocol):
 
     def delete_where(self, where: dict[str, Any]) -> None: ...
 
-    def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None) -> list[ScoredChunk]: ...
+    def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None = None) -> list[ScoredChunk]: ...
 
     def get(self, ids: Sequence[str]) -> list[Chunk]: ...
 
@@ -112,12 +120,13 @@ class ChromaStore:
     def delete_where(self, where: dict[str, Any]) -> None:
         self.collection.delete(where=where)
 
-    def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None) -> list[ScoredChunk]:
+    def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None = None) -> list[ScoredChunk]:
+        """The `k` chunks nearest to `embedding` readable by `groups`; `docs`: only these documents."""
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
         self._open()
         kwargs: dict[str, Any] = {}
-        if (where := group_filter(groups)) is not None:
+        if (where := restrict_to_docs(group_filter(groups), docs)) is not None:
             kwargs["where"] = where
         try:
             result = self._vector_store.query(VectorStoreQuery(query_embedding=list(embedding), similarity_top_k=k), **kwargs)

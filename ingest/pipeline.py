@@ -30,10 +30,11 @@ from ingest.manifest import DocumentRow, Manifest
 from ingest.sources import Source, doc_id_for, load_source_config, scan, sources_from_paths
 from ingest.workers import ParseFn, ParserPool, ParseResult
 from retrieval.errors import IngestError, LoreError
+from retrieval.names import document_name
 from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
 from retrieval.settings import Settings
 
-PARSER_VERSION = "1"  # bump when parsing or chunking changes what a file turns into
+PARSER_VERSION = "2"  # bump when parsing or chunking changes what a file turns into
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
 
 
@@ -45,12 +46,14 @@ class _Pending:
     doc: dict[str, Any]
     chunks: list[Chunk]
     old: DocumentRow | None
+    name: str
 
 
 class Ingestor:
     def __init__(self, settings: Settings, store: Any = None, embedder: Any = None, lexical: Any = None, *, parse: ParseFn | None = None, in_process: bool = False):
         from retrieval.embedders import make_embedder
         from retrieval.lexical import LexicalIndex
+        from retrieval.names import DocumentNames
         from retrieval.store import make_store
 
         self.settings = settings
@@ -58,6 +61,7 @@ class Ingestor:
         self.store = store if store is not None else make_store(settings)
         self.embedder = embedder if embedder is not None else make_embedder(settings)
         self.lexical = lexical if lexical is not None else LexicalIndex(settings.lexical_db)
+        self.names = DocumentNames(getattr(self.lexical, "path", settings.lexical_db))
         self.parse = parse or parse_file
         self.in_process = in_process
         self.limits = Limits(max_file_mb=self.config.max_file_mb, max_unzipped_mb=self.config.max_unzipped_mb)
@@ -125,6 +129,7 @@ class Ingestor:
                 manifest.finish(row.doc_id)
             elif row.state == "deleting":
                 self._delete_chunks(row.chunk_ids)
+                self.names.delete([row.doc_id])
                 manifest.remove(row.doc_id)
 
     def fingerprint(self) -> str:
@@ -179,7 +184,7 @@ class Ingestor:
                         manifest.record_failure(doc, result.error, run_id)
                     continue
                 chunks = self._chunks(chunker, file, doc, result.document, run_id)
-                pending.append(_Pending(file, doc, chunks, old))
+                pending.append(_Pending(file, doc, chunks, old, _name(file, result.document)))
                 if sum(len(p.chunks) for p in pending) >= batch:
                     self._write(manifest, pending, report, run_id)
                     pending = []
@@ -228,6 +233,7 @@ class Ingestor:
             manifest.begin_write(item.doc, new_ids, run_id)
             self.store.upsert(item.chunks, embeddings)
             self.lexical.upsert(item.chunks)
+            self.names.put(item.doc["doc_id"], item.name, item.file.groups)
             keep = set(new_ids)
             stale = [i for i in old_ids if i not in keep]
             manifest.commit_write(item.doc, new_ids, stale, run_id)
@@ -253,6 +259,7 @@ class Ingestor:
                 continue
             manifest.begin_delete(row.doc_id)
             self._delete_chunks(row.chunk_ids)
+            self.names.delete([row.doc_id])
             manifest.remove(row.doc_id)
             if row.state != "failed":
                 report.deleted += 1
@@ -275,6 +282,17 @@ class Ingestor:
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self._log_path, "a", encoding="utf-8") as log:
             log.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **record}, ensure_ascii=False) + "\n")
+
+
+def _name(file: SourceFile, parsed: ParsedDocument) -> str:
+    """The document's name for retrieval/names.py: file name, title and the short lines (at most
+    ten words) among the first blocks of its first page, where cover pages say what a document is."""
+    first_page = next((b.page for b in parsed.blocks if b.page is not None), None)
+    lines = [
+        b.text for b in parsed.blocks[:40]
+        if b.page == first_page and b.kind in ("Title", "Text") and 0 < len(b.text.split()) <= 10
+    ]  # fmt: skip
+    return document_name(file.source, parsed.title, lines)
 
 
 def file_sha256(path: str) -> str:

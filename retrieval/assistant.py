@@ -27,6 +27,7 @@ from retrieval.errors import InputError
 from retrieval.generators import ChatModel, make_chat_model
 from retrieval.interactions import InteractionLog
 from retrieval.lexical import LexicalIndex
+from retrieval.names import DocumentNames
 from retrieval.retriever import Reranker, Retrieval, Retriever
 from retrieval.schema import Answer, ChatMessage, ScoredChunk, Timings, Usage
 from retrieval.settings import Settings
@@ -58,7 +59,9 @@ class Assistant:
         self.log = log
         self.reranker = reranker
         self.prompts = prompts or Prompts.load(self.config.prompts_dir)
-        self.retriever = Retriever(self.config, store, embedder, lexical, reranker)
+        # Document names live beside the lexical index (same file), written by ingestion.
+        self.names = DocumentNames(lexical.path) if getattr(lexical, "path", None) is not None else None
+        self.retriever = Retriever(self.config, store, embedder, lexical, reranker, self.names)
 
     def warm_up(self) -> None:
         """Load the models and prefill the fixed system prompt, so the first question pays for neither."""

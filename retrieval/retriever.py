@@ -16,6 +16,7 @@ import numpy as np
 
 from retrieval.embedders import Embedder
 from retrieval.lexical import LexicalIndex, expansion_terms, query_terms
+from retrieval.names import DocumentNames
 from retrieval.schema import Chunk, ScoredChunk
 from retrieval.settings import RetrievalSettings
 from retrieval.store import ChunkStore
@@ -52,12 +53,14 @@ class Retriever:
         embedder: Embedder,
         lexical: LexicalIndex | None,
         reranker: Reranker | None = None,
+        names: DocumentNames | None = None,
     ):
         self.config = config
         self.store = store
         self.embedder = embedder
         self.lexical = lexical
         self.reranker = reranker
+        self.names = names
 
     def retrieve(self, query: str, groups: Sequence[str] | None, top_k: int | None = None) -> Retrieval:
         """The best `top_k` chunks readable by `groups` (None: unfiltered, for maintenance only)."""
@@ -72,9 +75,10 @@ class Retriever:
         lookup.know(dense, true_cosine=True)
         lexical = self.lexical.search(query, pool, groups, max_df=self.config.lexical_max_df) if mode != "dense" else []
         rankings = [_dense_ranking(dense)], [lexical]
-        ranked = self._fuse(*rankings)
+        scoped = self._scoped(query, lookup, mode, pool, groups)
+        ranked = self._fuse(*rankings, scoped)
         if self.config.feedback_docs and ranked:
-            ranked = self._feedback(query, lookup, ranked, rankings, mode, pool, groups)
+            ranked = self._feedback(query, lookup, ranked, rankings, mode, pool, groups, scoped)
         wanted = self.config.rerank_candidates if self.reranker is not None else top_k
         chunks = lookup.materialise(ranked, wanted)
         if self.reranker is not None and chunks:
@@ -86,7 +90,24 @@ class Retriever:
         best = max([best, *(c.dense_score for c in chunks if c.dense_score is not None)])
         return Retrieval(chunks, best)
 
-    def _feedback(self, query, lookup: _Lookup, ranked, first, mode: str, pool: int, groups) -> list[tuple[str, float, float | None]]:
+    def _scoped(self, query: str, lookup: _Lookup, mode: str, pool: int, groups) -> list[list[tuple[str, float]]]:
+        """Rankings inside the documents the query names (retrieval/names.py): empty when it names none."""
+        c = self.config
+        if self.names is None or not c.scope_docs or not c.scope_weight:
+            return []
+        docs = self.names.named(query, groups, limit=c.scope_docs, ratio=c.scope_ratio)
+        if not docs:
+            return []
+        found = []
+        if mode != "lexical":
+            dense = self.store.query(lookup.vector, pool, groups, docs=docs)
+            lookup.know(dense, true_cosine=True)
+            found.append(_dense_ranking(dense))
+        if mode != "dense" and self.lexical is not None:
+            found.append(self.lexical.search(query, pool, groups, max_df=c.lexical_max_df, docs=docs))
+        return [r for r in found if r]
+
+    def _feedback(self, query, lookup: _Lookup, ranked, first, mode: str, pool: int, groups, scoped) -> list[tuple[str, float, float | None]]:
         """Pseudo-relevance feedback: the top fused chunks refine both queries (Rocchio on the query
         vector, recurring content words for BM25), then both sides are searched and fused again."""
         c = self.config
@@ -102,15 +123,19 @@ class Retriever:
             terms = expansion_terms([s.chunk.text for s in top], query_terms(query), c.feedback_terms)
             lexical = self.lexical.search(query, pool, groups, expansion=terms, query_weight=2, max_df=c.lexical_max_df)
         if c.feedback_mode == "add":
-            return self._fuse([*first[0], _dense_ranking(dense)], [*first[1], lexical])
-        return self._fuse([_dense_ranking(dense)], [lexical])
+            return self._fuse([*first[0], _dense_ranking(dense)], [*first[1], lexical], scoped)
+        return self._fuse([_dense_ranking(dense)], [lexical], scoped)
 
     # ---- fusion -----------------------------------------------------------------------------------
 
     def _fuse(
-        self, dense_rankings: Sequence[list[tuple[str, float]]], lexical_rankings: Sequence[list[tuple[str, float]]]
+        self,
+        dense_rankings: Sequence[list[tuple[str, float]]],
+        lexical_rankings: Sequence[list[tuple[str, float]]],
+        scoped: Sequence[list[tuple[str, float]]] = (),
     ) -> list[tuple[str, float, float | None]]:
-        """(id, fused score, BM25 score) best first, from any number of dense and lexical rankings."""
+        """(id, fused score, BM25 score) best first, from any number of dense and lexical rankings,
+        plus the rankings inside named documents (`scoped`, each weighted `scope_weight`)."""
         c = self.config
         dense_rankings = [r for r in dense_rankings if r] or [[]]
         lexical_rankings = [r for r in lexical_rankings if r] or [[]]
@@ -126,6 +151,9 @@ class Retriever:
                 for ranking in rankings:
                     for rank, (cid, _) in enumerate(ranking, start=1):
                         scores[cid] = scores.get(cid, 0.0) + weight / (len(rankings) * (c.rrf_k + rank))
+            for ranking in scoped:
+                for rank, (cid, _) in enumerate(ranking, start=1):
+                    scores[cid] = scores.get(cid, 0.0) + c.scope_weight / (c.rrf_k + rank)
         else:
             # "convex": each ranking's scores min-max normalised, then a weighted mean; a chunk a
             # ranking did not return gets that ranking's floor (0).
@@ -134,6 +162,9 @@ class Retriever:
                 for ranking in rankings:
                     for cid, norm in _minmax(dict(ranking)).items():
                         scores[cid] = scores.get(cid, 0.0) + weight * norm / (len(rankings) * total)
+            for ranking in scoped:
+                for cid, norm in _minmax(dict(ranking)).items():
+                    scores[cid] = scores.get(cid, 0.0) + c.scope_weight * norm / total
         ranked = sorted(scores, key=lambda cid: (-scores[cid], cid))
         return [(cid, scores[cid], lexical_scores.get(cid)) for cid in ranked]
 

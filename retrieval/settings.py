@@ -102,8 +102,11 @@ class RetrievalSettings(BaseModel):
     lexical_max_df: int = Field(5000, ge=0)  # BM25 leaves out query words found in more than this many chunks (0: keep all)
     feedback_docs: int = Field(3, ge=0)  # pseudo-relevance feedback: top fused chunks that refine the queries (0: off)
     feedback_weight: float = Field(0.75, ge=0)  # Rocchio weight of the feedback centroid on the query vector
-    feedback_terms: int = Field(10, ge=0)
-    feedback_mode: Literal["replace", "add"] = "replace"  # second-pass rankings replace the first, or join them  # words added to the BM25 query from the feedback chunks
+    feedback_terms: int = Field(10, ge=0)  # words added to the BM25 query from the feedback chunks
+    feedback_mode: Literal["replace", "add"] = "replace"  # second-pass rankings replace the first, or join them
+    scope_docs: int = Field(8, ge=0)  # a query naming at most this many documents is also searched inside them (0: off)
+    scope_ratio: float = Field(0.75, gt=0, le=1)  # named: a document name scoring at least this share of the best
+    scope_weight: float = Field(1.0, ge=0)  # RRF weight of each search inside the named documents
     reranker: Literal["none", "cross_encoder", "llm"] = "none"
     reranker_model: str = ""  # cross_encoder: a local directory or file name in models.dir
     rerank_candidates: int = Field(20, ge=1)

@@ -68,8 +68,13 @@ CORPUS: tuple[Chunk, ...] = (
 
 
 def seed(assistant, chunks: Sequence[Chunk] = CORPUS) -> list[Chunk]:
-    """Write `chunks` into the assistant's store and lexical index, as ingestion would."""
+    """Write `chunks` into the assistant's store, lexical index and document names, as ingestion would."""
+    from retrieval.names import document_name
+
     chunks = list(chunks)
     assistant.store.upsert(chunks, assistant.embedder.embed_documents([c.text for c in chunks]))
     assistant.lexical.upsert(chunks)
+    if assistant.names is not None:
+        for chunk in {c.doc_id: c for c in chunks}.values():
+            assistant.names.put(chunk.doc_id, document_name(chunk.source, "", []), chunk.groups)
     return chunks

@@ -14,6 +14,7 @@ from ingest.pipeline import Ingestor
 from retrieval.embedders import HashEmbedder
 from retrieval.errors import LockedError
 from retrieval.lexical import LexicalIndex
+from retrieval.names import DocumentNames
 from retrieval.store import group_filter
 
 pytestmark = pytest.mark.unit
@@ -81,6 +82,7 @@ def consistent(store, lexical, settings) -> int:
     assert all(r.state in ("ok", "failed") for r in rows)
     assert set(store.items) == manifest_ids
     assert lexical.count() == store.count()
+    assert DocumentNames(lexical.path).doc_ids() == {r.doc_id for r in rows if r.state == "ok"}
     return store.count()
 
 
@@ -92,6 +94,8 @@ def test_incremental_add_unchanged_modify_rename_delete(env):
     assert (first.added, first.updated, first.unchanged, first.deleted, first.failed) == (2, 0, 0, 0, [])
     total = consistent(store, lexical, settings)
     assert first.chunks == total == first.total_chunks == 5  # one chunk per paragraph at 40 tokens
+    a_doc = next(r.doc_id for r in Manifest(settings.state_db).rows() if r.path.endswith("a.txt"))
+    assert DocumentNames(lexical.path).get(a_doc) == "a | Heading"  # file name, then the first-page title
 
     again = ingest()
     assert (again.added, again.updated, again.unchanged, again.chunks, again.total_chunks) == (0, 0, 2, 0, total)

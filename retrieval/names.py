@@ -1,0 +1,153 @@
+"""Document names: staff point at documents by name ("in Amazon's Q2 2023 10-Q", "the travel
+policy"), and a passage deep inside a document rarely repeats what the document is. Each ingested
+document gets a short name (file name, title, the short lines that open it); a query that names a
+few documents is also searched inside just those documents (see Retriever), so their passages can
+outrank look-alike passages of documents the question is not about.
+
+A query names a document through the words they share, each weighted by how few documents carry
+it (log(1 + N/df)); words in more than half of the names tell documents apart no better than
+chance and are ignored. The named documents are those within `ratio` of the best score — and
+only when there are at most `limit` of them: a query matching many names singles out none.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from retrieval.lexical import STOPWORDS, _stem
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS doc_names (
+    doc_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    terms TEXT NOT NULL,   -- the name's stems, space-separated
+    groups TEXT NOT NULL   -- readers' groups, each wrapped in \x1f
+);
+CREATE TABLE IF NOT EXISTS doc_name_terms (
+    term TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    PRIMARY KEY (term, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_name_terms_doc ON doc_name_terms(doc_id);
+"""
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+SEP = "\x1f"
+
+
+def name_terms(text: str) -> list[str]:
+    """Distinct stems of the content words of `text` (two characters or more), in order."""
+    words = [w.lower() for w in WORD.findall(text)]
+    return list(dict.fromkeys(_stem(w) for w in words if len(w) > 1 and w not in STOPWORDS))
+
+
+def document_name(source: str, title: str, lines: Sequence[str], max_words: int = 60) -> str:
+    """The name a document goes by: its file name, its title and the short lines it opens with
+    (cover-page lines such as an organisation, a form or a period), at most `max_words` words."""
+    stem = re.sub(r"[_\-.]+", " ", Path(source).stem)
+    parts = [stem, title] if title and title.strip() != stem else [stem]
+    words = sum(len(p.split()) for p in parts)
+    for line in lines:
+        n = len(line.split())
+        if words + n > max_words:
+            break
+        parts.append(line)
+        words += n
+    return " | ".join(" ".join(p.split()) for p in parts if p.strip())
+
+
+class DocumentNames:
+    """The names table, kept beside the lexical index and in sync with it by ingestion."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._local = threading.local()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db().executescript(SCHEMA)
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            self._local.db = db
+        return db
+
+    def put(self, doc_id: str, name: str, groups: Sequence[str]) -> None:
+        terms = name_terms(name)
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM doc_name_terms WHERE doc_id=?", (doc_id,))
+            db.execute(
+                "INSERT OR REPLACE INTO doc_names VALUES (?,?,?,?)",
+                (doc_id, name, " ".join(terms), SEP + SEP.join(groups) + SEP),
+            )
+            db.executemany("INSERT OR IGNORE INTO doc_name_terms VALUES (?,?)", [(t, doc_id) for t in terms])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def delete(self, doc_ids: Sequence[str]) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for doc_id in doc_ids:
+                db.execute("DELETE FROM doc_names WHERE doc_id=?", (doc_id,))
+                db.execute("DELETE FROM doc_name_terms WHERE doc_id=?", (doc_id,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def clear(self) -> None:
+        self._db().execute("DELETE FROM doc_names")
+        self._db().execute("DELETE FROM doc_name_terms")
+
+    def doc_ids(self) -> set[str]:
+        return {r[0] for r in self._db().execute("SELECT doc_id FROM doc_names")}
+
+    def get(self, doc_id: str) -> str | None:
+        row = self._db().execute("SELECT name FROM doc_names WHERE doc_id=?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def named(self, query: str, groups: Sequence[str] | None, *, limit: int = 8, ratio: float = 0.75) -> list[str]:
+        """The documents readable by `groups` (None: all) that `query` names, best first; [] when
+        it names none or more than `limit`."""
+        terms = name_terms(query)
+        if not terms or limit <= 0:
+            return []
+        db = self._db()
+        total = int(db.execute("SELECT COUNT(*) FROM doc_names").fetchone()[0])
+        if total < 2:
+            return []
+        marks = ",".join("?" * len(terms))
+        df = dict(db.execute(f"SELECT term, COUNT(*) FROM doc_name_terms WHERE term IN ({marks}) GROUP BY term", terms).fetchall())
+        weights = {t: math.log1p(total / n) for t, n in df.items() if n <= total / 2}
+        if not weights:
+            return []
+        marks = ",".join("?" * len(weights))
+        scores: dict[str, float] = {}
+        for term, doc_id in db.execute(f"SELECT term, doc_id FROM doc_name_terms WHERE term IN ({marks})", list(weights)):
+            scores[doc_id] = scores.get(doc_id, 0.0) + weights[term]
+        if groups is not None:
+            allowed = set(groups)
+            readable = set()
+            ids = list(scores)
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                sql = f"SELECT doc_id, groups FROM doc_names WHERE doc_id IN ({','.join('?' * len(part))})"
+                for doc_id, stored in db.execute(sql, part):
+                    if allowed & set(stored.strip(SEP).split(SEP)):
+                        readable.add(doc_id)
+            scores = {d: s for d, s in scores.items() if d in readable}
+        if not scores:
+            return []
+        best = max(scores.values())
+        chosen = sorted((d for d, s in scores.items() if s >= ratio * best), key=lambda d: (-scores[d], d))
+        return chosen if len(chosen) <= limit else []

@@ -39,6 +39,10 @@ class StoreSettings(BaseModel):
     ssl: bool = False
     api_key: SecretStr | None = None  # sent as the X-Chroma-Token header to a Chroma server
     batch_size: int = Field(256, ge=1)
+    # One extra vector-only collection per distinct group set, searched unfiltered: Chroma's metadata
+    # filter costs ~0.6 s at 100k chunks, an unfiltered search ~2 ms (docs/retrieval.md).
+    group_partitions: bool = True
+    partition_check_s: float = Field(60.0, ge=0)  # how often a reader re-checks the partitions against the collection
 
 
 class EmbedderSettings(BaseModel):
@@ -170,6 +174,7 @@ class ApiSettings(BaseModel):
     max_messages: int = Field(50, ge=1)
     warm_up: bool = True  # load the models at startup; /readyz says 503 until they are loaded
     batch_queries: bool = True  # embed the queries of concurrent requests in one batch
+    query_cache_size: int = Field(2048, ge=0)  # recent query texts whose embedding is kept (vectors only, never results); 0: off
     metrics_public: bool = True  # false: /metrics needs an admin key too
     ingest_roots: list[Path] = Field(default_factory=list)  # besides LORE_HOME/uploads, where /v1/ingest may read
 

@@ -34,6 +34,7 @@ def test_document_name_joins_file_name_title_and_short_lines_within_the_word_cap
     name = document_name("a/b/travel_and-expense.policy.docx", "Travel and Expense Policy", ["Version 3", "Owner: Finance"], max_words=10)
     assert name == "travel and expense policy | Travel and Expense Policy | Version 3"
     assert name_terms("Amazon's Q2 2023 10-Q") == ["amazon", "q2", "2023", "10"]
+    assert name_terms("what did amazon report in Q2?", name_like=True) == ["q2"]  # proper nouns and identifiers only
 
 
 def test_a_query_naming_one_document_names_exactly_it(names):

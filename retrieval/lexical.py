@@ -229,7 +229,8 @@ class LexicalIndex:
         now = time.monotonic()
         if now - self._df_at > DF_TTL_S:
             self._df, self._df_at = {}, now
-        missing = {t: _stem(t) for t in terms if t not in self._df}
+        # FTS5's porter tokenizer leaves tokens under 3 characters unstemmed (NLTK turns "s" into "").
+        missing = {t: t if len(t) < 3 else _stem(t) for t in terms if t not in self._df}
         if missing:
             stems = list(set(missing.values()))
             marks = ",".join("?" * len(stems))

@@ -64,7 +64,7 @@ class ApiState:
         self._assistant = assistant
         self._lock = threading.Lock()
         self.keys = keys or KeyStore.for_settings(settings)
-        self.metrics = ApiMetrics(settings.interactions_db)
+        self.metrics = ApiMetrics(settings.interactions_db, query_cache=self.query_cache_info)
         self.executor = ThreadPoolExecutor(max_workers=settings.api.max_concurrency, thread_name_prefix="lore-answer")
         self.ready = not settings.api.warm_up
         self.warm_error: str | None = None
@@ -78,11 +78,16 @@ class ApiState:
                     from retrieval.assistant import build_assistant
                     from retrieval.embedders import make_embedder
 
+                    api = self.settings.api
                     embedder = make_embedder(self.settings)
-                    if self.settings.api.batch_queries:
-                        embedder = BatchingEmbedder(embedder)
+                    if api.batch_queries or api.query_cache_size:
+                        embedder = BatchingEmbedder(embedder, max_batch=32 if api.batch_queries else 1, cache_size=api.query_cache_size)
                     self._assistant = build_assistant(self.settings, embedder=embedder)
         return self._assistant
+
+    def query_cache_info(self) -> dict[str, int] | None:
+        embedder = getattr(self._assistant, "embedder", None)
+        return embedder.cache_info() if isinstance(embedder, BatchingEmbedder) else None
 
     def warm_up(self) -> None:
         try:

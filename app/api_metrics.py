@@ -5,10 +5,11 @@ faithfulness scores read from the interaction log at scrape time."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 # Request latencies span ~1 ms (fake generator, search) to minutes (a local model on CPU).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
@@ -53,8 +54,25 @@ class FaithfulnessCollector:
         return values, int(total)
 
 
+class QueryCacheCollector:
+    """`lore_query_cache_lookups_total{result=hit|miss}` and the cache's size, read at scrape time."""
+
+    def __init__(self, info: Callable[[], dict[str, int] | None]):
+        self.info = info
+
+    def collect(self):
+        info = self.info()
+        if info is None:  # no assistant yet, or the cache is not in use
+            return
+        lookups = CounterMetricFamily("lore_query_cache_lookups", "query-embedding cache lookups", labels=["result"])
+        lookups.add_metric(["hit"], info["hits"])
+        lookups.add_metric(["miss"], info["misses"])
+        yield lookups
+        yield GaugeMetricFamily("lore_query_cache_entries", "query embeddings held in the cache", value=info["size"])
+
+
 class ApiMetrics:
-    def __init__(self, interactions_db: Path):
+    def __init__(self, interactions_db: Path, query_cache: Callable[[], dict[str, int] | None] | None = None):
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("lore_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
@@ -68,6 +86,8 @@ class ApiMetrics:
         self.tokens = Counter("lore_tokens", "model tokens", ["kind"], registry=r)
         self.searches = Counter("lore_searches", "search requests", registry=r)
         r.register(FaithfulnessCollector(interactions_db))
+        if query_cache is not None:
+            r.register(QueryCacheCollector(query_cache))
 
     def observe_answer(self, answer, channel: str = "api") -> None:
         t = answer.timings

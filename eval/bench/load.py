@@ -116,6 +116,8 @@ async def run_load(url: str, key: str, args: argparse.Namespace) -> dict:
         nonlocal sent, refusals
         while time.perf_counter() < stop_at and sent < args.max_requests:
             question = texts[(sent + n) % len(texts)]
+            if args.unique:  # a token no document contains: every request is a new text, no cache applies
+                question = f"{question} (q{sent:06d})"
             sent += 1
             t0 = time.perf_counter()
             try:
@@ -164,7 +166,20 @@ def server_stages(url: str) -> dict:
         count = re.search(rf"^{name}_count (\S+)$", text, re.M)
         if total and count and float(count.group(1)):
             out[name.removeprefix("lore_").replace("_seconds", "_mean_ms")] = round(float(total.group(1)) / float(count.group(1)) * 1000, 1)
+    lookups = {k: float(v) for k, v in re.findall(r'^lore_query_cache_lookups_total\{result="(\w+)"\} (\S+)$', text, re.M)}
+    if lookups:
+        total = lookups.get("hit", 0.0) + lookups.get("miss", 0.0)
+        out["query_cache"] = {"hits": int(lookups.get("hit", 0)), "misses": int(lookups.get("miss", 0)),
+                              "hit_rate": round(lookups.get("hit", 0.0) / total, 3) if total else None}
     return out
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of a process (default: this one, the load generator)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def main() -> int:
@@ -178,6 +193,7 @@ def main() -> int:
     parser.add_argument("--request-timeout", type=float, default=120.0)
     parser.add_argument("--route", default="chat", choices=["chat", "search"])
     parser.add_argument("--stream", action="store_true", help="streamed chat completions (latency = until [DONE])")
+    parser.add_argument("--unique", action="store_true", help="make every question text unique (no query-embedding cache hit)")
     parser.add_argument("--corpus", help="folder to ingest (default: data/sample, else ../shared/data/office/markdown)")
     parser.add_argument("--groups", default="all-staff,hr,finance", help="groups of the load-test key")
     parser.add_argument("--server-concurrency", type=int, default=4, help="api.max_concurrency of the started server")
@@ -202,19 +218,27 @@ def main() -> int:
                 tmp = tempfile.TemporaryDirectory(prefix="lore-load-")
                 home = Path(tmp.name)
             proc, url, key, setup = start_server(args, home)
+        server_cpu = cpu_seconds(proc.pid) if proc is not None else None
+        client_cpu = cpu_seconds()
         result = asyncio.run(run_load(url, key, args))
-        result["server_stages"] = server_stages(url)
+        # CPU shares in cores (2.0 = both cores of a 2-core machine): who used the machine during the run.
+        result["cpu"] = {"client_cores": round((cpu_seconds() - client_cpu) / result["elapsed_s"], 2)}
         if proc is not None:
             import psutil
 
+            used = cpu_seconds(proc.pid) - server_cpu
+            result["cpu"]["server_cores"] = round(used / result["elapsed_s"], 2)
+            if result["ok"]:
+                result["cpu"]["server_ms_per_request"] = round(used / result["ok"] * 1000, 1)
             result["server_rss_mb"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
+        result["server_stages"] = server_stages(url)
     finally:
         if proc is not None:
             proc.terminate()
             proc.wait(30)
         if tmp is not None:
             tmp.cleanup()
-    config = {k: getattr(args, k) for k in ("generator", "clients", "duration", "max_requests", "route", "stream", "server_concurrency", "max_new_tokens", "request_timeout", "set")}
+    config = {k: getattr(args, k) for k in ("generator", "clients", "duration", "max_requests", "route", "stream", "unique", "server_concurrency", "max_new_tokens", "request_timeout", "set")}
     write_results("load", {"config": config, "setup": setup, **result, "note": "loopback; other work may share the CPU"})
     return 0 if result["errors"] == 0 else 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -145,3 +146,18 @@ def test_metrics_can_require_an_admin_key(lore_home):
     with TestClient(app) as client:
         assert client.get("/metrics").status_code == 401
         assert client.get("/metrics", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+
+
+def test_metrics_report_the_query_cache(test_settings):
+    app = create_app(test_settings)  # the app builds its own assistant: cached, batching embedder
+    state = app.state.lore
+    seed(state.assistant())
+    staff, _ = state.keys.add("alice", ["all-staff"])
+    question = {"messages": [{"role": "user", "content": "How many vacation days do employees receive?"}]}
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert client.post("/v1/chat/completions", json=question, headers={"Authorization": f"Bearer {staff}"}).status_code == 200
+        text = client.get("/metrics").text
+    assert 'lore_query_cache_lookups_total{result="hit"} 2.0' in text
+    # the question once, and the warm-up's own query when it has run by now
+    assert re.search(r'^lore_query_cache_lookups_total\{result="miss"\} [12]\.0$', text, re.M)

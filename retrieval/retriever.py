@@ -8,7 +8,10 @@ also when only the lexical side found it: the refusal threshold compares like wi
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -61,6 +64,25 @@ class Retriever:
         self.lexical = lexical
         self.reranker = reranker
         self.names = names
+        self._pool: ThreadPoolExecutor | None = None
+        self._size: tuple[float, int] = (-math.inf, 0)  # (when counted, chunks)
+
+    def _background(self, fn, *args, **kwargs) -> Future:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lore-retrieve")
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def _feedback_pays(self) -> bool:
+        """Feedback doubles the cost of a query; above `feedback_max_chunks` chunks it is skipped
+        (counted at most once a minute)."""
+        limit = self.config.feedback_max_chunks
+        if not limit:
+            return True
+        counted_at, chunks = self._size
+        if time.monotonic() - counted_at > 60.0:
+            chunks = self.lexical.count() if self.lexical is not None else self.store.count()
+            self._size = (time.monotonic(), chunks)
+        return chunks <= limit
 
     def retrieve(self, query: str, groups: Sequence[str] | None, top_k: int | None = None) -> Retrieval:
         """The best `top_k` chunks readable by `groups` (None: unfiltered, for maintenance only)."""
@@ -70,14 +92,16 @@ class Retriever:
             return Retrieval([], -1.0)
         mode = self.config.mode if self.lexical is not None else "dense"
         pool = max(self.config.candidates, top_k)
+        # BM25 runs beside embedding + the dense query: SQLite and torch release the GIL.
+        pending = self._background(self.lexical.search, query, pool, groups, max_df=self.config.lexical_max_df) if mode != "dense" else None
         lookup = _Lookup(self, self.embedder.embed_query(query), groups)
         dense = self.store.query(lookup.vector, pool, groups) if mode != "lexical" else []
         lookup.know(dense, true_cosine=True)
-        lexical = self.lexical.search(query, pool, groups, max_df=self.config.lexical_max_df) if mode != "dense" else []
+        lexical = pending.result() if pending is not None else []
         rankings = [_dense_ranking(dense)], [lexical]
         scoped = self._scoped(query, lookup, mode, pool, groups)
         ranked = self._fuse(*rankings, scoped)
-        if self.config.feedback_docs and ranked:
+        if self.config.feedback_docs and ranked and self._feedback_pays():
             ranked = self._feedback(query, lookup, ranked, rankings, mode, pool, groups, scoped)
         wanted = self.config.rerank_candidates if self.reranker is not None else top_k
         chunks = lookup.materialise(ranked, wanted)
@@ -112,16 +136,18 @@ class Retriever:
         vector, recurring content words for BM25), then both sides are searched and fused again."""
         c = self.config
         top = lookup.materialise(ranked, c.feedback_docs)
-        dense, lexical = [], []
+        dense, lexical, pending = [], [], None
+        if mode != "dense" and self.lexical is not None:
+            terms = expansion_terms([s.chunk.text for s in top], query_terms(query), c.feedback_terms)
+            pending = self._background(self.lexical.search, query, pool, groups, expansion=terms, query_weight=2, max_df=c.lexical_max_df)
         if mode != "lexical" and top:
             centroid = np.mean(lookup.vectors([s.chunk for s in top]), axis=0)
             moved = np.asarray(lookup.vector) + c.feedback_weight * centroid
             moved /= np.linalg.norm(moved) or 1.0
             dense = self.store.query(moved.tolist(), pool, groups)
             lookup.know(dense, true_cosine=False)  # similarities to the moved vector, not the query
-        if mode != "dense" and self.lexical is not None:
-            terms = expansion_terms([s.chunk.text for s in top], query_terms(query), c.feedback_terms)
-            lexical = self.lexical.search(query, pool, groups, expansion=terms, query_weight=2, max_df=c.lexical_max_df)
+        if pending is not None:
+            lexical = pending.result()
         if c.feedback_mode == "add":
             return self._fuse([*first[0], _dense_ranking(dense)], [*first[1], lexical], scoped)
         return self._fuse([_dense_ranking(dense)], [lexical], scoped)

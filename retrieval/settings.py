@@ -108,6 +108,7 @@ class RetrievalSettings(BaseModel):
     feedback_weight: float = Field(0.75, ge=0)  # Rocchio weight of the feedback centroid on the query vector
     feedback_terms: int = Field(10, ge=0)  # words added to the BM25 query from the feedback chunks
     feedback_mode: Literal["replace", "add"] = "replace"  # second-pass rankings replace the first, or join them
+    feedback_max_chunks: int = Field(50_000, ge=0)  # feedback is skipped when the index holds more chunks (0: no limit)
     scope_docs: int = Field(8, ge=0)  # a query naming at most this many documents is also searched inside them (0: off)
     scope_ratio: float = Field(0.75, gt=0, le=1)  # named: a document name scoring at least this share of the best
     scope_weight: float = Field(1.0, ge=0)  # RRF weight of each search inside the named documents

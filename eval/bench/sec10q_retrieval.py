@@ -1,6 +1,7 @@
 """Retrieval quality on the 20 SEC 10-Q filings: for each question in sec10q/qa.jsonl, does one
 of its source filings appear among the top-5 chunks? Measured for Lore's chunks with dense
-retrieval through the store, for Lore's default hybrid `assistant.search`, and for the naive
+retrieval through the store, for Lore's default hybrid `assistant.search` (with and without
+searching inside the documents a question names), and for the naive
 llama-index index that eval.bench.ingest leaves behind (same embedder, 1,024-token chunks).
 
     flock /tmp/lore-bench.lock .venv/bin/python -m eval.bench.sec10q_retrieval
@@ -70,6 +71,9 @@ def main() -> None:
     else:
         assistant = build_assistant(settings, chat_model=FakeChatModel(), embedder=embedder, store=store)
         results["lore_hybrid"] = score(questions, lambda q: [s.chunk.source for s in assistant.search(q, groups=None, top_k=K)])
+        # the same without searching inside the documents a question names (retrieval/names.py)
+        assistant.retriever.config = settings.retrieval.model_copy(update={"scope_docs": 0})
+        results["lore_hybrid_no_names"] = score(questions, lambda q: [s.chunk.source for s in assistant.search(q, groups=None, top_k=K)])
 
     naive_dir = args.work / "naive"
     if naive_dir.is_dir():

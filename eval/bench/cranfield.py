@@ -26,9 +26,9 @@ from retrieval.offline import apply_privacy_defaults
 # Variants: name → RetrievalSettings overrides. "plain_rrf" is the textbook fusion (k=60, equal
 # weights, no feedback); "default" is whatever Lore ships (no overrides).
 VARIANTS: dict[str, dict[str, Any]] = {
-    "dense": {"mode": "dense", "feedback_docs": 0},
-    "lexical": {"mode": "lexical", "feedback_docs": 0},
-    "plain_rrf": {"mode": "hybrid", "fusion": "rrf", "rrf_k": 60, "dense_weight": 1.0, "lexical_weight": 1.0, "feedback_docs": 0},
+    "dense": {"mode": "dense", "feedback_docs": 0, "scope_docs": 0},
+    "lexical": {"mode": "lexical", "feedback_docs": 0, "scope_docs": 0},
+    "plain_rrf": {"mode": "hybrid", "fusion": "rrf", "rrf_k": 60, "dense_weight": 1.0, "lexical_weight": 1.0, "feedback_docs": 0, "scope_docs": 0},
     "default": {},
 }
 
@@ -80,6 +80,7 @@ def build_index(settings, docs: list[dict], cache: Path, chunked: bool):
     """Embed (cached) and write the corpus into a fresh store + lexical index."""
     from retrieval.embedders import make_embedder
     from retrieval.lexical import LexicalIndex
+    from retrieval.names import DocumentNames, document_name
     from retrieval.schema import Chunk
     from retrieval.store import make_store
 
@@ -101,7 +102,10 @@ def build_index(settings, docs: list[dict], cache: Path, chunked: bool):
     store.upsert(chunks, vectors)
     lexical = LexicalIndex(settings.lexical_db)
     lexical.upsert(chunks)
-    return embedder, store, lexical, embed_s
+    names = DocumentNames(settings.lexical_db)
+    for d in docs:  # named as ingestion names a file: its file name, then its title
+        names.put(d["id"], document_name(f"cranfield/{d['id']}.txt", d["title"].strip(), []), ["all-staff"])
+    return embedder, store, lexical, names, embed_s
 
 
 def doc_ranking(chunks, k: int = 10) -> list[str]:
@@ -117,7 +121,7 @@ def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool, limit: 
     docs, queries, qrels = load_cranfield(shared_data("cranfield"))
     with tempfile.TemporaryDirectory(prefix="lore-cranfield-") as home:
         settings = load_settings(overrides={"home": home})
-        embedder, store, lexical, embed_s = build_index(settings, docs, cache, chunked)
+        embedder, store, lexical, names, embed_s = build_index(settings, docs, cache, chunked)
         embedder.warm_up()
         results: dict[str, Any] = {}
         for name, overrides in variants.items():
@@ -129,7 +133,7 @@ def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool, limit: 
 
                 reranker = make_reranker(settings.model_copy(update={"retrieval": config}), make_chat_model(settings))
                 reranker.warm_up()
-            retriever = Retriever(config, store, embedder, lexical, reranker)
+            retriever = Retriever(config, store, embedder, lexical, reranker, names)
             ndcg, recall, times = [], [], []
             for q in queries[:limit] if limit else queries:
                 started = time.perf_counter()
@@ -156,7 +160,7 @@ def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool, limit: 
     }
 
 
-_FUSION_KEYS = {"mode", "fusion", "rrf_k", "dense_weight", "lexical_weight", "candidates", "feedback_docs", "feedback_weight", "feedback_terms"}
+_FUSION_KEYS = {"mode", "fusion", "rrf_k", "dense_weight", "lexical_weight", "candidates", "feedback_docs", "feedback_weight", "feedback_terms", "scope_docs"}
 
 
 def main() -> None:

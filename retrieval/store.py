@@ -97,6 +97,7 @@ class ChromaStore:
         self._vector_store: Any = None
         self._partitions: dict[str, Partition] = {}
         self._checked_at = -math.inf
+        self._resync = False  # a hit was rejected by the record: rebuild, even if the counts agree
         self._lock = threading.Lock()
 
     def _open(self) -> None:
@@ -269,9 +270,9 @@ class ChromaStore:
             if time.monotonic() - self._checked_at < self.config.partition_check_s:
                 return True
             self._open()
-            if self.count() != sum(p.collection.count() for p in self.partitions().values()):
+            if self._resync or self.count() != sum(p.collection.count() for p in self.partitions().values()):
                 self.sync_partitions()
-            self._checked_at = time.monotonic()
+            self._checked_at, self._resync = time.monotonic(), False
             return True
 
     def sync_partitions(self, batch: int = 2000) -> int:
@@ -334,7 +335,7 @@ class ChromaStore:
         for i in ids:
             meta = record.get(i, (None, {}))[1]
             if i not in record or (wanted is not None and not acl_groups(meta) & wanted) or (docs is not None and meta.get("doc") not in docs):
-                self._checked_at = -math.inf  # out of step: the next query re-syncs
+                self._checked_at, self._resync = -math.inf, True  # out of step: the next query re-syncs
                 return None
             chunk = Chunk.from_metadata(i, record[i][0], _plain_metadata(record[i][1]))
             cosine = 1.0 - distance[i]

@@ -56,6 +56,8 @@ def answer_latency(settings, questions: list[dict]) -> dict[str, Any]:
     started = time.perf_counter()
     assistant.warm_up()
     warm_s = time.perf_counter() - started
+    if settings.store.group_partitions:  # a store ingested before partitions existed: build them untimed
+        assistant.store.sync_partitions()
     rows = []
     for q in questions:
         answer = assistant.ask(q["question"], user="bench", groups=[SCALE_GROUP], channel="bench")

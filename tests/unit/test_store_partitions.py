@@ -108,6 +108,8 @@ def test_a_stale_partition_never_widens_access(store, corpus):
     found = store.query(vectors[0], 10, ["all-staff"])
     assert "c0" not in {s.chunk.id for s in found} and len(found) == 10
     assert [s.chunk.id for s in found] == exact(store, vectors[0], 10, ["all-staff"])
+    store.query(vectors[0], 10, ["all-staff"])  # the counts agree, yet the rejected hit forces a rebuild
+    assert "c0" not in store._partitions[partition_name(store.config.collection, ["all-staff"])].collection.get(include=[])["ids"]
 
 
 def test_acl_groups_reads_the_filter_keys():

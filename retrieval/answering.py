@@ -155,9 +155,13 @@ class CitationRewriter:
     # Optional: names the prompt document (1-based) a finished sentence without a marker came from,
     # or None; the marker is then added after the sentence (small models often forget to cite).
     attribute: Callable[[str], int | None] | None = None
+    # Optional: (sentence, cited document) -> the document that supports the sentence; small models
+    # sometimes cite the neighbour of the document they quote.
+    verify: Callable[[str, int], int] | None = None
     order: list[int] = field(default_factory=list)  # prompt document numbers, in order of first use
     dropped: int = 0
     attributed: int = 0
+    corrected: int = 0
     text: str = ""
     _pending: str = ""
     _sentence: str = ""
@@ -165,6 +169,7 @@ class CitationRewriter:
     _punct: bool = False
     _ended: bool = False
     _spaces: str = ""
+    _held: list[str] = field(default_factory=list)  # markers written before their sentence
 
     def feed(self, delta: str) -> str:
         self._pending += delta
@@ -183,6 +188,8 @@ class CitationRewriter:
         """Text without markers: tracks sentences so an uncited one can be attributed when it ends."""
         out: list[str] = []
         for ch in piece:
+            if ch.isspace() and self._held and not self._sentence:
+                continue  # the space after a marker that opened the answer goes with the marker
             if ch.isspace():
                 if self._punct or (ch == "\n" and self._sentence.strip()):
                     self._ended = True
@@ -196,7 +203,14 @@ class CitationRewriter:
             self._punct = ch in ".!?"
         return "".join(out)
 
-    def _marker(self, space: str, rewritten: str) -> str:
+    def _marker(self, space: str, numbers: str) -> str:
+        if not self._ended and not self._sentence.strip():
+            # A marker ahead of its sentence ("[2] Travel must ..."): it is checked and written once
+            # the sentence is complete, after it, where readers expect it.
+            self._held.append(numbers)
+            self._cited = True
+            return ""
+        rewritten = self._rewrite(numbers, self._sentence)
         if not rewritten:
             return ""
         self._cited = True
@@ -205,9 +219,13 @@ class CitationRewriter:
         return out
 
     def _close(self) -> str:
-        """End the open sentence; add a marker when it cites nothing and `attribute` finds its source."""
-        sentence, cited = self._sentence.strip(), self._cited
-        self._sentence, self._cited, self._ended, self._punct = "", False, False, False
+        """End the open sentence: write the markers held for it, or add one when it cites nothing
+        and `attribute` finds its source."""
+        sentence, cited, held = self._sentence.strip(), self._cited, self._held
+        self._sentence, self._cited, self._ended, self._punct, self._held = "", False, False, False, []
+        if held:
+            rewritten = "".join(self._rewrite(numbers, sentence) for numbers in held)
+            return " " + rewritten if rewritten else ""
         if cited or self.attribute is None or len(sentence.split()) < 3:
             return ""
         n = self.attribute(sentence)
@@ -233,7 +251,7 @@ class CitationRewriter:
             out.append(self._plain(prefix))
             match = MARKER.match(buf)
             if match:
-                out.append(self._marker(space, self._rewrite(match.group(1))))
+                out.append(self._marker(space, match.group(1)))
                 buf = buf[match.end() :]
                 continue
             if not final and MARKER_PREFIX.match(buf) and len(buf) < MAX_MARKER_CHARS:
@@ -244,13 +262,18 @@ class CitationRewriter:
         self._pending = buf
         return "".join(out)
 
-    def _rewrite(self, numbers: str) -> str:
+    def _rewrite(self, numbers: str, sentence: str = "") -> str:
         parts = []
         for raw in re.split(r"\s*[,;]\s*", numbers.strip()):
             n = int(raw)
             if not 1 <= n <= self.n_contexts:
                 self.dropped += 1
                 continue
+            if self.verify is not None and sentence:
+                checked = self.verify(sentence, n)
+                if checked != n:
+                    self.corrected += 1
+                    n = checked
             if n not in self.order:
                 self.order.append(n)
             label = f"[{self.order.index(n) + 1}]"
@@ -273,6 +296,27 @@ _FILLER = frozenset("the a an of to in on at for and or is are was were be by wi
 
 def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _FILLER}
+
+
+def verifier(contexts: Sequence[ScoredChunk], min_share: float = 0.6, weak_share: float = 0.4) -> Callable[[str, int], int]:
+    """Citation check: a sentence citing document n keeps n unless n shares less than `weak_share`
+    of the sentence's content words while another document shares at least `min_share` of them
+    (and more than n does); the citation then moves to that document."""
+    vocabularies = [content_words(s.chunk.text) for s in contexts]
+
+    def verify(sentence: str, n: int) -> int:
+        words = content_words(sentence)
+        if len(words) < 3 or not 1 <= n <= len(vocabularies):
+            return n
+        overlaps = [len(words & v) for v in vocabularies]
+        if overlaps[n - 1] >= weak_share * len(words):
+            return n
+        best = max(range(len(overlaps)), key=lambda i: (overlaps[i], -i))
+        if overlaps[best] >= max(2.0, min_share * len(words)) and overlaps[best] > overlaps[n - 1]:
+            return best + 1
+        return n
+
+    return verify
 
 
 def attributor(contexts: Sequence[ScoredChunk], min_share: float = 0.6) -> Callable[[str], int | None]:

@@ -17,6 +17,7 @@ from retrieval.answering import (
     accept_condensed,
     answer_messages,
     attributor,
+    verifier,
     condense_messages,
     fit_contexts,
     looks_like_refusal,
@@ -132,7 +133,11 @@ class Assistant:
         answer_tokens = self.config.answer_tokens or self.settings.models.generator.max_new_tokens
         contexts = fit_contexts(found.chunks, self._budget(answer_tokens), self.chat_model.count_tokens)
         messages = answer_messages(self.prompts, question, contexts)
-        rewriter = CitationRewriter(len(contexts), attribute=attributor(contexts) if self.config.attribute_uncited else None)
+        rewriter = CitationRewriter(
+            len(contexts),
+            attribute=attributor(contexts) if self.config.attribute_uncited else None,
+            verify=verifier(contexts) if self.config.verify_citations else None,
+        )
         stream = self.chat_model.stream(messages, max_tokens=answer_tokens)
         first_token_ms = None
         for delta in stream:

@@ -117,6 +117,7 @@ class RetrievalSettings(BaseModel):
     rerank_candidates: int = Field(20, ge=1)
     context_tokens: int = Field(350, ge=64)  # prompt budget for retrieved text (first-token latency: ~77 tokens/s prefill on 2 cores)
     attribute_uncited: bool = True  # a finished sentence without [n] gets the marker of the document it came from
+    verify_citations: bool = True  # a marker whose document does not support its sentence moves to the one that does
     answer_tokens: int = Field(0, ge=0)  # cap on answer length; 0: models.generator.max_new_tokens
     history_turns: int = Field(4, ge=0)
     condense_tokens: int = Field(40, ge=8)  # follow-up rewriting is one short extra model call

@@ -107,11 +107,13 @@ def test_prompt_has_a_fixed_system_message_and_documents_in_the_user_message():
 
 
 def test_answer_markers_map_to_contexts_end_to_end(test_settings):
-    """The model cites prompt documents 2 and 1 (and an unknown 8): citations follow first use."""
+    """The model cites the travel and the leave document (and an unknown 8): citations follow first use."""
 
     def reply(messages):
         blocks = DOC_BLOCK.findall(messages[-1].content)
-        return f"Travel needs 14 days [2]. Vacation is 25 days [1]. Bogus [8]." if len(blocks) >= 2 else "?"
+        travel = next(i for i, b in enumerate(blocks, 1) if "travel" in str(b).lower())
+        leave = next(i for i, b in enumerate(blocks, 1) if "vacation" in str(b).lower())
+        return f"Travel needs 14 days [{travel}]. Vacation is 25 days [{leave}]. Bogus [8]."
 
     assistant = build_assistant(test_settings, chat_model=FakeChatModel(reply=reply))
     seed(assistant)
@@ -120,7 +122,7 @@ def test_answer_markers_map_to_contexts_end_to_end(test_settings):
     assert not answer.refused
     assert "".join(streamed).strip() == answer.answer == "Travel needs 14 days [1]. Vacation is 25 days [2]. Bogus."
     assert answer.dropped_markers == 1
-    assert [c.chunk_id for c in answer.citations] == [answer.contexts[1].chunk.id, answer.contexts[0].chunk.id]
+    assert [c.chunk_id for c in answer.citations] == ["travel-1", "leave-1"]
     logged = assistant.log.get(answer.interaction_id)
     assert logged["dropped_markers"] == 1 and len(logged["citations"]) == 2
     assert [c["id"] for c in logged["contexts"]] == [s.chunk.id for s in answer.contexts]
@@ -151,3 +153,33 @@ def test_uncited_sentences_get_the_marker_of_their_source(raw, expected, attribu
         out = "".join(rewriter.feed(raw[i : i + size]) for i in range(0, len(raw), size)) + rewriter.flush()
         assert out == rewriter.text == expected
         assert rewriter.attributed == attributed
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected", "corrected"),
+    [
+        # the model quotes the lodging document but cites the leave one: the marker moves
+        ("The lodging cap in London is GBP 220 per night [2].", "The lodging cap in London is GBP 220 per night [1].", 1),
+        # a marker ahead of its sentence is checked against the whole sentence and written after it
+        ("[2] The lodging cap in London is GBP 220 per night.", "The lodging cap in London is GBP 220 per night. [1]", 1),
+        ("[2] Employees receive 25 days of paid vacation. Lodging is GBP 220 [1].", "Employees receive 25 days of paid vacation. [1] Lodging is GBP 220 [2].", 0),
+        # a citation its document supports stays, and so does one no document supports better
+        ("Employees receive 25 days of paid vacation [2].", "Employees receive 25 days of paid vacation [1].", 0),
+        ("The canteen opens at 8 am [2].", "The canteen opens at 8 am [1].", 0),
+    ],
+)
+def test_a_citation_moves_to_the_document_that_supports_its_sentence(raw, expected, corrected):
+    from retrieval.answering import attributor, verifier
+
+    for size in (1, 3, len(raw)):
+        rewriter = CitationRewriter(2, attribute=attributor(ATTRIBUTION_CONTEXTS), verify=verifier(ATTRIBUTION_CONTEXTS))
+        out = "".join(rewriter.feed(raw[i : i + size]) for i in range(0, len(raw), size)) + rewriter.flush()
+        assert out == rewriter.text == expected
+        assert rewriter.corrected == corrected
+
+
+def test_without_verification_the_cited_document_is_kept():
+    rewriter = CitationRewriter(2)
+    rewriter.feed("The lodging cap in London is GBP 220 per night [2].")
+    rewriter.flush()
+    assert rewriter.order == [2] and rewriter.corrected == 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -99,6 +100,8 @@ class ChromaStore:
         self._checked_at = -math.inf
         self._resync = False  # a hit was rejected by the record: rebuild, even if the counts agree
         self._lock = threading.Lock()
+        self._seen: tuple[Any, ...] | None = None  # the embedded store's files as this store last knew them
+        self._refreshed_at = -math.inf
 
     def _open(self) -> None:
         if self._collection is not None:
@@ -132,10 +135,64 @@ class ChromaStore:
             raise StoreError(f"cannot open the Chroma store at {where} ({exc.__class__.__name__}: {exc}): check store.* settings") from exc
         self._client = client
         self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
+        self._seen = self._stamp()
+
+    # Embedded Chroma keeps each collection's vector index in memory. When another process (the
+    # nightly ingest beside a running app or API) writes to the same directory, that copy misses the
+    # new chunks (Chroma fails with "Error finding id") and still holds deleted ones. A reader that
+    # sees the files changed behind its back opens them again — at most every REFRESH_S while the
+    # writer is busy, at once when Chroma reports a missing id.
+    REFRESH_S = 5.0
+
+    def _stamp(self) -> tuple[Any, ...] | None:
+        if self.config.kind != "embedded":
+            return None
+        stamp = []
+        for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+            try:
+                st = os.stat(self.settings.store_dir / name)
+                stamp.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                stamp.append(None)
+        return tuple(stamp)
+
+    def _refresh(self, force: bool = False) -> None:
+        if self._collection is None or self.config.kind != "embedded":
+            return
+        if not force and (self._stamp() == self._seen or time.monotonic() - self._refreshed_at < self.REFRESH_S):
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # Only this directory's shared system is forgotten, and not stopped: another store object of
+        # this process may still hold it; the next client builds a fresh one from the files.
+        identifier = getattr(self._client, "_identifier", None)
+        SharedSystemClient._identifier_to_system.pop(identifier, None)
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        self._client = self._collection = self._vector_store = None
+        self._partitions = {}
+        self._checked_at = -math.inf
+        self._refreshed_at = time.monotonic()
+        self._open()
+
+    def _wrote(self) -> None:
+        """This store's own write: its in-memory index already has it."""
+        self._seen = self._stamp()
+
+    def _fresh_read(self, read: Any) -> Any:
+        """Run `read()`; when Chroma misses an id another process wrote, reopen and run it once more."""
+        self._refresh()
+        try:
+            return read()
+        except Exception as exc:
+            if self.config.kind != "embedded" or "finding id" not in str(exc):
+                raise
+        self._refresh(force=True)
+        return read()
 
     @property
     def collection(self) -> Any:
         self._open()
+        self._refresh()
         return self._collection
 
     def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
@@ -154,19 +211,26 @@ class ChromaStore:
             self._vector_store.add(nodes)
         if self.config.group_partitions:  # after the record: a hit the partitions still hold is re-checked there
             self._place([c.id for c in chunks], [frozenset(c.groups) for c in chunks], [c.doc_id for c in chunks], embeddings)
+        self._wrote()
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:
             self.collection.delete(ids=list(ids))
             self._unplace(list(ids))
+            self._wrote()
 
     def delete_where(self, where: dict[str, Any]) -> None:
         ids = self.ids_where(where) if self.config.group_partitions else []
         self.collection.delete(where=where)
         self._unplace(ids)
+        self._wrote()
 
     def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None = None) -> list[ScoredChunk]:
         """The `k` chunks nearest to `embedding` readable by `groups`; `docs`: only these documents."""
+        self._open()
+        return self._fresh_read(lambda: self._query(embedding, k, groups, docs))
+
+    def _query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None) -> list[ScoredChunk]:
         if self.config.group_partitions and self._partitions_in_step():
             found = self._query_partitions(embedding, k, groups, docs)
             if found is not None:
@@ -193,7 +257,7 @@ class ChromaStore:
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
-        found = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        found = self._fresh_read(lambda: self.collection.get(ids=list(ids), include=["documents", "metadatas"]))
         by_id = {i: Chunk.from_metadata(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"], strict=True)}
         return [by_id[i] for i in ids if i in by_id]
 

@@ -112,6 +112,8 @@ class BatchingEmbedder:
             if len(texts) == 1:
                 # A single query keeps the inner embedder's own single-text path (and its tuning).
                 vectors = [self.inner.embed_query(texts[0])]
+            elif hasattr(self.inner, "embed_queries"):  # the local embedder's query path (its precision)
+                vectors = self.inner.embed_queries(texts)
             else:
                 with one_intra_op_thread():
                     vectors = self.inner.embed_documents(texts)

@@ -6,18 +6,11 @@ float32 still match them."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
+from retrieval.embedders import cpu_has_native_bf16
+
 log = logging.getLogger(__name__)
-
-
-def cpu_has_native_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(flag in flags for flag in (" avx512_bf16", " amx_bf16"))
 
 
 def apply_embed_dtype(embedder: Any, dtype: str) -> str:

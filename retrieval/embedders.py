@@ -10,6 +10,7 @@ import hashlib
 import math
 import re
 import threading
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -45,6 +46,7 @@ class LocalEmbedder:
         self.dim = 384
         self.max_tokens = 256
         self._model: Any = None
+        self._bf16: Any = None  # the model queries run on (see _query_model)
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -95,14 +97,52 @@ class LocalEmbedder:
     def embed_query(self, text: str) -> list[float]:
         # One short text: torch's intra-op threads only add synchronisation here. Measured on 2 busy
         # cores: 51 ms with one thread, 1,200 ms with two (p50 over 30 queries).
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Queries (short texts) on one torch thread with the query model; unit vectors."""
         import torch
 
+        if not texts:
+            return []
+        model = self._query_model()
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return self.embed_documents([text])[0]
+            vectors = model.encode(list(texts), convert_to_tensor=True, show_progress_bar=False).float()
         finally:
             torch.set_num_threads(threads)
+        return torch.nn.functional.normalize(vectors, dim=-1).tolist()  # normalised in float32
+
+    def _query_model(self) -> Any:
+        """The model that embeds queries: on a CPU with native bfloat16 (`query_dtype` auto), a
+        bfloat16 copy — a short query then takes 8 ms instead of 14 (quiet 2-core machine), and its
+        vector keeps a cosine of 0.9999 to the float32 one. Documents keep their own precision."""
+        self.warm_up()
+        if self._bf16 is None:
+            import torch
+
+            wanted = self.config.query_dtype
+            on_cpu = self._model.device.type == "cpu"
+            if on_cpu and (wanted == "bfloat16" or (wanted == "auto" and cpu_has_native_bf16())):
+                if next(self._model.parameters()).dtype == torch.bfloat16:
+                    self._bf16 = self._model
+                else:
+                    import copy
+
+                    self._bf16 = copy.deepcopy(self._model).to(torch.bfloat16)
+            else:
+                self._bf16 = self._model
+        return self._bf16
+
+
+def cpu_has_native_bf16() -> bool:
+    """avx512_bf16 or AMX: bfloat16 matrix products run natively (2x float32 for MiniLM here)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags for flag in (" avx512_bf16", " amx_bf16"))
 
 
 class OpenAIEmbedder:

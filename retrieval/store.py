@@ -109,7 +109,6 @@ class ChromaStore:
         try:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
-            from llama_index.vector_stores.chroma import ChromaVectorStore
         except ImportError as exc:
             raise MissingDependencyError("the Chroma store", "llama-index-vector-stores-chroma") from exc
         chroma_settings = ChromaSettings(anonymized_telemetry=self.settings.telemetry, allow_reset=False)
@@ -134,8 +133,20 @@ class ChromaStore:
             where = self.settings.store_dir if self.config.kind == "embedded" else f"{self.config.host}:{self.config.port}"
             raise StoreError(f"cannot open the Chroma store at {where} ({exc.__class__.__name__}: {exc}): check store.* settings") from exc
         self._client = client
-        self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
         self._seen = self._stamp()
+
+    @property
+    def vector_store(self) -> Any:
+        """llama-index's view of the collection, built on first use (importing llama-index takes
+        about 1.7 s, which an unchanged re-ingest or a count never needs)."""
+        self._open()
+        if self._vector_store is None:
+            try:
+                from llama_index.vector_stores.chroma import ChromaVectorStore
+            except ImportError as exc:
+                raise MissingDependencyError("the Chroma store", "llama-index-vector-stores-chroma") from exc
+            self._vector_store = ChromaVectorStore(chroma_collection=self._collection)
+        return self._vector_store
 
     # Embedded Chroma keeps each collection's vector index in memory. When another process (the
     # nightly ingest beside a running app or API) writes to the same directory, that copy misses the
@@ -208,7 +219,7 @@ class ChromaStore:
                 for c, e in zip(chunks[start : start + size], embeddings[start : start + size], strict=True)
             ]
             self._collection.delete(ids=[n.id_ for n in nodes])  # make add() an upsert
-            self._vector_store.add(nodes)
+            self.vector_store.add(nodes)
         if self.config.group_partitions:  # after the record: a hit the partitions still hold is re-checked there
             self._place([c.id for c in chunks], [frozenset(c.groups) for c in chunks], [c.doc_id for c in chunks], embeddings)
         self._wrote()
@@ -245,7 +256,7 @@ class ChromaStore:
         if (where := restrict_to_docs(group_filter(groups), docs)) is not None:
             kwargs["where"] = where
         try:
-            result = self._vector_store.query(VectorStoreQuery(query_embedding=list(embedding), similarity_top_k=k), **kwargs)
+            result = self.vector_store.query(VectorStoreQuery(query_embedding=list(embedding), similarity_top_k=k), **kwargs)
         except Exception as exc:
             raise StoreError(f"the Chroma query failed ({exc.__class__.__name__}: {exc}): check that the store is reachable") from exc
         scored = []

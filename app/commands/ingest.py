@@ -80,11 +80,6 @@ def _quiet_model_loading() -> None:
     length warnings: chunk sizes are measured on purpose, untruncated)."""
     import logging
 
+    # Progress bars and verbosity are also set through the environment (retrieval/offline.py), so
+    # transformers is not imported here: an unchanged re-ingest never loads it.
     logging.getLogger("transformers.tokenization_utils_base").setLevel(logging.ERROR)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-        hf_logging.set_verbosity_error()
-    except ImportError:
-        pass

@@ -56,7 +56,8 @@ def _stemmer():
 
 
 @functools.lru_cache(maxsize=65536)
-def _stem(term: str) -> str:
+def stem(term: str) -> str:
+    """A word stemmed as FTS5's porter tokenizer stems words of three letters or more."""
     return _stemmer().stem(term)
 
 
@@ -230,13 +231,13 @@ class LexicalIndex:
         if now - self._df_at > DF_TTL_S:
             self._df, self._df_at = {}, now
         # FTS5's porter tokenizer leaves tokens under 3 characters unstemmed (NLTK turns "s" into "").
-        missing = {t: t if len(t) < 3 else _stem(t) for t in terms if t not in self._df}
+        missing = {t: t if len(t) < 3 else stem(t) for t in terms if t not in self._df}
         if missing:
             stems = list(set(missing.values()))
             marks = ",".join("?" * len(stems))
             found = dict(self._db().execute(f"SELECT term, doc FROM chunks_vocab WHERE term IN ({marks})", stems).fetchall())
-            for term, stem in missing.items():
-                self._df[term] = int(found.get(stem, 0))
+            for term, stemmed in missing.items():
+                self._df[term] = int(found.get(stemmed, 0))
         return {t: self._df[t] for t in terms}
 
     def count(self) -> int:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from retrieval.lexical import STOPWORDS, _stem
+from retrieval.lexical import STOPWORDS, stem
+from retrieval.sqlite import SQLiteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS doc_names (
@@ -51,7 +51,7 @@ def name_terms(text: str, *, name_like: bool = False) -> list[str]:
     if name_like:
         words = [w for w in words if any(c.isupper() or c.isdigit() for c in w)]
     lowered = [w.lower() for w in words]
-    return list(dict.fromkeys(_stem(w) for w in lowered if len(w) > 1 and w not in STOPWORDS))
+    return list(dict.fromkeys(stem(w) for w in lowered if len(w) > 1 and w not in STOPWORDS))
 
 
 def document_name(source: str, title: str, lines: Sequence[str], max_words: int = 60) -> str:
@@ -74,45 +74,26 @@ class DocumentNames:
 
     def __init__(self, path: Path):
         self.path = path
-        self._local = threading.local()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db().executescript(SCHEMA)
+        self._file = SQLiteFile(path, SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            self._local.db = db
-        return db
+        return self._file.connection()
 
     def put(self, doc_id: str, name: str, groups: Sequence[str]) -> None:
         terms = name_terms(name)
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._file.transaction() as db:
             db.execute("DELETE FROM doc_name_terms WHERE doc_id=?", (doc_id,))
             db.execute(
                 "INSERT OR REPLACE INTO doc_names VALUES (?,?,?,?)",
                 (doc_id, name, " ".join(terms), SEP + SEP.join(groups) + SEP),
             )
             db.executemany("INSERT OR IGNORE INTO doc_name_terms VALUES (?,?)", [(t, doc_id) for t in terms])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def delete(self, doc_ids: Sequence[str]) -> None:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._file.transaction() as db:
             for doc_id in doc_ids:
                 db.execute("DELETE FROM doc_names WHERE doc_id=?", (doc_id,))
                 db.execute("DELETE FROM doc_name_terms WHERE doc_id=?", (doc_id,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def clear(self) -> None:
         self._db().execute("DELETE FROM doc_names")

@@ -243,6 +243,15 @@ class LexicalIndex:
     def count(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0])
 
+    def count_matching(self, term: str, docs: Sequence[str] | None = None, limit: int = 5000) -> int:
+        """How many chunks (of `docs`, or of all) contain `term`, counted up to `limit`."""
+        only, args = "", ()
+        if docs is not None:
+            args = tuple(dict.fromkeys(docs)) or ("\x00none",)
+            only = f" AND doc_id IN ({','.join('?' * len(args))})"
+        sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?{only} LIMIT ?)"
+        return int(self._db().execute(sql, (_quote(term), *args, limit)).fetchone()[0])
+
     def doc_chunk_ids(self, doc_id: str) -> list[str]:
         return [r[0] for r in self._db().execute("SELECT chunk_id FROM chunks_fts WHERE doc_id=?", (doc_id,))]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from retrieval.lexical import STOPWORDS, stem
@@ -99,6 +99,12 @@ class DocumentNames:
         self._db().execute("DELETE FROM doc_names")
         self._db().execute("DELETE FROM doc_name_terms")
 
+    def _concentrated(self, term: str, chunk_counts: Callable[[str, Sequence[str] | None], int], share: float = 0.8) -> bool:
+        """Do the documents whose names carry `term` hold at least `share` of the chunks using it?"""
+        docs = [r[0] for r in self._db().execute("SELECT doc_id FROM doc_name_terms WHERE term=?", (term,))]
+        everywhere = chunk_counts(term, None)
+        return everywhere == 0 or chunk_counts(term, docs) >= share * everywhere
+
     def doc_ids(self) -> set[str]:
         return {r[0] for r in self._db().execute("SELECT doc_id FROM doc_names")}
 
@@ -106,9 +112,20 @@ class DocumentNames:
         row = self._db().execute("SELECT name FROM doc_names WHERE doc_id=?", (doc_id,)).fetchone()
         return row[0] if row else None
 
-    def named(self, query: str, groups: Sequence[str] | None, *, limit: int = 8, ratio: float = 0.75) -> list[str]:
+    def named(
+        self,
+        query: str,
+        groups: Sequence[str] | None,
+        *,
+        limit: int = 8,
+        ratio: float = 0.75,
+        chunk_counts: Callable[[str, Sequence[str] | None], int] | None = None,
+    ) -> list[str]:
         """The documents readable by `groups` (None: all) that `query` names, best first; [] when
-        it names none or more than `limit`."""
+        it names none or more than `limit`. `chunk_counts(term, docs)`: how many chunks (of `docs`,
+        or of all) contain the term — when given, a word only names the documents whose names
+        carry it if they also hold most (80 %) of the passages that use it: an organisation's own name
+        sits on a few cover pages but runs through every document, and names none of them."""
         terms = name_terms(query, name_like=True)
         if not terms or limit <= 0:
             return []
@@ -119,6 +136,8 @@ class DocumentNames:
         marks = ",".join("?" * len(terms))
         df = dict(db.execute(f"SELECT term, COUNT(*) FROM doc_name_terms WHERE term IN ({marks}) GROUP BY term", terms).fetchall())
         weights = {t: math.log1p(total / n) for t, n in df.items() if n <= total / 2}
+        if chunk_counts is not None:
+            weights = {t: w for t, w in weights.items() if self._concentrated(t, chunk_counts)}
         if not weights:
             return []
         marks = ",".join("?" * len(weights))

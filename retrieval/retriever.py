@@ -119,7 +119,8 @@ class Retriever:
         c = self.config
         if self.names is None or not c.scope_docs or not c.scope_weight:
             return []
-        docs = self.names.named(query, groups, limit=c.scope_docs, ratio=c.scope_ratio)
+        counts = self.lexical.count_matching if self.lexical is not None else None
+        docs = self.names.named(query, groups, limit=c.scope_docs, ratio=c.scope_ratio, chunk_counts=counts)
         if not docs:
             return []
         found = []

@@ -62,14 +62,13 @@ def test_only_documents_the_reader_may_see_are_named(names):
 
 
 def _filing_chunks() -> list[Chunk]:
-    """Each filing has one boilerplate passage that never names the company (as real filings do),
-    plus one passage that mentions the other company by name."""
+    """Each filing names its company on its cover; its passage on exchange rates is word for word
+    the other filing's (as boilerplate in real filings is) and never says whose it is."""
     chunks = []
-    for stem in ("2023 Q1 ACME", "2023 Q1 GLOBEX"):
-        other = "Acme" if "GLOBEX" in stem else "Globex"
+    for stem, company in (("2023 Q1 ACME", "ACME ROCKETS INC."), ("2023 Q1 GLOBEX", "GLOBEX CORPORATION")):
         chunks += [
+            Chunk(id=f"{stem}-cover", text=f"{company}: quarterly report on form 10-Q.", source=f"{stem}.pdf", doc_id=stem, groups=("all-staff",)),
             Chunk(id=f"{stem}-fx", text="Foreign exchange rates reduced net sales by 2 percent this quarter.", source=f"{stem}.pdf", doc_id=stem, groups=("all-staff",)),
-            Chunk(id=f"{stem}-peer", text=f"Competitors such as {other} also reported foreign exchange effects on net sales.", source=f"{stem}.pdf", doc_id=stem, groups=("all-staff",)),
         ]
     return chunks
 
@@ -84,7 +83,7 @@ def test_retrieval_searches_inside_the_named_document(test_settings, scope_docs)
     if scope_docs:
         assert top == ["2023 Q1 GLOBEX", "2023 Q1 GLOBEX"]  # both of its passages, before Acme's
     else:
-        assert top != ["2023 Q1 GLOBEX", "2023 Q1 GLOBEX"]  # without names, the Acme filing's passage mentioning Globex competes
+        assert top != ["2023 Q1 GLOBEX", "2023 Q1 GLOBEX"]  # without names, Acme's identical passage competes
     assert len(found) == 4  # nothing is filtered away: the other filing's chunks still follow
 
 
@@ -95,3 +94,26 @@ def test_scoping_never_widens_access(test_settings):
     seed(assistant, chunks)
     assert [s.chunk.id for s in assistant.search("When does the Falcon deal close?", groups=["all-staff"])] == ["open"]
     assert [s.chunk.id for s in assistant.search("When does the Falcon deal close?", groups=["board"])] == ["secret"]
+
+
+def test_a_word_most_passages_use_outside_the_named_documents_names_none(names):
+    """An organisation's own name sits on a few cover pages but runs through every document."""
+    acme, globex = name_terms("Acme")[0], name_terms("Globex")[0]
+    everywhere, inside = {acme: 10, globex: 10}, {acme: 9, globex: 4}
+
+    def counts(term, docs):
+        return (everywhere if docs is None else inside).get(term, 0)
+
+    assert names.named("How did Acme do?", None, chunk_counts=counts) == ["2023 Q1 ACME", "2023 Q2 ACME"]
+    assert names.named("How did Globex do?", None, chunk_counts=counts) == []
+    assert names.named("How did Globex do?", None) == ["2023 Q1 GLOBEX", "2023 Q2 GLOBEX"]  # without the check
+
+
+def test_lexical_counts_chunks_using_a_term(tmp_path):
+    from retrieval.lexical import LexicalIndex
+
+    index = LexicalIndex(tmp_path / "lexical.sqlite")
+    index.upsert([Chunk(id=f"c{i}", text=f"Northwind note {i}", source=f"d{i % 2}.md", doc_id=f"d{i % 2}", groups=("all-staff",)) for i in range(5)])
+    assert index.count_matching("northwind") == 5
+    assert index.count_matching("northwind", ["d0"]) == 3 and index.count_matching("northwind", []) == 0
+    assert index.count_matching("northwind", limit=2) == 2

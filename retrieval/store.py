@@ -24,6 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from retrieval.errors import ConfigError, MissingDependencyError, StoreError
@@ -40,6 +41,21 @@ def group_filter(groups: Sequence[str] | None) -> dict[str, Any] | None:
     if not clauses:
         return {group_key("\x00none"): {"$eq": True}}
     return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
+def ingest_running(lock: Path) -> bool:
+    """Does a process hold the ingest lock (a kernel flock, see ingest/lock.py)? Read from
+    /proc/locks, so asking never takes the lock and never makes a starting ingest fail."""
+    try:
+        inode = os.stat(lock).st_ino
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False
 
 
 def restrict_to_docs(where: dict[str, Any] | None, docs: Sequence[str] | None) -> dict[str, Any] | None:
@@ -340,12 +356,16 @@ class ChromaStore:
 
     def _partitions_in_step(self) -> bool:
         """Every `partition_check_s`: do the partitions hold as many chunks as the collection? If not,
-        bring them in step (exact, incremental). Between checks, the re-check of hits guards."""
+        bring them in step (exact, incremental). Between checks, the re-check of hits guards.
+        While an ingest holds the lock the counts differ on purpose and only that ingest may write
+        (embedded Chroma has one writer): False, and the caller runs the filtered query."""
         with self._lock:
             if time.monotonic() - self._checked_at < self.config.partition_check_s:
                 return True
             self._open()
             if self._resync or self.count() != sum(p.collection.count() for p in self.partitions().values()):
+                if self.config.kind == "embedded" and ingest_running(self.settings.home / "ingest.lock"):
+                    return False
                 self.sync_partitions()
             self._checked_at, self._resync = time.monotonic(), False
             return True

@@ -115,3 +115,23 @@ def test_a_stale_partition_never_widens_access(store, corpus):
 def test_acl_groups_reads_the_filter_keys():
     assert acl_groups({"acl:a": True, "acl:b": False, "groups": "a,b", "x": 1}) == {"a"}
     assert group_filter(["a"]) == {"acl:a": {"$eq": True}}
+
+
+def test_a_reader_leaves_the_partitions_to_a_running_ingest(store, corpus, test_settings):
+    """Embedded Chroma has one writer: while an ingest holds the lock, a reader that finds the
+    partitions out of step answers with the filtered query and writes nothing."""
+    from ingest.lock import IngestLock
+    from retrieval.store import ingest_running
+
+    chunks, vectors = corpus
+    for name in list(store.partitions()):
+        store._client.delete_collection(name)
+    store._partitions = {}
+    lock = test_settings.home / "ingest.lock"
+    with IngestLock(lock):
+        assert ingest_running(lock)
+        assert [s.chunk.id for s in store.query(vectors[3], 5, ["finance"])] == exact(store, vectors[3], 5, ["finance"])
+        assert store.partitions() == {}  # nothing written while the ingest runs
+    assert not ingest_running(lock)
+    store.query(vectors[3], 5, ["finance"])
+    assert sum(p.collection.count() for p in store.partitions().values()) == 120  # brought in step afterwards

@@ -311,10 +311,8 @@ def verifier(contexts: Sequence[ScoredChunk], min_share: float = 0.6, weak_share
         overlaps = [len(words & v) for v in vocabularies]
         if overlaps[n - 1] >= weak_share * len(words):
             return n
-        best = max(range(len(overlaps)), key=lambda i: (overlaps[i], -i))
-        if overlaps[best] >= max(2.0, min_share * len(words)) and overlaps[best] > overlaps[n - 1]:
-            return best + 1
-        return n
+        best = _best_supported(overlaps, len(words), min_share)
+        return best + 1 if best is not None and overlaps[best] > overlaps[n - 1] else n
 
     return verify
 
@@ -328,13 +326,19 @@ def attributor(contexts: Sequence[ScoredChunk], min_share: float = 0.6) -> Calla
         words = content_words(sentence)
         if len(words) < 2 or looks_like_refusal(sentence, 0):
             return None
-        overlaps = [len(words & v) for v in vocabularies]
-        best = max(range(len(overlaps)), key=lambda i: overlaps[i], default=None)
-        if best is None or overlaps[best] < 2 or overlaps[best] < min_share * len(words):
-            return None
-        return best + 1
+        best = _best_supported([len(words & v) for v in vocabularies], len(words), min_share)
+        return None if best is None else best + 1
 
     return attribute
+
+
+def _best_supported(overlaps: Sequence[int], words: int, min_share: float) -> int | None:
+    """The (0-based) document sharing the most of a sentence's `words` content words — the first
+    of equals — when it holds at least `min_share` of them, and two or more."""
+    best = max(range(len(overlaps)), key=lambda i: overlaps[i], default=None)
+    if best is None or overlaps[best] < 2 or overlaps[best] < min_share * words:
+        return None
+    return best
 
 
 def looks_like_refusal(text: str, cited: int) -> bool:

@@ -141,20 +141,12 @@ class DocumentNames:
         if not weights:
             return []
         marks = ",".join("?" * len(weights))
+        sql = f"SELECT t.term, t.doc_id, n.groups FROM doc_name_terms t JOIN doc_names n USING (doc_id) WHERE t.term IN ({marks})"
+        allowed = None if groups is None else set(groups)
         scores: dict[str, float] = {}
-        for term, doc_id in db.execute(f"SELECT term, doc_id FROM doc_name_terms WHERE term IN ({marks})", list(weights)):
-            scores[doc_id] = scores.get(doc_id, 0.0) + weights[term]
-        if groups is not None:
-            allowed = set(groups)
-            readable = set()
-            ids = list(scores)
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                sql = f"SELECT doc_id, groups FROM doc_names WHERE doc_id IN ({','.join('?' * len(part))})"
-                for doc_id, stored in db.execute(sql, part):
-                    if allowed & set(stored.strip(SEP).split(SEP)):
-                        readable.add(doc_id)
-            scores = {d: s for d, s in scores.items() if d in readable}
+        for term, doc_id, stored in db.execute(sql, list(weights)):
+            if allowed is None or allowed & set(stored.strip(SEP).split(SEP)):
+                scores[doc_id] = scores.get(doc_id, 0.0) + weights[term]
         if not scores:
             return []
         best = max(scores.values())

@@ -284,7 +284,8 @@ class ChromaStore:
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
-        found = self._fresh_read(lambda: self.collection.get(ids=list(ids), include=["documents", "metadatas"]))
+        self._open()
+        found = self._fresh_read(lambda: self._collection.get(ids=list(ids), include=["documents", "metadatas"]))
         by_id = {i: Chunk.from_metadata(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"], strict=True)}
         return [by_id[i] for i in ids if i in by_id]
 

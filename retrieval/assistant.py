@@ -64,11 +64,15 @@ class Assistant:
         self.names = DocumentNames(lexical.path) if getattr(lexical, "path", None) is not None else None
         self.retriever = Retriever(self.config, store, embedder, lexical, reranker, self.names)
 
-    def warm_up(self) -> None:
-        """Load the models and prefill the fixed system prompt, so the first question pays for neither."""
+    def warm_up(self, long_running: bool = False) -> None:
+        """Load the models and prefill the fixed system prompt, so the first question pays for neither.
+        `long_running` (the API, the app): also hold a small store in memory (store.resident_max_chunks)."""
         self.embedder.warm_up()
         self.embedder.embed_query("warm up")
         self.store.count()  # opens the store (Chroma's first open costs a second or two)
+        keep_resident = getattr(self.store, "keep_resident", None)
+        if long_running and keep_resident is not None:
+            keep_resident()
         self.chat_model.warm_up()
         if self.reranker is not None:
             self.reranker.warm_up()

@@ -24,6 +24,8 @@ from retrieval.schema import Chunk, ScoredChunk
 from retrieval.settings import RetrievalSettings
 from retrieval.store import ChunkStore
 
+PARALLEL_MIN_CHUNKS = 20_000
+
 
 @runtime_checkable
 class Reranker(Protocol):
@@ -68,21 +70,34 @@ class Retriever:
         self._size: tuple[float, int] = (-math.inf, 0)  # (when counted, chunks)
 
     def _background(self, fn, *args, **kwargs) -> Future:
+        """Start `fn` beside the caller's own work (SQLite and torch release the GIL). On an index of
+        fewer than PARALLEL_MIN_CHUNKS chunks, where a BM25 query takes about a millisecond, it runs
+        at once instead: handing it to a thread and back costs more than it saves under load."""
+        if self._chunks() < PARALLEL_MIN_CHUNKS:
+            done: Future = Future()
+            try:
+                done.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # re-raised by .result(), as a thread's would be
+                done.set_exception(exc)
+            return done
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lore-retrieve")
         return self._pool.submit(fn, *args, **kwargs)
 
     def _feedback_pays(self) -> bool:
-        """Feedback doubles the cost of a query; above `feedback_max_chunks` chunks it is skipped
-        (counted at most once a minute)."""
+        """Feedback doubles the cost of a query; above `feedback_max_chunks` chunks it is skipped."""
         limit = self.config.feedback_max_chunks
         if not limit:
             return True
+        return self._chunks() <= limit
+
+    def _chunks(self) -> int:
+        """Chunks in the index, counted at most once a minute."""
         counted_at, chunks = self._size
         if time.monotonic() - counted_at > 60.0:
             chunks = self.lexical.count() if self.lexical is not None else self.store.count()
             self._size = (time.monotonic(), chunks)
-        return chunks <= limit
+        return chunks
 
     def retrieve(self, query: str, groups: Sequence[str] | None, top_k: int | None = None) -> Retrieval:
         """The best `top_k` chunks readable by `groups` (None: unfiltered, for maintenance only)."""
@@ -236,12 +251,11 @@ class _Lookup:
     def _load(self, ids: list[str]) -> None:
         if not ids:
             return
-        collection = getattr(self.retriever.store, "collection", None)
-        if collection is not None:  # Chroma: read stored vectors instead of embedding again
-            found: Any = collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
-            for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True):
-                self.chunks.setdefault(i, Chunk.from_metadata(i, d, m))
-                self.cosines[i] = float(np.dot(self.vector, e))
+        fetch = getattr(self.retriever.store, "fetch", None)
+        if fetch is not None:  # Chroma: read stored vectors instead of embedding again
+            for i, (chunk, vector) in fetch(ids).items():
+                self.chunks.setdefault(i, chunk)
+                self.cosines[i] = float(np.dot(self.vector, vector))
             return
         chunks = [c for c in self.retriever.store.get(ids)]
         vectors = self.retriever.embedder.embed_documents([c.text for c in chunks])
@@ -250,12 +264,11 @@ class _Lookup:
             self.cosines[c.id] = float(np.dot(self.vector, v))
 
     def _vectors(self, ids: list[str], texts: list[str]) -> list[list[float]]:
-        collection = getattr(self.retriever.store, "collection", None)
-        if collection is not None and ids:
-            found: Any = collection.get(ids=ids, include=["embeddings"])
-            by_id = {i: list(e) for i, e in zip(found["ids"], found["embeddings"], strict=True)}
-            if all(i in by_id for i in ids):
-                return [by_id[i] for i in ids]
+        fetch = getattr(self.retriever.store, "fetch", None)
+        if fetch is not None and ids:
+            found = fetch(ids)
+            if all(i in found for i in ids):
+                return [list(found[i][1]) for i in ids]
         return self.retriever.embedder.embed_documents(texts)
 
 

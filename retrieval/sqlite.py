@@ -28,6 +28,10 @@ class SQLiteFile:
             if self._rows_as_dicts:
                 db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
+            # With WAL, NORMAL survives any crash of the process; only a power cut can lose the last
+            # commits (never corrupt the file). FULL syncs the disk on every commit: about 1.5 ms for
+            # each logged answer under load.
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
             if self._foreign_keys:
                 db.execute("PRAGMA foreign_keys=ON")

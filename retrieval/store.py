@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from retrieval.errors import ConfigError, MissingDependencyError, StoreError
+from retrieval.resident import ResidentIndex
+from retrieval.store_stamp import Stamp, StoreStamp
 from retrieval.schema import GROUP_KEY_PREFIX, Chunk, ScoredChunk, group_key
 from retrieval.settings import Settings
 
@@ -116,12 +118,26 @@ class ChromaStore:
         self._checked_at = -math.inf
         self._resync = False  # a hit was rejected by the record: rebuild, even if the counts agree
         self._lock = threading.Lock()
-        self._seen: tuple[Any, ...] | None = None  # the embedded store's files as this store last knew them
+        self._seen: Stamp = None  # the embedded store's content as this store's client last knew it
         self._refreshed_at = -math.inf
+        self._stamps = StoreStamp(settings.store_dir, every_s=self.LOOK_S)
+        self._opening = threading.Lock()
+        self._resident: ResidentIndex | None = None  # an in-memory copy, for long-running readers (keep_resident)
+        self._resident_wanted = False
+        self._resident_loading = threading.Lock()
+        self._resident_tried_at = -math.inf
 
     def _open(self) -> None:
         if self._collection is not None:
             return
+        with self._opening:
+            if self._collection is None:
+                seen = self._stamp()  # before opening: a write after it is seen on the next look
+                self._client, self._collection = self._connect()
+                self._seen = seen if seen is not None else self._stamp()  # a new store: created just now
+
+    def _connect(self) -> tuple[Any, Any]:
+        """A new Chroma client and its collection."""
         try:
             import chromadb
             from chromadb.config import Settings as ChromaSettings
@@ -140,16 +156,13 @@ class ChromaStore:
             else:  # pragma: no cover - the settings type rules this out
                 raise ConfigError(f"unknown store kind {self.config.kind!r}: use embedded or http")
             # embedding_function=None: Chroma's default would download an ONNX model; we always pass vectors.
-            self._collection = client.get_or_create_collection(
-                self.config.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
-            )
+            collection = client.get_or_create_collection(self.config.collection, embedding_function=None, metadata={"hnsw:space": "cosine"})
         except ConfigError:
             raise
         except Exception as exc:
             where = self.settings.store_dir if self.config.kind == "embedded" else f"{self.config.host}:{self.config.port}"
             raise StoreError(f"cannot open the Chroma store at {where} ({exc.__class__.__name__}: {exc}): check store.* settings") from exc
-        self._client = client
-        self._seen = self._stamp()
+        return client, collection
 
     @property
     def vector_store(self) -> Any:
@@ -167,39 +180,38 @@ class ChromaStore:
     # Embedded Chroma keeps each collection's vector index in memory. When another process (the
     # nightly ingest beside a running app or API) writes to the same directory, that copy misses the
     # new chunks (Chroma fails with "Error finding id") and still holds deleted ones. A reader that
-    # sees the files changed behind its back opens them again — at most every REFRESH_S while the
-    # writer is busy, at once when Chroma reports a missing id.
+    # sees the content changed behind its back (retrieval/store_stamp.py) opens the store again — at
+    # most every REFRESH_S while the writer is busy, at once when Chroma reports a missing id.
     REFRESH_S = 5.0
+    LOOK_S = 0.5  # how often a reader looks for other processes' writes
 
-    def _stamp(self) -> tuple[Any, ...] | None:
-        if self.config.kind != "embedded":
-            return None
-        stamp = []
-        for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
-            try:
-                st = os.stat(self.settings.store_dir / name)
-                stamp.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                stamp.append(None)
-        return tuple(stamp)
+    def _stamp(self) -> Stamp:
+        return self._stamps.read() if self.config.kind == "embedded" else None
+
+    def _look(self) -> Stamp:
+        return self._stamps.look() if self.config.kind == "embedded" else None
 
     def _refresh(self, force: bool = False) -> None:
         if self._collection is None or self.config.kind != "embedded":
             return
-        if not force and (self._stamp() == self._seen or time.monotonic() - self._refreshed_at < self.REFRESH_S):
+        if not force and (self._look() == self._seen or time.monotonic() - self._refreshed_at < self.REFRESH_S):
             return
         from chromadb.api.shared_system_client import SharedSystemClient
 
-        # Only this directory's shared system is forgotten, and not stopped: another store object of
-        # this process may still hold it; the next client builds a fresh one from the files.
-        identifier = getattr(self._client, "_identifier", None)
-        SharedSystemClient._identifier_to_system.pop(identifier, None)
-        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
-        self._client = self._collection = self._vector_store = None
-        self._partitions = {}
-        self._checked_at = -math.inf
-        self._refreshed_at = time.monotonic()
-        self._open()
+        with self._opening:  # one reopen at a time; queries running meanwhile finish on the old client
+            if not force and self._look() == self._seen:
+                return  # another thread has just reopened it
+            seen = self._stamp()
+            # Only this directory's shared system is forgotten, and not stopped: another store object
+            # of this process, or a query still running, may hold it; the new client reads the files.
+            identifier = getattr(self._client, "_identifier", None)
+            SharedSystemClient._identifier_to_system.pop(identifier, None)
+            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+            client, collection = self._connect()
+            self._client, self._collection, self._vector_store = client, collection, None
+            self._partitions = {}
+            self._checked_at = -math.inf
+            self._seen, self._refreshed_at = seen, time.monotonic()
 
     def _wrote(self) -> None:
         """This store's own write: its in-memory index already has it."""
@@ -221,6 +233,76 @@ class ChromaStore:
         self._open()
         self._refresh()
         return self._collection
+
+    # ---- the in-memory copy (retrieval/resident.py) -------------------------------------------------
+
+    def keep_resident(self) -> bool:
+        """Hold this store in memory from now on, when it is embedded and has at most
+        `store.resident_max_chunks` chunks: for the API and the app, which answer many questions from
+        one store (a one-shot command would pay the read for nothing). True when the copy is ready."""
+        if self.config.kind != "embedded" or not self.config.resident_max_chunks:
+            return False
+        self._resident_wanted = True
+        self._load_resident()
+        return self._resident is not None
+
+    def _resident_index(self) -> ResidentIndex | None:
+        """The in-memory copy while it matches the store's files, else None (the caller asks Chroma)
+        and a fresh copy is read in the background, at most one read per REFRESH_S."""
+        if not self._resident_wanted:
+            return None
+        current = self._resident
+        if current is not None and current.stamp == self._look():
+            return current
+        if time.monotonic() - self._resident_tried_at >= self.REFRESH_S and not self._resident_loading.locked():
+            self._resident_tried_at = time.monotonic()
+            if ingest_running(self.settings.home / "ingest.lock"):
+                return None  # reading the store again after every batch would cost more than Chroma's answers
+            threading.Thread(target=self._load_resident, name="lore-resident", daemon=True).start()
+        return None
+
+    def _load_resident(self, batch: int = 2000) -> None:
+        if not self._resident_loading.acquire(blocking=False):
+            return
+        try:
+            self._resident_tried_at = time.monotonic()
+            self._open()
+            before = self._stamp()
+            if before != self._seen:
+                self._refresh(force=True)  # Chroma's in-memory vectors miss what another process wrote
+            if self.count() > self.config.resident_max_chunks:
+                self._resident = None
+                return
+            chunks, vectors, groups = [], [], []
+            offset = 0
+            while True:
+                found = self._collection.get(limit=batch, offset=offset, include=["documents", "metadatas", "embeddings"])
+                if not len(found["ids"]):
+                    break
+                for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True):
+                    chunks.append(Chunk.from_metadata(i, d, _plain_metadata(m or {})))
+                    groups.append(acl_groups(m or {}))
+                    vectors.append(e)
+                offset += len(found["ids"])
+            if self._stamp() == before:  # else written meanwhile: the next query asks for a fresh copy
+                self._resident = ResidentIndex(before, chunks, vectors, groups)
+        finally:
+            self._resident_loading.release()
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, Sequence[float]]]:
+        """Chunks with their stored vectors, by id (missing ids are left out)."""
+        if not ids:
+            return {}
+        resident = self._resident_index()
+        if resident is not None:
+            vectors = resident.vectors_of(ids)
+            return {c.id: (c, vectors[c.id]) for c in resident.get(ids)}
+        self._open()
+        found = self._fresh_read(lambda: self._collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"]))
+        return {
+            i: (Chunk.from_metadata(i, d, _plain_metadata(m or {})), e)
+            for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True)
+        }
 
     def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
         if not chunks:
@@ -254,6 +336,9 @@ class ChromaStore:
 
     def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None = None) -> list[ScoredChunk]:
         """The `k` chunks nearest to `embedding` readable by `groups`; `docs`: only these documents."""
+        resident = self._resident_index()
+        if resident is not None:
+            return resident.query(embedding, k, groups, docs)
         self._open()
         return self._fresh_read(lambda: self._query(embedding, k, groups, docs))
 
@@ -284,6 +369,9 @@ class ChromaStore:
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         if not ids:
             return []
+        resident = self._resident_index()
+        if resident is not None:
+            return resident.get(ids)
         self._open()
         found = self._fresh_read(lambda: self._collection.get(ids=list(ids), include=["documents", "metadatas"]))
         by_id = {i: Chunk.from_metadata(i, d, m) for i, d, m in zip(found["ids"], found["documents"], found["metadatas"], strict=True)}

@@ -57,7 +57,7 @@ def _assistant(key: str, _settings: Settings) -> Any:
     from retrieval.assistant import build_assistant
 
     assistant = build_assistant(_settings)
-    assistant.warm_up()
+    assistant.warm_up(long_running=True)
     return assistant
 
 

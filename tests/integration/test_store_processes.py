@@ -61,3 +61,20 @@ def test_a_reader_sees_what_another_process_added_and_deleted(test_settings):
     _in_another_process(str(test_settings.home), add=[], remove=["c3"])
     assert "c3" not in [s.chunk.id for s in reader.query(_vector(3), 4, ["all-staff"])]
     assert reader.get(["c3"]) == []
+
+
+def test_a_reader_holding_the_store_in_memory_sees_other_processes_writes(test_settings):
+    from retrieval.store import make_store
+
+    reader = make_store(test_settings)
+    reader.upsert([_chunk(0), _chunk(1)], [_vector(0), _vector(1)])
+    assert reader.keep_resident()  # the API and the app keep a small store in memory
+    assert [s.chunk.id for s in reader.query(_vector(1), 1, ["all-staff"])] == ["c1"]
+
+    _in_another_process(str(test_settings.home), add=[2, 3], remove=["c1"])
+
+    # The other process spent more than LOOK_S starting: the reader looks again, finds the content
+    # changed, and answers from Chroma (reopened) until a fresh copy is read.
+    assert [s.chunk.id for s in reader.query(_vector(2), 1, ["all-staff"])] == ["c2"]
+    assert "c1" not in [s.chunk.id for s in reader.query(_vector(1), 4, ["all-staff"])]
+    assert {c.id for c in reader.get(["c0", "c1", "c3"])} == {"c0", "c3"}

@@ -1,0 +1,108 @@
+"""The in-memory copy of a small store (retrieval/resident.py): the same chunks as Chroma's filtered
+query for every reader, never a chunk outside the reader's groups, and never an answer from a copy
+older than the store (its own writes and other processes' writes alike)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from retrieval.schema import Chunk
+from retrieval.store import ChromaStore
+from retrieval.store_stamp import StoreStamp
+
+pytestmark = pytest.mark.unit
+
+GROUP_SETS = [("all-staff",), ("finance",), ("finance", "board"), ("hr",), ()]
+QUERIES = [None, ["all-staff"], ["finance"], ["board"], ["hr", "finance"], ["nobody"], []]
+
+
+def chunk(i: int) -> Chunk:
+    return Chunk(id=f"c{i}", text=f"text {i}", source=f"doc{i % 7}.md", doc_id=f"d{i % 7}", groups=GROUP_SETS[i % len(GROUP_SETS)])
+
+
+def vectors(n: int, seed: int = 1) -> list[list[float]]:
+    v = np.random.default_rng(seed).normal(size=(n, 16))
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).tolist()
+
+
+def settings_with(test_settings, **store):
+    return test_settings.model_copy(update={"store": test_settings.store.model_copy(update=store)})
+
+
+@pytest.fixture
+def store(test_settings):
+    s = ChromaStore(test_settings)
+    s.upsert([chunk(i) for i in range(120)], vectors(120))
+    assert s.keep_resident()
+    return s
+
+
+def wait_resident(store: ChromaStore, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while store._resident_index() is None:
+        assert time.monotonic() < deadline, "the copy was not read again"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("groups", QUERIES)
+@pytest.mark.parametrize("docs", [None, ["d1", "d4"], []])
+def test_the_copy_answers_as_the_filtered_query(store, groups, docs):
+    readable = {f"c{i}" for i in range(120) if groups is None or set(GROUP_SETS[i % len(GROUP_SETS)]) & set(groups)}
+    for vector in vectors(6, seed=2):
+        found = store.query(vector, 10, groups, docs)
+        exact = store._query_filtered(vector, 10, groups, docs)
+        assert [s.chunk.id for s in found] == [s.chunk.id for s in exact]
+        assert {s.chunk.id for s in found} <= readable
+        assert all(s.chunk.doc_id in docs for s in found) if docs is not None else True
+        assert [round(s.score, 4) for s in found] == [round(s.score, 4) for s in exact]
+    assert store._resident_index() is not None  # answered from the copy, not from Chroma
+
+
+def test_reads_come_from_the_copy_with_the_stored_vectors(store):
+    wanted = ["c3", "c77", "missing"]
+    assert [c.id for c in store.get(wanted)] == ["c3", "c77"]
+    fetched = store.fetch(wanted)
+    assert set(fetched) == {"c3", "c77"}
+    assert np.allclose(fetched["c77"][1], vectors(120)[77], atol=1e-6)
+    assert fetched["c3"][0].groups == chunk(3).groups
+
+
+def test_a_write_is_seen_at_once_and_the_copy_is_read_again(store):
+    new = [1.0] + [0.0] * 15
+    store.upsert([Chunk(id="fresh", text="fresh", source="n.md", doc_id="n", groups=("hr",))], [new])
+    store.delete(["c0"])
+    assert store._resident_index() is None  # stale: Chroma answers until the new copy is in
+    assert [s.chunk.id for s in store.query(new, 1, ["hr"])] == ["fresh"]
+    assert "c0" not in [s.chunk.id for s in store.query(vectors(120)[0], 5, None)]
+    time.sleep(store.REFRESH_S)  # the copy is read again at most every REFRESH_S
+    store.query(new, 1, ["hr"])
+    wait_resident(store)
+    assert [s.chunk.id for s in store.query(new, 1, ["hr"])] == ["fresh"]
+    assert "c0" not in [s.chunk.id for s in store.query(vectors(120)[0], 5, None)]
+    assert [s.chunk.id for s in store.query(new, 5, ["board"])] and "fresh" not in [s.chunk.id for s in store.query(new, 120, ["board"])]
+
+
+def test_no_copy_for_a_store_over_the_limit_or_when_off(test_settings):
+    s = ChromaStore(settings_with(test_settings, resident_max_chunks=50))
+    s.upsert([chunk(i) for i in range(120)], vectors(120))
+    assert not s.keep_resident()
+    assert [x.chunk.id for x in s.query(vectors(1, 5)[0], 3, ["hr"])] == [x.chunk.id for x in s._query_filtered(vectors(1, 5)[0], 3, ["hr"])]
+    assert not ChromaStore(settings_with(test_settings, resident_max_chunks=0)).keep_resident()
+
+
+def test_the_stamp_ignores_opening_and_follows_writes(test_settings):
+    first = ChromaStore(test_settings)
+    first.upsert([chunk(1)], vectors(1))
+    stamps = StoreStamp(test_settings.store_dir)
+    before = stamps.read()
+    ChromaStore(test_settings).count()  # another reader opening the store writes to its file
+    assert stamps.read() == before
+    first.upsert([chunk(2)], vectors(1, seed=3))
+    after_add = stamps.read()
+    assert after_add != before
+    first.delete(["c1"])
+    assert stamps.read() != after_add
+    stamps.close()

@@ -4,6 +4,7 @@ faithfulness scores read from the interaction log at scrape time."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -77,7 +78,9 @@ class ApiMetrics:
         r = self.registry
         self.requests = Counter("lore_http_requests", "HTTP requests", ["route", "method", "status"], registry=r)
         self.latency = Histogram("lore_http_request_seconds", "HTTP request latency", ["route", "method"], buckets=BUCKETS, registry=r)
-        self.in_flight = Gauge("lore_http_requests_in_flight", "HTTP requests being served", registry=r)
+        # Several server processes (api.workers): values live in files, the gauge adds up the living ones.
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self.in_flight = Gauge("lore_http_requests_in_flight", "HTTP requests being served", registry=r, multiprocess_mode="livesum")
         self.retrieval = Histogram("lore_retrieval_seconds", "retrieval time per answer", buckets=BUCKETS, registry=r)
         self.generation = Histogram("lore_generation_seconds", "generation time per answer", buckets=BUCKETS, registry=r)
         self.first_token = Histogram("lore_first_token_seconds", "time to the first generated token", buckets=BUCKETS, registry=r)
@@ -85,9 +88,11 @@ class ApiMetrics:
         self.refusals = Counter("lore_refusals", "answers that were refusals", ["channel"], registry=r)
         self.tokens = Counter("lore_tokens", "model tokens", ["kind"], registry=r)
         self.searches = Counter("lore_searches", "search requests", registry=r)
-        r.register(FaithfulnessCollector(interactions_db))
+        self.collectors = [FaithfulnessCollector(interactions_db)]
         if query_cache is not None:
-            r.register(QueryCacheCollector(query_cache))
+            self.collectors.append(QueryCacheCollector(query_cache))  # this process's cache only
+        for collector in self.collectors:
+            r.register(collector)
 
     def observe_answer(self, answer, channel: str = "api") -> None:
         t = answer.timings
@@ -101,5 +106,20 @@ class ApiMetrics:
         self.tokens.labels("prompt").inc(answer.usage.prompt_tokens)
         self.tokens.labels("completion").inc(answer.usage.completion_tokens)
 
+    def close(self) -> None:
+        """This process stops serving: its live gauges no longer count (multiprocess mode)."""
+        if self.multiprocess_dir:
+            from prometheus_client.multiprocess import mark_process_dead
+
+            mark_process_dead(os.getpid(), self.multiprocess_dir)
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self.multiprocess_dir:
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        scrape = CollectorRegistry()
+        MultiProcessCollector(scrape, path=self.multiprocess_dir)
+        for collector in self.collectors:
+            scrape.register(collector)
+        return generate_latest(scrape)

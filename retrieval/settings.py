@@ -43,6 +43,9 @@ class StoreSettings(BaseModel):
     # filter costs ~0.6 s at 100k chunks, an unfiltered search ~2 ms (docs/retrieval.md).
     group_partitions: bool = True
     partition_check_s: float = Field(60.0, ge=0)  # how often a reader re-checks the partitions against the collection
+    # Long-running readers (API, app) of an embedded store this small hold it in memory and search it
+    # exactly there: no Chroma call per query (retrieval/resident.py). 0: off.
+    resident_max_chunks: int = Field(20_000, ge=0)
 
 
 class EmbedderSettings(BaseModel):
@@ -173,6 +176,8 @@ class ApiSettings(BaseModel):
     max_request_bytes: int = Field(1_000_000, ge=1024)  # larger bodies get 413
     request_timeout_s: float = Field(300.0, gt=0)  # an answer not done by then gets 504
     max_concurrency: int = Field(4, ge=1)  # answers computed at once; more requests wait their turn
+    retrieval_concurrency: int = Field(0, ge=0)  # retrievals at once per server process; 0: 1 with the embedded store, max_concurrency with a Chroma server
+    workers: int = Field(1, ge=0)  # server processes (each loads the models: keep 1 with a local generator); 0: one per CPU core
     max_question_chars: int = Field(4000, ge=16)
     max_messages: int = Field(50, ge=1)
     warm_up: bool = True  # load the models at startup; /readyz says 503 until they are loaded

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
-from app.cli import Context
+from app.cli import Context, flag_overrides
 from app.keys import KeyStore
 from retrieval.errors import InputError
 
@@ -33,21 +34,26 @@ def register(sub, common) -> None:
 def run_server(ctx: Context) -> int:
     import uvicorn
 
-    from app.api import create_app
-
     settings = ctx.settings
-    app = create_app(settings)
-    ctx.info(f"lore: serving the API on http://{settings.api.host}:{settings.api.port} (LORE_HOME={settings.home})")
-    config = uvicorn.Config(
-        app,
-        host=settings.api.host,
-        port=settings.api.port,
-        log_level=ctx.args.log_level,
-        access_log=ctx.args.log_level in ("info", "debug"),
-        timeout_graceful_shutdown=10,
-    )
-    uvicorn.Server(config).run()
-    return 0
+    workers = settings.api.workers or os.cpu_count() or 1
+    ctx.info(f"lore: serving the API on http://{settings.api.host}:{settings.api.port} (LORE_HOME={settings.home}, {workers} process(es))")
+    options = {
+        "host": settings.api.host,
+        "port": settings.api.port,
+        "log_level": ctx.args.log_level,
+        "access_log": ctx.args.log_level in ("info", "debug"),
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers == 1:
+        from app.api import create_app
+
+        uvicorn.Server(uvicorn.Config(create_app(settings), **options)).run()
+        return 0
+    from app import serve_workers
+
+    spec = {"config": ctx.args.config, "overrides": flag_overrides(ctx.args)}  # each worker loads the same settings
+    metrics_dir = settings.home / "run" / f"metrics-{os.getpid()}"
+    return serve_workers.serve(spec, settings.api.host, settings.api.port, workers, metrics_dir, options)
 
 
 def add_key(ctx: Context) -> int:

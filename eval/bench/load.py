@@ -100,7 +100,9 @@ def start_server(args: argparse.Namespace, home: Path) -> tuple[subprocess.Popen
 
 
 async def run_load(url: str, key: str, args: argparse.Namespace) -> dict:
-    import httpx
+    # aiohttp rather than httpx: the load generator shares the machine with the server, and aiohttp
+    # spends about half the CPU per request that httpx does, which is left to the server.
+    import aiohttp
 
     texts = questions()
     latencies: list[float] = []
@@ -110,34 +112,35 @@ async def run_load(url: str, key: str, args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     stop_at = started + args.duration
     headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
 
-    async def client(n: int, http: httpx.AsyncClient) -> None:
+    async def client(n: int, http: aiohttp.ClientSession) -> None:
         nonlocal sent, refusals
         while time.perf_counter() < stop_at and sent < args.max_requests:
             question = texts[(sent + n) % len(texts)]
             if args.unique:  # a token no document contains: every request is a new text, no cache applies
-                question = f"{question} (q{sent:06d})"
+                question = f"{question} (q{getattr(args, 'phase', '')}{sent:06d})"
             sent += 1
             t0 = time.perf_counter()
             try:
                 if args.route == "search":
-                    response = await http.post("/v1/search", json={"query": question}, headers=headers)
+                    path, body = "/v1/search", {"query": question}
                 else:
-                    body = {"model": "lore", "messages": [{"role": "user", "content": question}], "stream": args.stream}
-                    response = await http.post("/v1/chat/completions", json=body, headers=headers)
+                    path, body = "/v1/chat/completions", {"model": "lore", "messages": [{"role": "user", "content": question}], "stream": args.stream}
+                async with http.post(url + path, json=body, headers=headers) as response:
+                    data = await response.read()
                 elapsed = time.perf_counter() - t0
-                if response.status_code != 200:
-                    errors[f"http {response.status_code}"] = errors.get(f"http {response.status_code}", 0) + 1
+                if response.status != 200:
+                    errors[f"http {response.status}"] = errors.get(f"http {response.status}", 0) + 1
                     continue
-                if args.route == "chat" and not args.stream and response.json().get("refused"):
+                if args.route == "chat" and not args.stream and json.loads(data).get("refused"):
                     refusals += 1
                 latencies.append(elapsed)
-            except httpx.HTTPError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
-    timeout = httpx.Timeout(args.request_timeout + 10, connect=10)
-    async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as http:
+    timeout = aiohttp.ClientTimeout(total=args.request_timeout + 10, connect=10)
+    connector = aiohttp.TCPConnector(limit=args.clients)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
         await asyncio.gather(*(client(n, http) for n in range(args.clients)))
     elapsed = time.perf_counter() - started
     ms = [x * 1000 for x in latencies]
@@ -175,11 +178,33 @@ def server_stages(url: str) -> dict:
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU seconds of a process (default: this one, the load generator)."""
+    """User + system CPU seconds of a process (default: this one, the load generator) and of its
+    living child processes (the server's workers)."""
     import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *(proc.children(recursive=True) if pid is not None else [])]:
+        try:
+            times = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server: the process and its workers."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            continue
+    return round(total / 2**20, 1)
 
 
 def main() -> int:
@@ -189,6 +214,7 @@ def main() -> int:
     parser.add_argument("--generator", default="fake", choices=["fake", "llama_cpp", "openai", "transformers"])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds during which new requests are sent")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of the same load before the measured run (not counted)")
     parser.add_argument("--max-requests", type=int, default=50_000)
     parser.add_argument("--request-timeout", type=float, default=120.0)
     parser.add_argument("--route", default="chat", choices=["chat", "search"])
@@ -218,19 +244,19 @@ def main() -> int:
                 tmp = tempfile.TemporaryDirectory(prefix="lore-load-")
                 home = Path(tmp.name)
             proc, url, key, setup = start_server(args, home)
+        if args.warmup > 0:  # every server process warmed and its caches filled; not measured
+            asyncio.run(run_load(url, key, argparse.Namespace(**{**vars(args), "duration": args.warmup, "phase": "w"})))
         server_cpu = cpu_seconds(proc.pid) if proc is not None else None
         client_cpu = cpu_seconds()
         result = asyncio.run(run_load(url, key, args))
         # CPU shares in cores (2.0 = both cores of a 2-core machine): who used the machine during the run.
         result["cpu"] = {"client_cores": round((cpu_seconds() - client_cpu) / result["elapsed_s"], 2)}
         if proc is not None:
-            import psutil
-
             used = cpu_seconds(proc.pid) - server_cpu
             result["cpu"]["server_cores"] = round(used / result["elapsed_s"], 2)
             if result["ok"]:
                 result["cpu"]["server_ms_per_request"] = round(used / result["ok"] * 1000, 1)
-            result["server_rss_mb"] = round(psutil.Process(proc.pid).memory_info().rss / 2**20, 1)
+            result["server_rss_mb"] = rss_mb(proc.pid)
         result["server_stages"] = server_stages(url)
     finally:
         if proc is not None:
@@ -238,7 +264,7 @@ def main() -> int:
             proc.wait(30)
         if tmp is not None:
             tmp.cleanup()
-    config = {k: getattr(args, k) for k in ("generator", "clients", "duration", "max_requests", "route", "stream", "unique", "server_concurrency", "max_new_tokens", "request_timeout", "set")}
+    config = {k: getattr(args, k) for k in ("generator", "clients", "duration", "warmup", "max_requests", "route", "stream", "unique", "server_concurrency", "max_new_tokens", "request_timeout", "set")}
     write_results("load", {"config": config, "setup": setup, **result, "note": "loopback; other work may share the CPU"})
     return 0 if result["errors"] == 0 else 1
 

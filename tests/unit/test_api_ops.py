@@ -90,7 +90,9 @@ def test_ingest_runs_the_pipeline_and_reports(api, test_settings):
 def test_health_readiness_and_openapi(api):
     client, _, _ = api
     assert client.get("/healthz").json()["status"] == "ok"
-    ready = client.get("/readyz")
+    deadline = time.monotonic() + 10  # the models load in the background: 503 "starting" until then
+    while (ready := client.get("/readyz")).status_code == 503 and ready.json()["status"] == "starting" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert ready.status_code == 200 and ready.json()["detail"]["chunks"] == 6
     schema = client.get("/openapi.json").json()
     assert {"/v1/chat/completions", "/v1/models", "/v1/search", "/v1/ingest", "/healthz", "/readyz", "/metrics"} <= set(schema["paths"])
@@ -105,7 +107,7 @@ def test_readyz_reports_a_failed_warm_up(lore_home):
     settings = load_settings(overrides={"profile": "test"})
     assistant = build_assistant(settings)
 
-    def broken():
+    def broken(**_):
         raise StoreError("cannot open the Chroma store at x: check store.* settings")
 
     assistant.warm_up = broken

@@ -46,6 +46,12 @@ def load_cranfield(root: Path) -> tuple[list[dict], list[dict], dict[str, dict[s
     return docs, queries, qrels
 
 
+def source_papers(root: Path) -> dict[str, str]:
+    """Each query's judged "source paper" (Cleverdon code -1, graded 0 here: shared/data/README.md)."""
+    rows = (line.split("\t") for line in (root / "qrels.tsv").read_text().splitlines()[1:])
+    return {qid: did for qid, did, _rel, code in rows if code == "-1"}
+
+
 def ndcg_at(ranked: list[str], judged: dict[str, int], k: int = 10) -> float:
     dcg = sum((2 ** judged.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
     ideal = sorted((r for r in judged.values() if r > 0), reverse=True)[:k]
@@ -150,6 +156,7 @@ def run(
     from retrieval.settings import load_settings
 
     docs, queries, qrels = load_cranfield(shared_data("cranfield"))
+    source = source_papers(shared_data("cranfield"))
     with tempfile.TemporaryDirectory(prefix="lore-cranfield-") as home:
         settings = load_settings(overrides={"home": home})
         embedder, store, lexical, names, embed_s = build_index(settings, docs, cache, chunked)
@@ -166,7 +173,7 @@ def run(
                 reranker = make_reranker(settings.model_copy(update={"retrieval": config}), make_chat_model(settings))
                 reranker.warm_up()
             retriever = Retriever(config, store, embedder, lexical, reranker, names)
-            ndcg, recall, times, odd = [], [], [], []
+            ndcg, recall, times, odd, best, first = [], [], [], [], [], []
             for n, q in chosen:
                 odd.append(n % 2 == 1)
                 started = time.perf_counter()
@@ -174,6 +181,11 @@ def run(
                 times.append((time.perf_counter() - started) * 1000)
                 ranked = doc_ranking(found.chunks)
                 ndcg.append(ndcg_at(ranked, qrels[q["id"]]))
+                # Diagnostics: where the source paper lands, and nDCG@10 of the best order of the
+                # documents retrieved (the headroom a reranker over them would have).
+                retrieved = doc_ranking(found.chunks, k=len(found.chunks))
+                best.append(ndcg_at(sorted(retrieved, key=lambda d: -qrels[q["id"]].get(d, 0)), qrels[q["id"]]))
+                first.append(bool(ranked) and ranked[0] == source.get(q["id"]))
                 recall.append(recall_at(ranked, qrels[q["id"]]))
             results[name] = {
                 "ndcg@10": _mean(ndcg),
@@ -181,6 +193,8 @@ def run(
                 "ndcg@10_odd": _mean([v for v, o in zip(ndcg, odd, strict=True) if o]),
                 "ndcg@10_even": _mean([v for v, o in zip(ndcg, odd, strict=True) if not o]),
                 "mean_retrieve_ms": round(sum(times) / len(times), 1),
+                "source_paper_first": sum(first),
+                "ndcg@10_best_order": _mean(best),
                 "per_query_ndcg@10": {q["id"]: round(v, 4) for (_, q), v in zip(chosen, ndcg, strict=True)},
                 "overrides": overrides,
                 "settings": {k: v for k, v in config.model_dump(mode="json").items() if k in _FUSION_KEYS},

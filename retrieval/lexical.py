@@ -10,7 +10,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from retrieval.schema import Chunk
@@ -73,9 +73,21 @@ def match_expression(terms: Sequence[str], expansion: Sequence[str] = (), query_
     return " OR ".join(_quote(t) for t in list(terms) * max(1, query_weight) + extra)
 
 
-def expansion_terms(texts: Sequence[str], exclude: Sequence[str], n: int) -> list[str]:
-    """Pseudo-relevance feedback: the `n` content words that recur across the top-ranked `texts`
-    (by how many of them contain the word, then by frequency). BM25's idf weighs them at query time."""
+def expansion_terms(
+    texts: Sequence[str],
+    exclude: Sequence[str],
+    n: int,
+    *,
+    frequencies: Callable[[Sequence[str]], dict[str, int]] | None = None,
+    total: int = 0,
+) -> list[str]:
+    """Pseudo-relevance feedback: the `n` content words that recur across the top-ranked `texts`.
+    Without `frequencies`: by how many of them contain the word, then by frequency. With
+    `frequencies` (chunks containing each word) and `total` (chunks in the index): by Robertson's
+    offer weight r·RW, r the texts containing the word and RW its relevance weight (Robertson 1990,
+    "On term selection for query expansion"), so a word concentrated in the feedback beats one
+    common everywhere. BM25's idf weighs them at query time. Words are compared as written: an
+    inflection of a query word ("wings" for "wing") may be added, which weighs that word more."""
     if n <= 0 or not texts:
         return []
     skip = set(exclude)
@@ -91,7 +103,19 @@ def expansion_terms(texts: Sequence[str], exclude: Sequence[str], n: int) -> lis
     candidates = [
         w for w, d in in_docs.items() if d >= need and len(w) > 2 and not w.isdigit() and w not in STOPWORDS and w not in skip
     ]
-    candidates.sort(key=lambda w: (-in_docs[w], -freq[w], w))
+    if frequencies is not None and total > 0:
+        df, big_r = frequencies(candidates), len(texts)
+
+        def offer(word: str) -> float:
+            r = in_docs[word]
+            n_w = max(df.get(word, 0), r)
+            rest = max(total - n_w - big_r + r, 0)  # chunks outside the feedback without the word (the count may lag)
+            return r * math.log(((r + 0.5) * (rest + 0.5)) / ((n_w - r + 0.5) * (big_r - r + 0.5)))
+
+        weight = {w: offer(w) for w in candidates}
+        candidates.sort(key=lambda w: (-weight[w], -freq[w], w))
+    else:
+        candidates.sort(key=lambda w: (-in_docs[w], -freq[w], w))
     return candidates[:n]
 
 
@@ -187,10 +211,7 @@ class LexicalIndex:
         if max_df:
             terms, expansion = self._drop_common(terms, max_df), self._drop_common(expansion, max_df, keep=0)
         match = match_expression(terms, expansion, query_weight)
-        only, only_args = "", ()
-        if docs is not None:
-            only_args = tuple(dict.fromkeys(docs)) or ("\x00none",)
-            only = f" AND doc_id IN ({','.join('?' * len(only_args))})"
+        only, only_args = _only(docs)
         if groups is None:
             # `rank` (bm25 by default) lets FTS5 sort inside the virtual table: faster than bm25() here.
             sql = f"SELECT chunk_id, -rank FROM chunks_fts WHERE chunks_fts MATCH ?{only} ORDER BY rank LIMIT ?"
@@ -260,10 +281,7 @@ class LexicalIndex:
 
     def count_matching(self, term: str, docs: Sequence[str] | None = None, limit: int = 5000) -> int:
         """How many chunks (of `docs`, or of all) contain `term`, counted up to `limit`."""
-        only, args = "", ()
-        if docs is not None:
-            args = tuple(dict.fromkeys(docs)) or ("\x00none",)
-            only = f" AND doc_id IN ({','.join('?' * len(args))})"
+        only, args = _only(docs)
         sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?{only} LIMIT ?)"
         return int(self._db().execute(sql, (_quote(term), *args, limit)).fetchone()[0])
 
@@ -274,3 +292,11 @@ class LexicalIndex:
         db = self._db()
         db.execute("DELETE FROM chunks_fts")
         db.execute("DELETE FROM chunk_groups")
+
+
+def _only(docs: Sequence[str] | None) -> tuple[str, tuple[str, ...]]:
+    """The SQL clause (and its arguments) keeping only chunks of `docs`; none for None."""
+    if docs is None:
+        return "", ()
+    args = tuple(dict.fromkeys(docs)) or ("\x00none",)
+    return f" AND doc_id IN ({','.join('?' * len(args))})", args

@@ -149,13 +149,17 @@ class Retriever:
 
     def _feedback(self, query, lookup: _Lookup, ranked, first, mode: str, pool: int, groups, scoped) -> list[tuple[str, float, float | None]]:
         """Pseudo-relevance feedback: the top fused chunks refine both queries (Rocchio on the query
-        vector, recurring content words for BM25), then both sides are searched and fused again."""
+        vector, recurring content words for BM25), then both sides are searched and fused again.
+        With `feedback_per_doc` the chunks come from distinct documents: two overlapping chunks of
+        one document (same header, shared sentences) are one piece of evidence, not two."""
         c = self.config
-        top = lookup.materialise(ranked, c.feedback_docs)
+        top = lookup.materialise(ranked, c.feedback_docs, per_doc=c.feedback_per_doc)
         dense, lexical, pending = [], [], None
         if mode != "dense" and self.lexical is not None:
-            terms = expansion_terms([s.chunk.text for s in top], query_terms(query), c.feedback_terms)
-            pending = self._background(self.lexical.search, query, pool, groups, expansion=terms, query_weight=2, max_df=c.lexical_max_df)
+            texts, own = [s.chunk.text for s in top], query_terms(query)
+            offer = {"frequencies": self.lexical.document_frequencies, "total": self._chunks()} if c.feedback_expansion == "offer" else {}
+            terms = expansion_terms(texts, own, c.feedback_terms, **offer)
+            pending = self._background(self.lexical.search, query, pool, groups, expansion=terms, query_weight=c.feedback_query_weight, max_df=c.lexical_max_df)
         if mode != "lexical" and top:
             centroid = np.mean(lookup.vectors([s.chunk for s in top]), axis=0)
             moved = np.asarray(lookup.vector) + c.feedback_weight * centroid
@@ -228,9 +232,11 @@ class _Lookup:
             if true_cosine and s.dense_score is not None:
                 self.cosines[s.chunk.id] = s.dense_score
 
-    def materialise(self, ranked: Sequence[tuple[str, float, float | None]], n: int) -> list[ScoredChunk]:
-        """The first `n` readable chunks of a fused ranking, with true cosines."""
+    def materialise(self, ranked: Sequence[tuple[str, float, float | None]], n: int, per_doc: bool = False) -> list[ScoredChunk]:
+        """The first `n` readable chunks of a fused ranking, with true cosines (`per_doc`: only the
+        best chunk of each document)."""
         out: list[ScoredChunk] = []
+        docs: set[str] = set()
         start = 0
         while len(out) < n and start < len(ranked):
             batch = ranked[start : start + max(n - len(out), 1) + 2]
@@ -240,6 +246,9 @@ class _Lookup:
                 chunk = self.chunks.get(cid)
                 if chunk is None or (self.groups is not None and not self.groups & set(chunk.groups)):
                     continue  # gone, or a lexical row out of sync with the store: never widen access
+                if per_doc and chunk.doc_id in docs:
+                    continue
+                docs.add(chunk.doc_id)
                 out.append(ScoredChunk(chunk, score, dense_score=self.cosines.get(cid), lexical_score=lexical_score))
                 if len(out) == n:
                     break

@@ -111,6 +111,9 @@ class RetrievalSettings(BaseModel):
     feedback_docs: int = Field(3, ge=0)  # pseudo-relevance feedback: top fused chunks that refine the queries (0: off)
     feedback_weight: float = Field(0.75, ge=0)  # Rocchio weight of the feedback centroid on the query vector
     feedback_terms: int = Field(10, ge=0)  # words added to the BM25 query from the feedback chunks
+    feedback_query_weight: int = Field(2, ge=1)  # the query's own words count this many times against each added word
+    feedback_expansion: Literal["recurring", "offer"] = "recurring"  # feedback words ranked by how many top chunks hold them, or by Robertson's offer weight
+    feedback_per_doc: bool = False  # true: the feedback chunks come from distinct documents
     feedback_mode: Literal["replace", "add"] = "replace"  # second-pass rankings replace the first, or join them
     feedback_max_chunks: int = Field(50_000, ge=0)  # feedback is skipped when the index holds more chunks (0: no limit)
     scope_docs: int = Field(8, ge=0)  # a query naming at most this many documents is also searched inside them (0: off)

@@ -2,9 +2,12 @@
 for dense, lexical, plain reciprocal-rank fusion and Lore's default retrieval.
 
 Every variant runs Lore's own code path (ChromaStore + LexicalIndex + Retriever) with the default
-embedder; only RetrievalSettings differ. One abstract is one chunk. Gains are exponential
+embedder; only RetrievalSettings differ. Abstracts are cut by Lore's chunker (`--whole`: one chunk
+each) and documents ranked by their best chunk. Gains are exponential
 (2^rel - 1), the ideal DCG uses every judged document, Recall@10 counts relevance > 0, and both are
 averaged over all 225 queries (see shared/data/README.md for why these conventions are pinned).
+Every variant also reports both halves of the queries (odd and even positions in queries.jsonl,
+counted from 1): a parameter is chosen on the odd half and reported on the even half and all.
 
     flock /tmp/lore-bench.lock .venv/bin/python -m eval.bench.cranfield
 """
@@ -41,6 +44,12 @@ def load_cranfield(root: Path) -> tuple[list[dict], list[dict], dict[str, dict[s
         qid, did, rel, _code = line.split("\t")
         qrels[qid][did] = int(rel)
     return docs, queries, qrels
+
+
+def source_papers(root: Path) -> dict[str, str]:
+    """Each query's judged "source paper" (Cleverdon code -1, graded 0 here: shared/data/README.md)."""
+    rows = (line.split("\t") for line in (root / "qrels.tsv").read_text().splitlines()[1:])
+    return {qid: did for qid, did, _rel, code in rows if code == "-1"}
 
 
 def ndcg_at(ranked: list[str], judged: dict[str, int], k: int = 10) -> float:
@@ -113,17 +122,47 @@ def doc_ranking(chunks, k: int = 10) -> list[str]:
     return list(dict.fromkeys(s.chunk.doc_id for s in chunks))[:k]
 
 
-def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool, limit: int = 0) -> dict[str, Any]:
+def select(queries: list[dict], split: str = "all", limit: int = 0) -> list[tuple[int, dict]]:
+    """(position counted from 1, query) of the chosen half ("odd", "even" or "all"), the first `limit`."""
+    chosen = [(n, q) for n, q in enumerate(queries, start=1) if split == "all" or (n % 2 == 1) == (split == "odd")]
+    return chosen[:limit] if limit else chosen
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def paired(per_query: dict[str, float], baseline: dict[str, float]) -> dict[str, Any]:
+    """Mean per-query nDCG@10 difference from a baseline run, with its standard error, over the
+    queries both ran, for all of them and each half: differences of a few thousandths on 112
+    queries are within the noise."""
+    out: dict[str, Any] = {}
+    for half in ("all", "odd", "even"):
+        ids = [q for q in per_query if q in baseline and (half == "all" or (int(q) % 2 == 1) == (half == "odd"))]
+        if len(ids) < 2:
+            continue
+        deltas = [per_query[q] - baseline[q] for q in ids]
+        mean = sum(deltas) / len(deltas)
+        sd = math.sqrt(sum((d - mean) ** 2 for d in deltas) / (len(deltas) - 1))
+        out[half] = {"delta": round(mean, 4), "se": round(sd / math.sqrt(len(deltas)), 4), "better": sum(d > 0 for d in deltas), "worse": sum(d < 0 for d in deltas)}
+    return out
+
+
+def run(
+    variants: dict[str, dict[str, Any]], cache: Path, chunked: bool, limit: int = 0, split: str = "all", baseline: dict[str, float] | None = None
+) -> dict[str, Any]:
     apply_privacy_defaults()
     from retrieval.retriever import Retriever
     from retrieval.settings import load_settings
 
     docs, queries, qrels = load_cranfield(shared_data("cranfield"))
+    source = source_papers(shared_data("cranfield"))
     with tempfile.TemporaryDirectory(prefix="lore-cranfield-") as home:
         settings = load_settings(overrides={"home": home})
         embedder, store, lexical, names, embed_s = build_index(settings, docs, cache, chunked)
         embedder.warm_up()
         results: dict[str, Any] = {}
+        chosen = select(queries, split, limit)
         for name, overrides in variants.items():
             config = settings.retrieval.model_copy(update=overrides)
             reranker = None
@@ -134,33 +173,54 @@ def run(variants: dict[str, dict[str, Any]], cache: Path, chunked: bool, limit: 
                 reranker = make_reranker(settings.model_copy(update={"retrieval": config}), make_chat_model(settings))
                 reranker.warm_up()
             retriever = Retriever(config, store, embedder, lexical, reranker, names)
-            ndcg, recall, times = [], [], []
-            for q in queries[:limit] if limit else queries:
+            ndcg, recall, times, odd, best, first = [], [], [], [], [], []
+            for n, q in chosen:
+                odd.append(n % 2 == 1)
                 started = time.perf_counter()
                 found = retriever.retrieve(q["text"], ["all-staff"], top_k=30 if chunked else 10)
                 times.append((time.perf_counter() - started) * 1000)
                 ranked = doc_ranking(found.chunks)
                 ndcg.append(ndcg_at(ranked, qrels[q["id"]]))
+                # Diagnostics: where the source paper lands, and nDCG@10 of the best order of the
+                # documents retrieved (the headroom a reranker over them would have).
+                retrieved = doc_ranking(found.chunks, k=len(found.chunks))
+                best.append(ndcg_at(sorted(retrieved, key=lambda d: -qrels[q["id"]].get(d, 0)), qrels[q["id"]]))
+                first.append(bool(ranked) and ranked[0] == source.get(q["id"]))
                 recall.append(recall_at(ranked, qrels[q["id"]]))
             results[name] = {
-                "ndcg@10": round(sum(ndcg) / len(ndcg), 4),
-                "recall@10": round(sum(recall) / len(recall), 4),
+                "ndcg@10": _mean(ndcg),
+                "recall@10": _mean(recall),
+                "ndcg@10_odd": _mean([v for v, o in zip(ndcg, odd, strict=True) if o]),
+                "ndcg@10_even": _mean([v for v, o in zip(ndcg, odd, strict=True) if not o]),
                 "mean_retrieve_ms": round(sum(times) / len(times), 1),
+                "source_paper_first": sum(first),
+                "ndcg@10_best_order": _mean(best),
+                "per_query_ndcg@10": {q["id"]: round(v, 4) for (_, q), v in zip(chosen, ndcg, strict=True)},
+                "overrides": overrides,
                 "settings": {k: v for k, v in config.model_dump(mode="json").items() if k in _FUSION_KEYS},
             }
-            print(f"{name:>12}: nDCG@10 {results[name]['ndcg@10']:.4f}  Recall@10 {results[name]['recall@10']:.4f}", flush=True)
+            r = results[name]
+            print(f"{name:>12}: nDCG@10 {r['ndcg@10']:.4f} (odd {r['ndcg@10_odd']}, even {r['ndcg@10_even']})  Recall@10 {r['recall@10']:.4f}  {r['mean_retrieve_ms']} ms", flush=True)
+            if baseline:
+                r["vs_baseline"] = paired(r["per_query_ndcg@10"], baseline)
+                print(" " * 14 + "vs baseline: " + ", ".join(f"{h} {v['delta']:+.4f} ± {v['se']:.4f}" for h, v in r["vs_baseline"].items()), flush=True)
+        chunk_count = store.count()
     return {
         "docs": len(docs),
-        "chunks": store.count(),
+        "chunks": chunk_count,
         "chunking": "lore" if chunked else "one chunk per abstract",
-        "queries": min(limit, len(queries)) if limit else len(queries),
+        "queries": len(chosen),
+        "split": split,
         "embedder": embedder.name,
         "embed_s": round(embed_s, 1),
         "variants": results,
     }
 
 
-_FUSION_KEYS = {"mode", "fusion", "rrf_k", "dense_weight", "lexical_weight", "candidates", "feedback_docs", "feedback_weight", "feedback_terms", "scope_docs"}
+_FUSION_KEYS = {
+    "mode", "fusion", "rrf_k", "dense_weight", "lexical_weight", "candidates", "feedback_docs", "feedback_weight", "feedback_terms",
+    "feedback_query_weight", "feedback_expansion", "feedback_per_doc", "scope_docs",
+}
 
 
 def main() -> None:
@@ -169,13 +229,22 @@ def main() -> None:
     parser.add_argument("--variant", action="append", metavar='NAME=JSON', help='extra variant, e.g. convex={"fusion":"convex"}')
     parser.add_argument("--whole", action="store_true", help="one chunk per abstract instead of Lore's chunking")
     parser.add_argument("--queries", type=int, default=0, help="only the first N queries (reranker experiments are slow)")
+    parser.add_argument("--split", choices=("all", "odd", "even"), default="all", help="only the queries at odd or even positions")
+    parser.add_argument("--baseline", metavar="RESULTS.json:VARIANT", help="also report each variant's per-query difference from this earlier run's variant")
     parser.add_argument("--only", action="store_true", help="run only the --variant ones")
     args = parser.parse_args()
     variants = {} if args.only else dict(VARIANTS)
     for spec in args.variant or []:
         name, _, overrides = spec.partition("=")
         variants[name] = json.loads(overrides or "{}")
-    write_results("cranfield", run(variants, Path(args.cache), chunked=not args.whole, limit=args.queries))
+    baseline = None
+    if args.baseline:
+        path, _, variant = args.baseline.rpartition(":")
+        try:
+            baseline = json.loads(Path(path).read_text())["variants"][variant]["per_query_ndcg@10"]
+        except (OSError, ValueError, KeyError) as exc:
+            parser.error(f"--baseline {args.baseline}: no per-query results there ({exc}); give a results file of this benchmark and one of its variants")
+    write_results("cranfield", run(variants, Path(args.cache), chunked=not args.whole, limit=args.queries, split=args.split, baseline=baseline))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,8 @@ from retrieval.settings import Settings
 
 log = logging.getLogger("lore.api")
 
+NO_FASTAPI_TELEMETRY: dict[str, Any] = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False, "auto_configure": False}
+
 
 class Unauthorized(LoreError):
     http_status = 401
@@ -208,6 +210,9 @@ def create_app(settings: Settings, assistant: Any = None, keys: KeyStore | None 
         description="Answers from your company's documents, with citations. OpenAI-compatible chat completions.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        # FastAPI's own OpenTelemetry instrumentation is off unless `telemetry` is on, whatever the
+        # environment says (FASTAPI_OTEL_AUTO_CONFIGURE adds OTLP exporters). Lore's metrics are /metrics.
+        telemetry=None if settings.telemetry else NO_FASTAPI_TELEMETRY,
     )
     app.state.lore = state
     install_error_handlers(app)

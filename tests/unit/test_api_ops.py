@@ -163,3 +163,10 @@ def test_metrics_report_the_query_cache(test_settings):
     assert 'lore_query_cache_lookups_total{result="hit"} 2.0' in text
     # the question once, and the warm-up's own query when it has run by now
     assert re.search(r'^lore_query_cache_lookups_total\{result="miss"\} [12]\.0$', text, re.M)
+
+
+def test_fastapi_telemetry_stays_off(test_settings, monkeypatch):
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")  # would add OTLP exporters
+    app = create_app(test_settings, build_assistant(test_settings))
+    assert not app._native_telemetry.enabled()
+    assert app._telemetry["auto_configure"] is False and app._telemetry["tracing"] is False

@@ -28,7 +28,7 @@ class ResidentIndex:
     def __init__(self, stamp: Any, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], groups: Sequence[frozenset[str]]):
         self.stamp = stamp
         self.chunks = list(chunks)
-        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(self.chunks), -1)
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(self.chunks), -1) if self.chunks else np.zeros((0, 1), np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self.vectors = matrix / np.where(norms > 0, norms, 1.0)  # cosine space, as the collection is
         self.rows = {c.id: n for n, c in enumerate(self.chunks)}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import threading
@@ -32,6 +33,9 @@ from retrieval.resident import ResidentIndex
 from retrieval.store_stamp import Stamp, StoreStamp
 from retrieval.schema import GROUP_KEY_PREFIX, Chunk, ScoredChunk, group_key
 from retrieval.settings import Settings
+
+
+log = logging.getLogger("lore.store")
 
 
 def group_filter(groups: Sequence[str] | None) -> dict[str, Any] | None:
@@ -265,29 +269,35 @@ class ChromaStore:
         if not self._resident_loading.acquire(blocking=False):
             return
         try:
-            self._resident_tried_at = time.monotonic()
-            self._open()
-            before = self._stamp()
-            if before != self._seen:
-                self._refresh(force=True)  # Chroma's in-memory vectors miss what another process wrote
-            if self.count() > self.config.resident_max_chunks:
-                self._resident = None
-                return
-            chunks, vectors, groups = [], [], []
-            offset = 0
-            while True:
-                found = self._collection.get(limit=batch, offset=offset, include=["documents", "metadatas", "embeddings"])
-                if not len(found["ids"]):
-                    break
-                for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True):
-                    chunks.append(Chunk.from_metadata(i, d, _plain_metadata(m or {})))
-                    groups.append(acl_groups(m or {}))
-                    vectors.append(e)
-                offset += len(found["ids"])
-            if self._stamp() == before:  # else written meanwhile: the next query asks for a fresh copy
-                self._resident = ResidentIndex(before, chunks, vectors, groups)
+            self._read_resident(batch)
+        except Exception as exc:  # the copy is only a cache: Chroma keeps answering
+            self._resident = None
+            log.warning("could not hold the store in memory (%s: %s); queries go to Chroma", type(exc).__name__, exc)
         finally:
             self._resident_loading.release()
+
+    def _read_resident(self, batch: int) -> None:
+        self._resident_tried_at = time.monotonic()
+        self._open()
+        before = self._stamp()
+        if before != self._seen:
+            self._refresh(force=True)  # Chroma's in-memory vectors miss what another process wrote
+        if self.count() > self.config.resident_max_chunks:
+            self._resident = None
+            return
+        chunks, vectors, groups = [], [], []
+        offset = 0
+        while True:
+            found = self._collection.get(limit=batch, offset=offset, include=["documents", "metadatas", "embeddings"])
+            if not len(found["ids"]):
+                break
+            for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True):
+                chunks.append(Chunk.from_metadata(i, d, _plain_metadata(m or {})))
+                groups.append(acl_groups(m or {}))
+                vectors.append(e)
+            offset += len(found["ids"])
+        if self._stamp() == before:  # else written meanwhile: the next query asks for a fresh copy
+            self._resident = ResidentIndex(before, chunks, vectors, groups)
 
     def fetch(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, Sequence[float]]]:
         """Chunks with their stored vectors, by id (missing ids are left out)."""

@@ -106,3 +106,19 @@ def test_the_stamp_ignores_opening_and_follows_writes(test_settings):
     first.delete(["c1"])
     assert stamps.read() != after_add
     stamps.close()
+
+
+def test_an_empty_store_is_held_too_and_fills_up(test_settings):
+    s = ChromaStore(test_settings)  # the API may start before the first ingest
+    assert s.keep_resident()
+    assert s.query(vectors(1)[0], 5, ["hr"]) == [] and s.get(["c1"]) == [] and s.fetch(["c1"]) == {}
+    s.upsert([chunk(3)], vectors(1))
+    assert [x.chunk.id for x in s.query(vectors(1)[0], 5, ["hr"])] == ["c3"]
+
+
+def test_a_failed_read_leaves_chroma_answering(store, monkeypatch):
+    store.upsert([chunk(500)], vectors(1, seed=9))  # the copy is stale now
+    monkeypatch.setattr(ChromaStore, "_read_resident", lambda self, batch: 1 / 0)
+    store._load_resident()  # logged, not raised
+    assert store._resident_index() is None
+    assert [x.chunk.id for x in store.query(vectors(1, seed=9)[0], 1, ["all-staff"])] == ["c500"]

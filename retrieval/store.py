@@ -2,94 +2,32 @@
 (HttpClient), written and queried through llama-index's ChromaVectorStore.
 
 Access control lives in the query itself: every chunk carries one boolean metadata key per group
-(`acl:<group>`), and a query for a user ORs the keys of the user's groups into Chroma's `where`.
-
-Chroma evaluates such a filter over every chunk it matches before searching (0.3-0.7 s at 100k
-chunks), so by default the store also keeps *group partitions*: one vector-only collection per
-distinct group set (`<collection>--g-<hash>`, its groups in the collection metadata). A user's query
-searches, unfiltered, only the partitions whose group set meets the user's groups — the same access
-rule, decided per partition instead of per chunk — merges them by cosine and reads the texts from the
-main collection, re-checking each hit's groups there. The main collection stays the record (backups,
-counts, reads); a reader that finds the partitions out of step with it (a store written before
-partitions existed, a restored server collection, a hit the re-check rejects) uses the filtered query
-and brings the partitions back in step.
+(`acl:<group>`), and a query for a user ORs the keys of the user's groups into Chroma's `where`
+(retrieval/chroma_records.py). Two faster paths give the same answers: group partitions searched
+unfiltered (retrieval/partitions.py) and, for the API and the app, an in-memory copy of a small
+store (retrieval/resident.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
-import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
 
+from retrieval.chroma_records import acl_groups, cosine_from_llama_score, group_filter, plain_metadata, restrict_to_docs
 from retrieval.errors import ConfigError, MissingDependencyError, StoreError
+from retrieval.partitions import Partition, PartitionedStore
 from retrieval.resident import ResidentIndex
-from retrieval.store_stamp import Stamp, StoreStamp
-from retrieval.schema import GROUP_KEY_PREFIX, Chunk, ScoredChunk, group_key
+from retrieval.schema import Chunk, ScoredChunk
 from retrieval.settings import Settings
+from retrieval.store_stamp import Stamp, StoreStamp, ingest_running
 
+__all__ = ["ChromaStore", "ChunkStore", "group_filter", "make_store"]
 
 log = logging.getLogger("lore.store")
-
-
-def group_filter(groups: Sequence[str] | None) -> dict[str, Any] | None:
-    """Chroma `where` clause admitting chunks readable by any of `groups` (None: no filter, for admins
-    and maintenance jobs only; an empty list admits nothing)."""
-    if groups is None:
-        return None
-    clauses = [{group_key(g): {"$eq": True}} for g in dict.fromkeys(groups)]
-    if not clauses:
-        return {group_key("\x00none"): {"$eq": True}}
-    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
-
-
-def ingest_running(lock: Path) -> bool:
-    """Does a process hold the ingest lock (a kernel flock, see ingest/lock.py)? Read from
-    /proc/locks, so asking never takes the lock and never makes a starting ingest fail."""
-    try:
-        inode = os.stat(lock).st_ino
-        table = Path("/proc/locks").read_text()
-    except OSError:
-        return False
-    for line in table.splitlines():
-        fields = line.split()
-        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
-            return True
-    return False
-
-
-def restrict_to_docs(where: dict[str, Any] | None, docs: Sequence[str] | None) -> dict[str, Any] | None:
-    """`where` narrowed to chunks of `docs` (None: no narrowing)."""
-    if docs is None:
-        return where
-    only = {"doc": {"$in": list(dict.fromkeys(docs)) or ["\x00none"]}}
-    return only if where is None else {"$and": [where, only]}
-
-
-PARTITION_MARK = "--g-"
-PARTITION_GROUPS_KEY = "lore:groups"
-
-
-def partition_name(collection: str, groups: Iterable[str]) -> str:
-    """The partition collection holding `collection`'s chunks readable by exactly `groups`."""
-    digest = hashlib.sha256("\x00".join(sorted(set(groups))).encode("utf-8")).hexdigest()[:16]
-    return f"{collection}{PARTITION_MARK}{digest}"
-
-
-def acl_groups(meta: Mapping[str, Any]) -> frozenset[str]:
-    """The groups a stored chunk's metadata admits: exactly the keys `group_filter` matches."""
-    return frozenset(k[len(GROUP_KEY_PREFIX) :] for k, v in meta.items() if k.startswith(GROUP_KEY_PREFIX) and v is True)
-
-
-class Partition(NamedTuple):
-    groups: frozenset[str]
-    collection: Any
 
 
 @runtime_checkable
@@ -111,7 +49,7 @@ class ChunkStore(Protocol):
     def count(self) -> int: ...
 
 
-class ChromaStore:
+class ChromaStore(PartitionedStore):
     def __init__(self, settings: Settings):
         self.settings = settings
         self.config = settings.store
@@ -292,7 +230,7 @@ class ChromaStore:
             if not len(found["ids"]):
                 break
             for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True):
-                chunks.append(Chunk.from_metadata(i, d, _plain_metadata(m or {})))
+                chunks.append(Chunk.from_metadata(i, d, plain_metadata(m or {})))
                 groups.append(acl_groups(m or {}))
                 vectors.append(e)
             offset += len(found["ids"])
@@ -310,7 +248,7 @@ class ChromaStore:
         self._open()
         found = self._fresh_read(lambda: self._collection.get(ids=list(ids), include=["documents", "metadatas", "embeddings"]))
         return {
-            i: (Chunk.from_metadata(i, d, _plain_metadata(m or {})), e)
+            i: (Chunk.from_metadata(i, d, plain_metadata(m or {})), e)
             for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True)
         }
 
@@ -372,7 +310,7 @@ class ChromaStore:
             raise StoreError(f"the Chroma query failed ({exc.__class__.__name__}: {exc}): check that the store is reachable") from exc
         scored = []
         for node, similarity in zip(result.nodes or [], result.similarities or [], strict=True):
-            chunk = Chunk.from_metadata(node.id_, node.get_content(), _plain_metadata(node.metadata))
+            chunk = Chunk.from_metadata(node.id_, node.get_content(), plain_metadata(node.metadata))
             scored.append(ScoredChunk(chunk, cosine_from_llama_score(similarity), dense_score=cosine_from_llama_score(similarity)))
         return scored
 
@@ -402,154 +340,6 @@ class ChromaStore:
 
     def count(self) -> int:
         return int(self.collection.count())
-
-    # ---- group partitions -------------------------------------------------------------------------
-
-    def partitions(self) -> dict[str, Partition]:
-        """The partitions of this collection, listed afresh (another process may have added one)."""
-        self._open()
-        prefix = self.config.collection + PARTITION_MARK
-        found: dict[str, Partition] = {}
-        for col in self._client.list_collections():
-            if col.name.startswith(prefix) and PARTITION_GROUPS_KEY in (col.metadata or {}):
-                known = self._partitions.get(col.name)
-                found[col.name] = known or Partition(frozenset(json.loads(col.metadata[PARTITION_GROUPS_KEY])), col)
-        self._partitions = found
-        return found
-
-    def _partition(self, groups: frozenset[str]) -> Any:
-        name = partition_name(self.config.collection, groups)
-        if name not in self._partitions:
-            meta = {"hnsw:space": "cosine", PARTITION_GROUPS_KEY: json.dumps(sorted(groups))}
-            col = self._client.get_or_create_collection(name, embedding_function=None, metadata=meta)
-            self._partitions[name] = Partition(groups, col)
-        return self._partitions[name].collection
-
-    def _place(self, ids: Sequence[str], groups: Sequence[frozenset[str]], docs: Sequence[str], embeddings: Sequence[Sequence[float]]) -> None:
-        """Put each chunk's vector into its group set's partition, and take it out of every other."""
-        target = [partition_name(self.config.collection, g) for g in groups]
-        for name, part in self.partitions().items():
-            elsewhere = [i for i, t in zip(ids, target, strict=True) if t != name]
-            for start in range(0, len(elsewhere), 5000):
-                part.collection.delete(ids=elsewhere[start : start + 5000])
-        rows: dict[str, list[int]] = {}
-        for n, t in enumerate(target):
-            rows.setdefault(t, []).append(n)
-        size = self.config.batch_size
-        for idx in rows.values():
-            col = self._partition(groups[idx[0]])
-            for start in range(0, len(idx), size):
-                part_idx = idx[start : start + size]
-                col.upsert(
-                    ids=[ids[n] for n in part_idx],
-                    embeddings=[list(map(float, embeddings[n])) for n in part_idx],
-                    metadatas=[{"doc": docs[n]} for n in part_idx],  # for queries narrowed to named documents
-                )
-
-    def _unplace(self, ids: list[str]) -> None:
-        if not ids or not self.config.group_partitions:
-            return
-        for part in self.partitions().values():
-            for start in range(0, len(ids), 5000):
-                part.collection.delete(ids=ids[start : start + 5000])
-
-    def _partitions_in_step(self) -> bool:
-        """Every `partition_check_s`: do the partitions hold as many chunks as the collection? If not,
-        bring them in step (exact, incremental). Between checks, the re-check of hits guards.
-        While an ingest holds the lock the counts differ on purpose and only that ingest may write
-        (embedded Chroma has one writer): False, and the caller runs the filtered query."""
-        with self._lock:
-            if time.monotonic() - self._checked_at < self.config.partition_check_s:
-                return True
-            self._open()
-            if self._resync or self.count() != sum(p.collection.count() for p in self.partitions().values()):
-                if self.config.kind == "embedded" and ingest_running(self.settings.home / "ingest.lock"):
-                    return False
-                self.sync_partitions()
-            self._checked_at, self._resync = time.monotonic(), False
-            return True
-
-    def sync_partitions(self, batch: int = 2000) -> int:
-        """Make the partitions hold exactly the collection's chunks, each in the partition of its
-        group set; returns how many vectors were written or removed."""
-        self._open()
-        want: dict[str, str] = {}  # chunk id -> partition name
-        groups_of: dict[str, frozenset[str]] = {}
-        doc_of: dict[str, str] = {}
-        offset = 0
-        while True:
-            found = self._collection.get(limit=batch, offset=offset, include=["metadatas"])
-            if not found["ids"]:
-                break
-            for i, m in zip(found["ids"], found["metadatas"], strict=True):
-                groups = acl_groups(m or {})
-                want[i] = name = partition_name(self.config.collection, groups)
-                doc_of[i] = str(m.get("doc", "")) if m else ""
-                groups_of.setdefault(name, groups)
-            offset += len(found["ids"])
-        changed = 0
-        held: set[tuple[str, str]] = set()
-        for name, part in self.partitions().items():
-            have = part.collection.get(include=[])["ids"]
-            stale = [i for i in have if want.get(i) != name]
-            for start in range(0, len(stale), 5000):
-                part.collection.delete(ids=stale[start : start + 5000])
-            changed += len(stale)
-            held.update((i, name) for i in have if want.get(i) == name)
-        missing = [i for i, name in want.items() if (i, name) not in held]
-        for start in range(0, len(missing), batch):
-            found = self._collection.get(ids=missing[start : start + batch], include=["embeddings"])
-            ids = list(found["ids"])
-            self._place(ids, [groups_of[want[i]] for i in ids], [doc_of[i] for i in ids], found["embeddings"])
-            changed += len(ids)
-        return changed
-
-    def _query_partitions(
-        self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None
-    ) -> list[ScoredChunk] | None:
-        """The k nearest chunks readable by `groups` from the partitions; None when a hit's groups in
-        the main collection disagree with its partition (the caller then runs the filtered query)."""
-        wanted = None if groups is None else frozenset(groups)
-        hits: list[tuple[float, str]] = []
-        try:
-            for part in self.partitions().values():
-                if wanted is None or part.groups & wanted:
-                    r = part.collection.query(
-                        query_embeddings=[list(map(float, embedding))], n_results=k, include=["distances"], where=restrict_to_docs(None, docs)
-                    )
-                    hits.extend(zip(r["distances"][0], r["ids"][0], strict=True))
-            hits = sorted(hits)
-            ids = list(dict.fromkeys(i for _, i in hits))[:k]  # a chunk caught mid-move may sit in two
-            distance = {i: d for d, i in reversed(hits)}
-            found = self._collection.get(ids=ids, include=["documents", "metadatas"]) if ids else {"ids": []}
-        except Exception as exc:
-            raise StoreError(f"the Chroma query failed ({exc.__class__.__name__}: {exc}): check that the store is reachable") from exc
-        record = {i: (d, m or {}) for i, d, m in zip(found["ids"], found.get("documents") or [], found.get("metadatas") or [], strict=True)}
-        scored = []
-        for i in ids:
-            meta = record.get(i, (None, {}))[1]
-            if i not in record or (wanted is not None and not acl_groups(meta) & wanted) or (docs is not None and meta.get("doc") not in docs):
-                self._checked_at, self._resync = -math.inf, True  # out of step: the next query re-syncs
-                return None
-            chunk = Chunk.from_metadata(i, record[i][0], _plain_metadata(record[i][1]))
-            cosine = 1.0 - distance[i]
-            scored.append(ScoredChunk(chunk, cosine, dense_score=cosine))
-        return scored
-
-
-def cosine_from_llama_score(similarity: float) -> float:
-    """llama-index's Chroma adapter reports exp(-distance); with cosine space, cos = 1 - distance."""
-    if similarity <= 0:
-        return -1.0
-    return 1.0 + math.log(similarity)
-
-
-_LLAMA_KEYS = ("_node_content", "_node_type", "document_id", "ref_doc_id", "doc_id")
-
-
-def _plain_metadata(meta: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in meta.items() if k not in _LLAMA_KEYS}
-
 
 def make_store(settings: Settings) -> ChunkStore:
     match settings.store.kind:

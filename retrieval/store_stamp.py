@@ -65,3 +65,18 @@ class StoreStamp:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def ingest_running(lock: Path) -> bool:
+    """Does a process hold the ingest lock (a kernel flock, see ingest/lock.py)? Read from
+    /proc/locks, so asking never takes the lock and never makes a starting ingest fail."""
+    try:
+        inode = os.stat(lock).st_ino
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5].rsplit(":", 1)[-1] == str(inode):
+            return True
+    return False

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from retrieval.schema import Chunk
-from retrieval.store import ChromaStore, acl_groups, group_filter, partition_name
+from retrieval.chroma_records import acl_groups, group_filter
+from retrieval.partitions import partition_name
+from retrieval.store import ChromaStore
 
 pytestmark = pytest.mark.unit
 
@@ -121,7 +123,7 @@ def test_a_reader_leaves_the_partitions_to_a_running_ingest(store, corpus, test_
     """Embedded Chroma has one writer: while an ingest holds the lock, a reader that finds the
     partitions out of step answers with the filtered query and writes nothing."""
     from ingest.lock import IngestLock
-    from retrieval.store import ingest_running
+    from retrieval.store_stamp import ingest_running
 
     chunks, vectors = corpus
     for name in list(store.partitions()):

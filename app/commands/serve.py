@@ -14,8 +14,9 @@ def register(sub, common) -> None:
     serve = sub.add_parser("serve", parents=[common], help="run the HTTP API (OpenAI-compatible chat completions, search, metrics)")
     serve.add_argument("--host", help="address to listen on (default: api.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: api.port, 8080)")
+    serve.add_argument("--workers", type=int, help="server processes (default: api.workers, 1; 0: one per CPU core)")
     serve.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"], help="uvicorn's log level")
-    serve.set_defaults(func=run_server, overrides=lambda a: {"api.host": a.host, "api.port": a.port})
+    serve.set_defaults(func=run_server, overrides=lambda a: {"api.host": a.host, "api.port": a.port, "api.workers": a.workers})
 
     keys = sub.add_parser("keys", help="manage API keys (stored hashed in LORE_HOME)")
     actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)

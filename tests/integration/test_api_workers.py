@@ -27,9 +27,9 @@ def test_two_workers_share_the_port_and_the_metrics(tmp_path):
     seed(build_assistant(settings))
     key, _ = KeyStore.for_settings(settings).add("alice", ["all-staff"])
     port = free_port()
-    args = [str(VENV_BIN / "lore"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    args = [str(VENV_BIN / "lore"), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
     url = f"http://127.0.0.1:{port}"
-    with running(args, url + "/readyz", lore_env(home, LORE_API__WORKERS="2"), tmp_path / "serve.log", timeout=180) as proc:
+    with running(args, url + "/readyz", lore_env(home), tmp_path / "serve.log", timeout=180) as proc:
         workers = psutil.Process(proc.pid).children(recursive=True)
         assert len([w for w in workers if "spawn" in " ".join(w.cmdline())]) == 2
         answers = []

@@ -59,7 +59,7 @@ class LocalEmbedder:
             except ImportError as exc:
                 raise MissingDependencyError("the local embedder", "sentence-transformers") from exc
             if self.config.model:
-                path = resolve_local(self.config.model, self.models_dir, "embedder model")
+                path = resolve_local(self.config.model, self.models_dir, "embedder model", "models.embedder.model")
                 source = str(path) if path else self.config.model
             else:
                 source = str(packaged_embedder_path())

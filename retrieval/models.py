@@ -73,13 +73,14 @@ def packaged_embedder_path() -> Path:
     raise ModelNotFoundError(f"no sentence-transformers model found inside {root}: reinstall {EMBEDDER_PACKAGE}")
 
 
-def resolve_local(spec: str, models_dir: Path, what: str) -> Path | None:
-    """A path for `spec` if it names a local file/dir (absolute, relative, or inside models_dir)."""
+def resolve_local(spec: str, models_dir: Path, what: str, setting: str = "models.generator.model") -> Path | None:
+    """A path for `spec` if it names a local file/dir (absolute, relative, or inside models_dir);
+    None for a URL or hub id. `setting` is named in the error: where the user fixes `spec`."""
     for candidate in (Path(spec).expanduser(), models_dir / spec):
         if candidate.exists():
             return candidate.resolve()
     if not (is_url(spec) or is_hub_id(spec)):
-        hint = "run `lore models install`" if spec == DEFAULT_GENERATOR_FILE else "check models.generator.model"
+        hint = "run `lore models install`" if spec == DEFAULT_GENERATOR_FILE else f"check {setting}"
         raise ModelNotFoundError(f"{what} {spec!r} not found in {models_dir} or as a path: {hint}")
     return None
 

@@ -40,7 +40,7 @@ class CrossEncoderReranker:
                 from sentence_transformers import CrossEncoder
             except ImportError as exc:
                 raise MissingDependencyError("the cross-encoder reranker", "sentence-transformers") from exc
-            path = resolve_local(self.model_spec, self.models_dir, "reranker model")
+            path = resolve_local(self.model_spec, self.models_dir, "reranker model", "retrieval.reranker_model")
             try:
                 self._model = CrossEncoder(str(path) if path else self.model_spec, device="cpu")
             except OSError as exc:

@@ -46,14 +46,19 @@ def test_rewriter_table(raw, expected, order, dropped):
     assert rewriter.order == order and rewriter.dropped == dropped
 
 
+def feed_in_pieces(rewriter: CitationRewriter, raw: str, size: int) -> str:
+    """`raw` fed to the rewriter in pieces of `size` characters, as a model streams it."""
+    return "".join(rewriter.feed(raw[i : i + size]) for i in range(0, len(raw), size)) + rewriter.flush()
+
+
 @pytest.mark.parametrize("size", [1, 2, 3, 5])
 def test_rewriter_is_the_same_however_the_stream_is_split(size):
     raw = "Revenue grew [2]. Costs fell [1, 2]. Unknown [12]. Done [3]"
     whole = CitationRewriter(3)
     expected = whole.feed(raw) + whole.flush()
     pieces = CitationRewriter(3)
-    streamed = "".join(pieces.feed(raw[i : i + size]) for i in range(0, len(raw), size)) + pieces.flush()
-    assert streamed == expected == "Revenue grew [1]. Costs fell [2][1]. Unknown. Done [3]"
+    out = feed_in_pieces(pieces, raw, size)
+    assert out == expected == "Revenue grew [1]. Costs fell [2][1]. Unknown. Done [3]"
     assert pieces.dropped == 1
 
 
@@ -150,7 +155,7 @@ def test_uncited_sentences_get_the_marker_of_their_source(raw, expected, attribu
 
     for size in (1, 4, len(raw)):
         rewriter = CitationRewriter(2, attribute=attributor(ATTRIBUTION_CONTEXTS))
-        out = "".join(rewriter.feed(raw[i : i + size]) for i in range(0, len(raw), size)) + rewriter.flush()
+        out = feed_in_pieces(rewriter, raw, size)
         assert out == rewriter.text == expected
         assert rewriter.attributed == attributed
 
@@ -173,7 +178,7 @@ def test_a_citation_moves_to_the_document_that_supports_its_sentence(raw, expect
 
     for size in (1, 3, len(raw)):
         rewriter = CitationRewriter(2, attribute=attributor(ATTRIBUTION_CONTEXTS), verify=verifier(ATTRIBUTION_CONTEXTS))
-        out = "".join(rewriter.feed(raw[i : i + size]) for i in range(0, len(raw), size)) + rewriter.flush()
+        out = feed_in_pieces(rewriter, raw, size)
         assert out == rewriter.text == expected
         assert rewriter.corrected == corrected
 

@@ -41,8 +41,8 @@ class Partition(NamedTuple):
 
 
 class PartitionedStore:
-    """The group-partition methods of ChromaStore (which provides `_open`, `_client`, `_collection`,
-    `count`, `config`, `settings`, `_lock`, `_partitions`, `_checked_at` and `_resync`)."""
+    """The group-partition methods of ChromaStore (which provides `_open`, `_pages`, `_client`,
+    `_collection`, `count`, `config`, `settings`, `_lock`, `_partitions`, `_checked_at` and `_resync`)."""
 
     def partitions(self) -> dict[str, Partition]:
         """The partitions of this collection, listed afresh (another process may have added one)."""
@@ -111,21 +111,15 @@ class PartitionedStore:
     def sync_partitions(self, batch: int = 2000) -> int:
         """Make the partitions hold exactly the collection's chunks, each in the partition of its
         group set; returns how many vectors were written or removed."""
-        self._open()
         want: dict[str, str] = {}  # chunk id -> partition name
         groups_of: dict[str, frozenset[str]] = {}
         doc_of: dict[str, str] = {}
-        offset = 0
-        while True:
-            found = self._collection.get(limit=batch, offset=offset, include=["metadatas"])
-            if not found["ids"]:
-                break
+        for found in self._pages(["metadatas"], batch):
             for i, m in zip(found["ids"], found["metadatas"], strict=True):
                 groups = acl_groups(m or {})
                 want[i] = name = partition_name(self.config.collection, groups)
                 doc_of[i] = str(m.get("doc", "")) if m else ""
                 groups_of.setdefault(name, groups)
-            offset += len(found["ids"])
         changed = 0
         held: set[tuple[str, str]] = set()
         for name, part in self.partitions().items():

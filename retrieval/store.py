@@ -224,16 +224,11 @@ class ChromaStore(PartitionedStore):
             self._resident = None
             return
         chunks, vectors, groups = [], [], []
-        offset = 0
-        while True:
-            found = self._collection.get(limit=batch, offset=offset, include=["documents", "metadatas", "embeddings"])
-            if not len(found["ids"]):
-                break
+        for found in self._pages(["documents", "metadatas", "embeddings"], batch):
             for i, d, m, e in zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True):
                 chunks.append(Chunk.from_metadata(i, d, plain_metadata(m or {})))
                 groups.append(acl_groups(m or {}))
                 vectors.append(e)
-            offset += len(found["ids"])
         if self._stamp() == before:  # else written meanwhile: the next query asks for a fresh copy
             self._resident = ResidentIndex(before, chunks, vectors, groups)
 
@@ -329,13 +324,20 @@ class ChromaStore(PartitionedStore):
         return list(self.collection.get(where=where, include=[])["ids"])
 
     def iter_chunks(self, batch: int = 1000) -> Iterator[Chunk]:
-        offset = 0
-        while True:
-            found = self.collection.get(limit=batch, offset=offset, include=["documents", "metadatas"])
-            if not found["ids"]:
-                return
+        self._refresh()  # an open client first sees what other processes wrote
+        for found in self._pages(["documents", "metadatas"], batch):
             for i, d, m in zip(found["ids"], found["documents"], found["metadatas"], strict=True):
                 yield Chunk.from_metadata(i, d, m)
+
+    def _pages(self, include: list[str], batch: int) -> Iterator[dict[str, Any]]:
+        """The whole collection, `batch` records at a time (ids plus `include`)."""
+        self._open()
+        offset = 0
+        while True:
+            found = self._collection.get(limit=batch, offset=offset, include=include)
+            if not len(found["ids"]):
+                return
+            yield found
             offset += len(found["ids"])
 
     def count(self) -> int:

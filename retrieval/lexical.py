@@ -272,7 +272,8 @@ class LexicalIndex:
         return int(self._db().execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0])
 
     def count_cached(self) -> int:
-        """`count()`, read again at most every DF_TTL_S (it only chooses between query plans)."""
+        """`count()`, read again at most every DF_TTL_S (it only chooses between query plans and
+        whether feedback pays)."""
         counted_at, chunks = self._counted
         if time.monotonic() - counted_at > DF_TTL_S:
             chunks = self.count()

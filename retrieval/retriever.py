@@ -67,7 +67,7 @@ class Retriever:
         self.reranker = reranker
         self.names = names
         self._pool: ThreadPoolExecutor | None = None
-        self._size: tuple[float, int] = (-math.inf, 0)  # (when counted, chunks)
+        self._size: tuple[float, int] = (-math.inf, 0)  # (when counted, chunks) of a store without lexical index
 
     def _background(self, fn, *args, **kwargs) -> Future:
         """Start `fn` beside the caller's own work (SQLite and torch release the GIL). On an index of
@@ -92,10 +92,12 @@ class Retriever:
         return self._chunks() <= limit
 
     def _chunks(self) -> int:
-        """Chunks in the index, counted at most once a minute."""
+        """Chunks in the index, counted at most once a minute (the lexical index keeps its own count)."""
+        if self.lexical is not None:
+            return self.lexical.count_cached()
         counted_at, chunks = self._size
         if time.monotonic() - counted_at > 60.0:
-            chunks = self.lexical.count() if self.lexical is not None else self.store.count()
+            chunks = self.store.count()
             self._size = (time.monotonic(), chunks)
         return chunks
 

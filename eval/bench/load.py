@@ -177,17 +177,24 @@ def server_stages(url: str) -> dict:
     return out
 
 
-def cpu_seconds(pid: int | None = None) -> float:
-    """User + system CPU seconds of a process (default: this one, the load generator) and of its
-    living child processes (the server's workers)."""
+def processes(pid: int | None = None) -> list:
+    """A process (default: this one, the load generator) and, for another one, its living children
+    (the server's workers)."""
     import psutil
 
     proc = psutil.Process(pid)
+    return [proc, *(proc.children(recursive=True) if pid is not None else [])]
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of `processes(pid)`."""
+    import psutil
+
     total = 0.0
-    for p in [proc, *(proc.children(recursive=True) if pid is not None else [])]:
+    for p in processes(pid):
         try:
             times = p.cpu_times()
-        except psutil.Error:
+        except psutil.Error:  # a worker that ended meanwhile
             continue
         total += times.user + times.system
     return total
@@ -197,9 +204,8 @@ def rss_mb(pid: int) -> float:
     """Resident memory of the server: the process and its workers."""
     import psutil
 
-    proc = psutil.Process(pid)
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    for p in processes(pid):
         try:
             total += p.memory_info().rss
         except psutil.Error:

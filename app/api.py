@@ -115,7 +115,7 @@ def retrieval_concurrency(settings: Settings) -> int:
         return settings.api.retrieval_concurrency
     # Against the embedded store, retrieval is CPU work, mostly Python, which one process runs on one
     # core at a time: a second retrieval beside it only adds switching (measured with 2 server
-    # processes and 32 clients: 218 answers/s, p95 238 ms with 4 at once; 269/s, p95 175 ms with 1).
+    # processes and 32 clients: 218 answers/s, p95 238 ms with 4 at once; 250/s, p95 175 ms with 1).
     # Against a Chroma server it mostly waits on the network, and answers may overlap freely.
     return 1 if settings.store.kind == "embedded" else settings.api.max_concurrency
 
@@ -301,4 +301,3 @@ def create_app(settings: Settings, assistant: Any = None, keys: KeyStore | None 
         return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app
-

@@ -6,9 +6,9 @@ matrix product over 20,000 vectors takes about a millisecond. So the API and the
 many questions from one store, keep a copy of a store of at most `store.resident_max_chunks` chunks:
 its vectors, texts and groups.
 
-The copy is a cache of the Chroma collection, never the record. It is tied to the store files' stamp
-(`ChromaStore._stamp`): once anything writes to the store, this process or another, the copy no longer
-answers, queries go to Chroma again, and a fresh copy is read in the background.
+The copy is a cache of the Chroma collection, never the record. It is tied to a stamp of the store's
+content (retrieval/store_stamp.py): once anything writes to the store, this process or another, the
+copy no longer answers, queries go to Chroma again, and a fresh copy is read in the background.
 
 Access control is the same rule as Chroma's `where`: a chunk is searched only if one of its groups is
 one of the reader's, decided before scoring (a mask over the matrix), never by filtering results.

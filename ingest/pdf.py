@@ -19,6 +19,14 @@ CURRENCY = {"$", "€", "£", "¥", "%"}
 BULLET = re.compile(r"^([•●◦▪■□◆♦\-–*·]|\(?[a-z0-9]{1,3}[.)])\s+\S")
 TITLE_PREFIX = re.compile(r"^(PART|Part)\s+[IVX\d]+\b|^(ITEM|Item)\s+\d+[A-Z]?\b|^(NOTE|Note)\s+\d+\b")
 TERMINAL = (".", ",", ";", "?", "!")
+UNITS_LINE = re.compile(r"^\(?(?:\w+ )?in (?:thousands|millions|billions)\b", re.I)  # "(In millions, except …)"
+# Column headings of financial tables: a period phrase ("Three Months Ended"), then the period ends.
+PERIOD_PHRASE = re.compile(r"\b(?:(?:Three|Six|Nine|Twelve) Months|Quarter|(?:Fiscal )?Years?|\d{1,2} Weeks) End(?:ed|ing)\b", re.I)
+_MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+PARTIAL_DATE = re.compile(rf"\b{_MON} \d{{1,2}}\b,?")
+PERIOD_TOKEN = re.compile(r"\b(?:Q[1-4]|YTD|FY|H[12]) ?\d{4}\b")
+CHANGE = re.compile(r"(?<![\w%])%? ?Change\b")
+YEAR = re.compile(r"(?<![\d,$])\b(?:19|20)\d{2}\b(?![\d,])")
 
 
 def parse_pdf(file: Path) -> tuple[list[Block], str]:
@@ -62,8 +70,12 @@ def _parse_with_pdfminer(file: Path) -> tuple[list[Block], str]:
     return blocks, ""
 
 
+NEGATIVE_SPACED = re.compile(r"\((\d[\d,.]*)\s+\)")
+
+
 def _clean_lines(text: str) -> list[str]:
     text = text.replace("\ufffe", "-").replace("\x02", "-").replace("\u00ad", "")
+    text = NEGATIVE_SPACED.sub(r"(\1)", text)  # "(260 )" → "(260)"
     return [" ".join(line.split()) for line in text.splitlines() if line.strip()]
 
 
@@ -115,6 +127,60 @@ def row_cells(line: str) -> list[str] | None:
     return [label, *cells]
 
 
+def column_headings(header: str, columns: int) -> tuple[str, list[str]] | None:
+    """The headings of a table's value columns from its header text, as PDFs lay them out on
+    several lines ("Three Months Ended Nine Months Ended / July 1, / 2023 / June 25, / 2022 …"):
+    (the rest of the header, e.g. title and units; one heading per column), or None when the header
+    does not name `columns` periods."""
+    if columns < 1:
+        return None
+    phrases = list(PERIOD_PHRASE.finditer(header))
+    tokens = list(PERIOD_TOKEN.finditer(header))
+    days = list(PARTIAL_DATE.finditer(header))
+    years = [m for m in YEAR.finditer(header) if not any(t.start() <= m.start() < t.end() for t in tokens)]
+    group = columns // len(phrases) if phrases and columns % len(phrases) == 0 else 0
+
+    def day(i: int) -> str:
+        return days[i].group(0).rstrip(",")
+
+    changes = list(CHANGE.finditer(header))
+    if changes and phrases and len(changes) == len(phrases) and len(years) + len(changes) == columns and len(days) == len(years):
+        # "Three Months Ended Nine Months Ended July 1, 2023 June 25, 2022 Change July 1, 2023 …": each
+        # period group ends with a change column.
+        per = len(years) // len(phrases)
+        headings = []
+        for g, phrase in enumerate(phrases):
+            headings += [f"{phrase.group(0)} {day(g * per + k)}, {years[g * per + k].group(0)}" for k in range(per)]
+            headings.append(f"{phrase.group(0)} change")
+        rest = _without(header, [*phrases, *days, *years, *changes])
+        return rest, headings
+    used = [*phrases, *days, *years]
+    if tokens and columns % len(tokens) == 0:  # "Q3 2023 Q3 2022 YTD 2023 YTD 2022"
+        ends, used = [tokens[i * len(tokens) // columns].group(0) for i in range(columns)], [*phrases, *tokens]
+    elif len(years) != columns:
+        return None
+    elif len(days) == columns:  # "July 1, 2023 June 25, 2022 …" or "October 29, October 30, … 2023 2022 …"
+        ends = [f"{day(i)}, {years[i].group(0)}" for i in range(columns)]
+    elif group and len(days) == len(phrases):  # "Three Months Ended September 30, Nine Months … 2022 2023 2022 2023"
+        ends = [f"{day(i // group)}, {years[i].group(0)}" for i in range(columns)]
+    elif len(days) == 1:  # "Three Months Ended September 30, 2023 2022"
+        ends = [f"{day(0)}, {y.group(0)}" for y in years]
+    elif not days:
+        ends = [y.group(0) for y in years]
+    else:
+        return None
+    headings = [f"{phrases[i // group].group(0)} {end}" if group else end for i, end in enumerate(ends)]
+    if phrases and not group and len(phrases) == 1:
+        headings = [f"{phrases[0].group(0)} {end}" for end in ends]
+    return _without(header, used), headings
+
+
+def _without(text: str, matches: list[re.Match]) -> str:
+    for m in sorted(matches, key=lambda m: m.start(), reverse=True):
+        text = text[: m.start()] + " " + text[m.end() :]
+    return " ".join(text.split()).strip(" ,:;")
+
+
 def _is_title(line: str, next_line: str | None) -> bool:
     words = line.split()
     if not words or len(words) > 12 or len(line) > 100 or line.endswith(TERMINAL) or not any(c.isalpha() for c in line):
@@ -164,7 +230,7 @@ def blocks_from_lines(lines: list[str], page: int) -> list[Block]:
                 break
             j += 1
         head = start
-        while head > 0 and start - head < 14 and not kinds[head - 1] and kinds[head - 1] == "" and _short_label(lines[head - 1]) and not TITLE_PREFIX.match(lines[head - 1]):
+        while head > 0 and start - head < 14 and not kinds[head - 1] and (_short_label(lines[head - 1]) or UNITS_LINE.match(lines[head - 1])) and not TITLE_PREFIX.match(lines[head - 1]):
             head -= 1
         if sum(k == "row" for k in kinds[start : end + 1]) >= 2 or (head < start and len(rows[start] or ()) >= 4):
             for k in range(head, end + 1):
@@ -178,7 +244,7 @@ def blocks_from_lines(lines: list[str], page: int) -> list[Block]:
     blocks: list[Block] = []
     paragraph: list[str] = []
     para_kind = "NarrativeText"
-    table: list[str] = []
+    table: list[list[str]] = []
     header: list[str] = []
 
     def close_paragraph() -> None:
@@ -192,8 +258,7 @@ def blocks_from_lines(lines: list[str], page: int) -> list[Block]:
     def close_table() -> None:
         nonlocal table, header
         if table or header:
-            head = "| " + " ".join(header) + " |" if header else table.pop(0) if table else ""
-            all_rows = (head, "| --- |", *table)
+            all_rows = table_rows(header, table)
             blocks.append(Block("Table", "\n".join(all_rows), page, 0, all_rows))
         table, header = [], []
 
@@ -207,8 +272,7 @@ def blocks_from_lines(lines: list[str], page: int) -> list[Block]:
             continue
         if kind in ("row", "label"):
             close_paragraph()
-            cells = rows[index] or [line]
-            table.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+            table.append(rows[index] or [line])
             continue
         close_table()
         if titles[index]:
@@ -225,6 +289,29 @@ def blocks_from_lines(lines: list[str], page: int) -> list[Block]:
     close_paragraph()
     close_table()
     return blocks
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def table_rows(header: list[str], table: list[list[str]]) -> tuple[str, ...]:
+    """Markdown rows of a table: a heading row that names every value column where the header
+    text allows (column_headings), the separator, then the rows. A row of bare years right under
+    the header ("2023 2022 2023 2022") is part of the headings."""
+    table = list(table)
+    text = " ".join(header)
+    if table and len(table[0]) > 1 and all(YEAR.fullmatch(c.strip()) for c in table[0][1:]):
+        text = f"{text} {' '.join(table.pop(0))}".strip()  # "Three Months Ended September 30, | 2023 | 2022"
+    widths = Counter(len(r) - 1 for r in table if len(r) > 2)
+    columns = widths.most_common(1)[0][0] if widths else max((len(r) - 1 for r in table), default=0)
+    found = column_headings(text, columns) if text else None
+    if found is not None:
+        rest, headings = found
+        return (_row([rest, *headings]), "|" + " --- |" * (columns + 1), *(_row(r) for r in table))
+    if not text and table:
+        text = " ".join(table.pop(0))
+    return ("| " + text + " |", "| --- |", *(_row(r) for r in table))
 
 
 def _demote_header_fragments(lines: list[str], titles: list[bool]) -> None:

@@ -35,7 +35,7 @@ from retrieval.names import document_name
 from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
 from retrieval.settings import Settings
 
-PARSER_VERSION = "2"  # bump when parsing or chunking changes what a file turns into
+PARSER_VERSION = "4"  # bump when parsing or chunking changes what a file turns into
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
 
 
@@ -227,7 +227,7 @@ class Ingestor:
             chunks.append(Chunk(
                 id=chunk_id, text=draft.text, source=file.source, doc_id=doc["doc_id"], page=draft.page, section=draft.section,
                 groups=file.groups, file_hash=doc["sha256"], element_types=draft.element_types, chunk_index=index,
-                path=file.path, modified=file.mtime, run_id=run_id,
+                path=file.path, modified=file.mtime, run_id=run_id, spans=draft.spans,
             ))  # fmt: skip
         return chunks
 

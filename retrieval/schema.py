@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,6 +39,8 @@ class Chunk:
     path: str = ""
     modified: float = 0.0
     run_id: str = ""
+    # (offset in `text`, page, section) where the page or section changes inside the chunk
+    spans: tuple[tuple[int, Page, str], ...] = ()
 
     def metadata(self) -> dict[str, Any]:
         """Flat metadata for the vector store; groups become exact-match boolean keys."""
@@ -55,6 +58,8 @@ class Chunk:
         }
         if self.page is not None:
             meta["page"] = self.page
+        if self.spans:
+            meta["spans"] = json.dumps([list(s) for s in self.spans], ensure_ascii=False)
         for group in self.groups:
             meta[group_key(group)] = True
         return meta
@@ -75,7 +80,28 @@ class Chunk:
             path=str(meta.get("path", "")),
             modified=float(meta.get("modified", 0.0)),
             run_id=str(meta.get("run_id", "")),
+            spans=_spans(meta.get("spans")),
         )
+
+    def located(self, offset: int | None) -> tuple[Page, str]:
+        """The page and section at a character offset of the text (the chunk's own when unknown)."""
+        page, section = self.page, self.section
+        if offset is None:
+            return page, section
+        for start, span_page, span_section in self.spans:
+            if start > offset:
+                break
+            page, section = span_page, span_section or section
+        return page, section
+
+
+def _spans(raw: Any) -> tuple[tuple[int, Page, str], ...]:
+    if not raw:
+        return ()
+    try:
+        return tuple((int(s[0]), s[1], str(s[2])) for s in json.loads(raw))
+    except (ValueError, TypeError, IndexError):
+        return ()
 
 
 GROUP_KEY_PREFIX = "acl:"
@@ -133,9 +159,11 @@ class Answer:
     contexts: list[ScoredChunk] = field(default_factory=list)
     dropped_markers: int = 0
     interaction_id: str = ""
+    kind: str = ""  # the answer type of a typed answer: number, date, yes_no, name, list, text
+    details: dict[str, Any] = field(default_factory=dict)  # typed answers: the plan, the checks, why refused
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "answer": self.answer,
             "refused": self.refused,
             "citations": [c.to_json() for c in self.citations],
@@ -143,6 +171,12 @@ class Answer:
             "model": self.model,
             "usage": asdict(self.usage),
         }
+        if self.kind:  # additions of typed answers (the contract's keys above are unchanged)
+            doc["answer_type"] = self.kind
+            doc["checked"] = True
+            if self.refused and self.details.get("reason"):
+                doc["refusal_reason"] = self.details["reason"]
+        return doc
 
 
 @dataclass(frozen=True)

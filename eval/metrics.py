@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from retrieval.answering import REFUSAL_PHRASES  # one list of refusal wordings for answering and scoring
+from retrieval.answering import looks_like_refusal as _refusal  # one refusal rule for answering and scoring
 
 MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]")
 MARKER_NUMBERS = re.compile(r"\d{1,3}")
@@ -36,8 +36,8 @@ def normalize(text: str) -> str:
 
 
 def looks_like_refusal(answer: str) -> bool:
-    head = strip_markers(answer).lower()
-    return not head or any(p in head for p in REFUSAL_PHRASES)
+    """The assistant's own rule (retrieval/answering.py), with the answer's markers as its citations."""
+    return _refusal(answer, len(MARKER.findall(answer)))
 
 
 def exact_match(answer: str, reference: str | None) -> float | None:

@@ -90,7 +90,7 @@ class Scorer:
             out.errors["input"] = item.error
             out.scores["faithfulness"] = None
             return out
-        refused = item.refused if item.refused is not None else (m.looks_like_refusal(item.answer) and not m.MARKER.search(item.answer))
+        refused = item.refused if item.refused is not None else m.looks_like_refusal(item.answer)
         if refused:
             # A refusal asserts nothing the documents could contradict: faithful by definition.
             out.scores["faithfulness"] = 1.0

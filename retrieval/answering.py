@@ -57,13 +57,14 @@ def load_prompt(name: str, prompts_dir: Path | None = None) -> str:
 
 @dataclass(frozen=True)
 class Prompts:
-    system: str
+    system: str  # free-text answers
     answer: str  # has {documents} and {question}
     condense: str  # has {history} and {question}
+    typed: str  # the system prompt of typed answers (retrieval/structured.py)
 
     @classmethod
     def load(cls, prompts_dir: Path | None = None) -> Prompts:
-        return cls(*(load_prompt(n, prompts_dir) for n in ("system", "answer", "condense")))
+        return cls(*(load_prompt(n, prompts_dir) for n in ("system", "answer", "condense", "typed")))
 
 
 # ---- the context budget ---------------------------------------------------------------------------
@@ -341,11 +342,33 @@ def _best_supported(overlaps: Sequence[int], words: int, min_share: float) -> in
     return best
 
 
+# Whole answers that say nothing ("N/A"), after markers and end punctuation are removed.
+EMPTY_ANSWERS = frozenset({
+    "n/a", "na", "n.a", "none", "null", "unknown", "nothing", "not available", "not applicable", "not mentioned", "not stated",
+    "not specified", "not provided", "not disclosed", "not found", "no information", "no data", "no answer",
+    "no relevant information", "information not available", "not in the documents",
+})
+# Said in an answer's first sentence, these make the whole answer a refusal even when it carries a
+# marker ("The documents do not contain this information. [1]").
+OPENING_REFUSALS = (
+    "could not find", "couldn't find", "cannot find", "can't find", "unable to find", "not in the documents",
+    "documents do not", "documents don't", "document does not", "documents provided do not", "context does not",
+    "information is not", "no information", "not provided in the document", "not mentioned in the document",
+    "not specified in the document", "not available in the document", "not stated in the document",
+    "does not provide", "do not provide", "does not specify", "does not mention", "there is no mention", "n/a",
+)
+
+
 def looks_like_refusal(text: str, cited: int) -> bool:
-    """The model's own "not in the documents" signal: an empty answer, an answer that opens with a
-    refusal phrase, or one that contains a refusal phrase and cites nothing."""
+    """Lore's one rule for "the documents lack the answer" (answering and evaluation alike): an
+    empty answer or one that only says "N/A"; a first sentence that says the documents lack it
+    (markers or not); or a refusal phrase anywhere in an answer that cites nothing."""
     plain = MARKER.sub("", text).strip().lower()
-    if not plain:
+    bare = re.sub(r"[\s.!;:,]+$", "", plain)
+    if not bare or bare in EMPTY_ANSWERS or re.fullmatch(r"[\W_]*(?:n/?a|none|unknown)[\W_]*", bare):
+        return True
+    first = split_sentences(plain)[0] if plain else ""
+    if any(p in first[:160] for p in OPENING_REFUSALS + REFUSAL_PHRASES[:2]):
         return True
     head = plain[:120]
     if any(p in head for p in REFUSAL_PHRASES) and (cited == 0 or plain.startswith(REFUSAL_PHRASES[:2])):

@@ -60,7 +60,11 @@ def usage_json(answer: Answer) -> dict[str, int]:
 
 
 def lore_extra(answer: Answer, *, with_answer: bool = False) -> dict[str, Any]:
-    extra: dict[str, Any] = {"interaction_id": answer.interaction_id, "timings": answer.to_json()["timings"], "model": answer.model}
+    doc = answer.to_json()
+    extra: dict[str, Any] = {"interaction_id": answer.interaction_id, "timings": doc["timings"], "model": answer.model}
+    for key in ("answer_type", "checked", "refusal_reason"):  # typed answers
+        if key in doc:
+            extra[key] = doc[key]
     if with_answer:
         extra["answer"] = answer.answer
     return extra
@@ -89,7 +93,8 @@ class ChatRunner:
         self.executor = executor
         self.on_answer = on_answer
 
-    def _ask(self, key: ApiKey, question: str, history: list[ChatMessage], request: ChatCompletionRequest, on_token=None) -> Answer:
+    def _ask(self, key: ApiKey, question: str, history: list[ChatMessage], request: ChatCompletionRequest, on_token=None,
+             on_progress=None) -> Answer:
         answer = self.get_assistant().ask(
             question,
             user=key.user,
@@ -99,6 +104,7 @@ class ChatRunner:
             conversation_id=request.conversation_id,
             channel="api",
             on_token=on_token,
+            on_progress=on_progress,
         )
         self.on_answer(answer)
         return answer
@@ -125,7 +131,10 @@ class ChatRunner:
         def on_token(delta: str) -> None:  # called on the worker thread
             loop.call_soon_threadsafe(queue.put_nowait, ("delta", delta))
 
-        future = loop.run_in_executor(self.executor, self._ask, key, question, history, request, on_token)
+        def on_progress(status: str) -> None:  # typed answers: what the worker is doing before the text is written
+            loop.call_soon_threadsafe(queue.put_nowait, ("progress", status))
+
+        future = loop.run_in_executor(self.executor, self._ask, key, question, history, request, on_token, on_progress)
         # The future completes through call_soon_threadsafe too, so "done" is queued after every delta.
         future.add_done_callback(lambda _: queue.put_nowait(("done", "")))
         chunk_id, created = "chatcmpl-" + uuid.uuid4().hex, int(time.time())
@@ -147,6 +156,9 @@ class ChatRunner:
                 return
             if kind == "done":
                 break
+            if kind == "progress":  # no content: OpenAI clients ignore it, Lore's show it as a status
+                yield chunk({}, lore={"status": value})
+                continue
             streamed += value
             yield chunk({"content": value})
         try:

@@ -23,6 +23,7 @@ from retrieval.answering import (
     looks_like_refusal,
     recent_history,
 )
+from retrieval.composer import Composer
 from retrieval.embedders import Embedder, make_embedder
 from retrieval.errors import InputError
 from retrieval.generators import ChatModel, make_chat_model
@@ -63,6 +64,7 @@ class Assistant:
         # Document names live beside the lexical index (same file), written by ingestion.
         self.names = DocumentNames(lexical.path) if getattr(lexical, "path", None) is not None else None
         self.retriever = Retriever(self.config, store, embedder, lexical, reranker, self.names)
+        self.composer = Composer(self)
 
     def warm_up(self, long_running: bool = False) -> None:
         """Load the models and prefill the fixed system prompt, so the first question pays for neither.
@@ -76,7 +78,8 @@ class Assistant:
         self.chat_model.warm_up()
         if self.reranker is not None:
             self.reranker.warm_up()
-        self.chat_model.stream([ChatMessage("system", self.prompts.system), ChatMessage("user", "Hi")], max_tokens=1).read()
+        system = self.prompts.typed if self.config.answer_mode == "structured" else self.prompts.system
+        self.chat_model.stream([ChatMessage("system", system), ChatMessage("user", "Hi")], max_tokens=1).read()
 
     # ---- search -----------------------------------------------------------------------------------
 
@@ -99,13 +102,20 @@ class Assistant:
         conversation_id: str | None = None,
         channel: str = "cli",
         on_token: Callable[[str], None] | None = None,
+        on_progress: Callable[[str], None] | None = None,
     ) -> Answer:
+        """A cited answer. `on_token` receives the answer's text as it is written; `on_progress`
+        short status lines before that ("searching …", "reading 5 passages")."""
         question = _clean(question, "question")
         if groups is None:
             raise InputError("ask needs the user's groups: pass groups=[...] (an empty list reads nothing)")
         started = time.perf_counter()
         emit = on_token or (lambda _text: None)
         query = self.condense(question, history)
+        if self.config.answer_mode == "structured":
+            answer = self._compose(question, query, list(groups), top_k, started, emit, on_progress or (lambda _text: None))
+            self.log.record(answer, user=user, groups=list(groups), conversation_id=conversation_id, channel=channel)
+            return answer
         t_retrieve = time.perf_counter()
         found = self.retriever.retrieve(query, list(groups), top_k)
         retrieve_ms = _ms(t_retrieve)
@@ -115,6 +125,25 @@ class Assistant:
             answer = self._generate(question, query, found, retrieve_ms, started, emit)
         self.log.record(answer, user=user, groups=list(groups), conversation_id=conversation_id, channel=channel)
         return answer
+
+    def _compose(self, question: str, query: str, groups: list[str], top_k: int | None, started: float,
+                 emit: Callable[[str], None], progress: Callable[[str], None]) -> Answer:
+        """The typed, checked answer (retrieval/composer.py)."""
+        composed = self.composer.answer(question, query, groups, top_k, emit, progress, started)
+        first = (composed.first_text_at - started) * 1000.0 if composed.first_text_at is not None else None
+        return Answer(
+            answer=composed.text,
+            refused=composed.refused,
+            citations=composed.citations,
+            timings=Timings(composed.retrieve_ms, first, _ms(started)),
+            model=self.chat_model.name,
+            usage=composed.usage,
+            question=question,
+            query=query,
+            contexts=composed.contexts,
+            kind=composed.details.get("type", ""),
+            details=composed.details,
+        )
 
     def condense(self, question: str, history: Sequence[ChatMessage]) -> str:
         """A standalone query for a follow-up question; the question itself when there is no history."""

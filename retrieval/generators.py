@@ -6,6 +6,8 @@ usage once it is exhausted. Models load lazily on first use or in `warm_up()`, n
 
 from __future__ import annotations
 
+import inspect
+import json
 import os
 import re
 import threading
@@ -78,18 +80,28 @@ class LlamaCppChatModel:
         self.context_window = config.context_window
         self._llm: Any = None
         self._lock = threading.RLock()  # one llama.cpp context: one generation at a time
+        self._formatter: Any = None
+        self._grammars: dict[str, str] = {}
 
     def warm_up(self) -> None:
         with self._lock:
             if self._llm is not None:
                 return
+            from retrieval.decode_check import ensure_native_safe
+            from retrieval.native_build import package_lib_dir, prepare_runtime
+
+            path = resolve_local(self.config.model, self.models_dir, "generator model") or fetch_gguf(
+                self.config.model, self.models_dir
+            )
+            # A crashing native build must end in one line, not kill this process: the first load
+            # on a machine runs a test decode in a child process (retrieval/decode_check.py).
+            lib_dir = prepare_runtime() or package_lib_dir()
+            if self.config.check_in_child:
+                ensure_native_safe(self.config, self.models_dir, path, lib_dir)
             try:
                 from llama_cpp import Llama
             except ImportError as exc:
                 raise MissingDependencyError("the llama_cpp generator", "llama-cpp-python") from exc
-            path = resolve_local(self.config.model, self.models_dir, "generator model") or fetch_gguf(
-                self.config.model, self.models_dir
-            )
             threads = _threads(self.config.threads)
             try:
                 self._llm = Llama(
@@ -110,6 +122,8 @@ class LlamaCppChatModel:
 
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
         self.warm_up()
+        if json_schema is not None and self._template() is not None:
+            return self._stream_constrained(messages, json_schema, max_tokens, stop)
         kwargs: dict[str, Any] = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": max_tokens or self.config.max_new_tokens,
@@ -134,6 +148,62 @@ class LlamaCppChatModel:
         def finish(text: str) -> Usage:
             completion = counted["completion"]
             return Usage(prompt_tokens=max(counted.get("context", 0) - completion, 0), completion_tokens=completion)
+
+        return ChatStream(deltas(), finish)
+
+    def _template(self) -> Any:
+        """The model's own chat template (from the GGUF), used to lay out constrained prompts."""
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self._llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                self._formatter = False
+            else:
+                model = self._llm._model
+                eos, bos = self._llm.token_eos(), self._llm.token_bos()
+                self._formatter = Jinja2ChatFormatter(
+                    template=template,
+                    eos_token=model.token_get_text(eos) if eos != -1 else "",
+                    bos_token=model.token_get_text(bos) if bos != -1 else "",
+                    stop_token_ids=[eos],
+                )
+        return self._formatter or None
+
+    def _stream_constrained(self, messages, json_schema: dict[str, Any], max_tokens: int | None, stop: Sequence[str]) -> ChatStream:
+        """Greedy decoding held to the JSON schema's grammar, checking only the best candidates at
+        each step (retrieval/grammar.py): about as fast as unconstrained decoding."""
+        from llama_cpp import LogitsProcessorList
+
+        from retrieval.grammar import GrammarFilter, schema_grammar
+
+        key = json.dumps(json_schema, sort_keys=True)
+        grammar = self._grammars.get(key)
+        if grammar is None:
+            grammar = self._grammars[key] = schema_grammar(json_schema)
+        formatted = self._template()(messages=[{"role": m.role, "content": m.content} for m in messages])
+        tokens = self._llm.tokenize(formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True)
+        counted = {"completion": 0}
+
+        def deltas() -> Iterator[str]:
+            with self._lock:
+                guard = GrammarFilter(self._llm, grammar)
+                try:
+                    for event in self._llm.create_completion(
+                        prompt=tokens, max_tokens=max_tokens or self.config.max_new_tokens, temperature=0.0,
+                        seed=self.config.seed, stop=list(stop) or None, stream=True,
+                        logits_processor=LogitsProcessorList([guard]),
+                    ):
+                        text = event["choices"][0]["text"]
+                        if text:
+                            counted["completion"] += 1
+                            yield text
+                finally:
+                    counted["steps"], counted["full_checks"] = guard.steps, guard.full_checks
+                    guard.close()
+
+        def finish(text: str) -> Usage:
+            return Usage(prompt_tokens=len(tokens), completion_tokens=max(counted.get("steps", 0), counted["completion"]))
 
         return ChatStream(deltas(), finish)
 
@@ -324,11 +394,13 @@ SENTENCE = re.compile(r"(.+?[.!?])(\s|$)", re.S)
 
 class FakeChatModel:
     """Deterministic stand-in for tests: answers with the first sentence of the first fenced
-    document, cited as [n]; says the refusal line when no document is given. `reply` overrides it."""
+    document, cited as [n] (a typed answer's form: that sentence as the quote, its first number and
+    unit as the value); says the refusal line when no document is given. `reply(messages)` or
+    `reply(messages, json_schema)` overrides it."""
 
     REFUSAL = "The documents do not contain the answer."
 
-    def __init__(self, reply: Callable[[Sequence[ChatMessage]], str] | None = None, name: str = "fake"):
+    def __init__(self, reply: Callable[..., str] | None = None, name: str = "fake"):
         self.reply = reply or self.default_reply
         self.name = name
         self.context_window = 4096
@@ -351,22 +423,51 @@ class FakeChatModel:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    @classmethod
+    def default_form(cls, messages: Sequence[ChatMessage], json_schema: dict[str, Any]) -> str:
+        """A typed answer's form filled from the first document: its first sentence as the quote
+        (and as the point), its first number (else its first words) as the value."""
+        blocks = DOC_BLOCK.findall(messages[-1].content if messages else "")
+        props = json_schema.get("properties", {})
+        key = "points" if "points" in props else "facts"
+        if not blocks:
+            return json.dumps({key: []} | ({"answer": "not stated"} if "answer" in props else {}))
+        doc_id, text = blocks[0]
+        body = text.split("\n", 1)[-1] if text.startswith("[") else text
+        sentence = SENTENCE.match(body.strip())
+        first = (sentence.group(1) if sentence else body).strip().replace("\n", " ")
+        if key == "points":
+            return json.dumps({"points": [{"doc": int(doc_id), "text": first}]})
+        number = re.search(r"\d[\d,.]*\d(?:\s+[a-z]+)?|\d(?:\s+[a-z]+)?", first)
+        value = number.group(0) if number else " ".join(first.split()[:4])
+        form = {"facts": [{"doc": int(doc_id), "quote": first, "value": value, "about": ""}]}
+        return json.dumps(({"answer": "yes"} if "answer" in props else {}) | form)
+
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
         self.calls.append(list(messages))
-        text = self.reply(messages)
+        if json_schema is not None and self.reply == self.default_reply:
+            text = self.default_form(messages, json_schema)
+        elif len(inspect.signature(self.reply).parameters) >= 2:
+            text = self.reply(messages, json_schema)
+        else:
+            text = self.reply(messages)
         words = re.findall(r"\S+\s*", text)[: max_tokens or None]
         prompt = sum(self.count_tokens(m.content) for m in messages)
         return ChatStream(iter(words), lambda out: Usage(prompt_tokens=prompt, completion_tokens=len(words)))
 
 
 def make_chat_model(settings: Settings, config: GeneratorSettings | None = None) -> ChatModel:
-    """The one factory: pick the backend named by `models.generator.kind`."""
-    config = config or settings.models.generator
+    """The generator configured in `models.generator` (or `config`)."""
+    return make_generator(config or settings.models.generator, settings.models.dir)
+
+
+def make_generator(config: GeneratorSettings, models_dir: Path) -> ChatModel:
+    """The one factory: pick the backend named by `config.kind`."""
     match config.kind:
         case "llama_cpp":
-            return LlamaCppChatModel(config, settings.models.dir)
+            return LlamaCppChatModel(config, models_dir)
         case "transformers":
-            return TransformersChatModel(config, settings.models.dir)
+            return TransformersChatModel(config, models_dir)
         case "openai":
             return OpenAIChatModel(config)
         case "fake":

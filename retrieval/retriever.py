@@ -101,8 +101,9 @@ class Retriever:
             self._size = (time.monotonic(), chunks)
         return chunks
 
-    def retrieve(self, query: str, groups: Sequence[str] | None, top_k: int | None = None) -> Retrieval:
-        """The best `top_k` chunks readable by `groups` (None: unfiltered, for maintenance only)."""
+    def retrieve(self, query: str, groups: Sequence[str] | None, top_k: int | None = None, docs: Sequence[str] | None = None) -> Retrieval:
+        """The best `top_k` chunks readable by `groups` (None: unfiltered, for maintenance only);
+        `docs`: only chunks of these documents (a question that names them, retrieval/questions.py)."""
         top_k = top_k or self.config.top_k
         groups = list(dict.fromkeys(groups)) if groups is not None else None
         if groups is not None and not groups:
@@ -110,16 +111,17 @@ class Retriever:
         mode = self.config.mode if self.lexical is not None else "dense"
         pool = max(self.config.candidates, top_k)
         # BM25 runs beside embedding + the dense query: SQLite and torch release the GIL.
-        pending = self._background(self.lexical.search, query, pool, groups, max_df=self.config.lexical_max_df) if mode != "dense" else None
+        docs = list(dict.fromkeys(docs)) if docs is not None else None
+        pending = self._background(self.lexical.search, query, pool, groups, max_df=self.config.lexical_max_df, docs=docs) if mode != "dense" else None
         lookup = _Lookup(self, self.embedder.embed_query(query), groups)
-        dense = self.store.query(lookup.vector, pool, groups) if mode != "lexical" else []
+        dense = self.store.query(lookup.vector, pool, groups, docs=docs) if mode != "lexical" else []
         lookup.know(dense, true_cosine=True)
         lexical = pending.result() if pending is not None else []
         rankings = [_dense_ranking(dense)], [lexical]
-        scoped = self._scoped(query, lookup, mode, pool, groups)
+        scoped = self._scoped(query, lookup, mode, pool, groups) if docs is None else []
         ranked = self._fuse(*rankings, scoped)
         if self.config.feedback_docs and ranked and self._feedback_pays():
-            ranked = self._feedback(query, lookup, ranked, rankings, mode, pool, groups, scoped)
+            ranked = self._feedback(query, lookup, ranked, rankings, mode, pool, groups, scoped, docs)
         wanted = self.config.rerank_candidates if self.reranker is not None else top_k
         chunks = lookup.materialise(ranked, wanted)
         if self.reranker is not None and chunks:
@@ -149,7 +151,7 @@ class Retriever:
             found.append(self.lexical.search(query, pool, groups, max_df=c.lexical_max_df, docs=docs))
         return [r for r in found if r]
 
-    def _feedback(self, query, lookup: _Lookup, ranked, first, mode: str, pool: int, groups, scoped) -> list[tuple[str, float, float | None]]:
+    def _feedback(self, query, lookup: _Lookup, ranked, first, mode: str, pool: int, groups, scoped, docs=None) -> list[tuple[str, float, float | None]]:
         """Pseudo-relevance feedback: the top fused chunks refine both queries (Rocchio on the query
         vector, recurring content words for BM25), then both sides are searched and fused again.
         With `feedback_per_doc` the chunks come from distinct documents: two overlapping chunks of
@@ -161,12 +163,12 @@ class Retriever:
             texts, own = [s.chunk.text for s in top], query_terms(query)
             offer = {"frequencies": self.lexical.document_frequencies, "total": self._chunks()} if c.feedback_expansion == "offer" else {}
             terms = expansion_terms(texts, own, c.feedback_terms, **offer)
-            pending = self._background(self.lexical.search, query, pool, groups, expansion=terms, query_weight=c.feedback_query_weight, max_df=c.lexical_max_df)
+            pending = self._background(self.lexical.search, query, pool, groups, expansion=terms, query_weight=c.feedback_query_weight, max_df=c.lexical_max_df, docs=docs)
         if mode != "lexical" and top:
             centroid = np.mean(lookup.vectors([s.chunk for s in top]), axis=0)
             moved = np.asarray(lookup.vector) + c.feedback_weight * centroid
             moved /= np.linalg.norm(moved) or 1.0
-            dense = self.store.query(moved.tolist(), pool, groups)
+            dense = self.store.query(moved.tolist(), pool, groups, docs=docs)
             lookup.know(dense, true_cosine=False)  # similarities to the moved vector, not the query
         if pending is not None:
             lexical = pending.result()

@@ -76,6 +76,9 @@ class GeneratorSettings(BaseModel):
     api_base: str = ""  # openai: e.g. http://localhost:8000/v1 for vLLM
     api_key: SecretStr | None = None
     timeout_s: float = Field(120.0, gt=0)
+    # llama_cpp: the first load on a machine decodes a few tokens in a child process, so a crashing
+    # native build ends in one line instead of a segfault (retrieval/decode_check.py).
+    check_in_child: bool = True
 
 
 class ModelsSettings(BaseModel):
@@ -123,6 +126,9 @@ class RetrievalSettings(BaseModel):
     reranker_model: str = ""  # cross_encoder: a local directory or file name in models.dir
     rerank_candidates: int = Field(20, ge=1)
     context_tokens: int = Field(350, ge=64)  # prompt budget for retrieved text (first-token latency: ~77 tokens/s prefill on 2 cores)
+    # structured: typed answers (per-type JSON form, every figure checked against its passage, markers
+    # placed by code; retrieval/composer.py); text: the model writes the answer and its markers itself.
+    answer_mode: Literal["structured", "text"] = "structured"
     attribute_uncited: bool = True  # a finished sentence without [n] gets the marker of the document it came from
     verify_citations: bool = True  # a marker whose document does not support its sentence moves to the one that does
     answer_tokens: int = Field(0, ge=0)  # cap on answer length; 0: models.generator.max_new_tokens

@@ -41,7 +41,8 @@ def openai_compatible_server(model: FakeChatModel) -> Iterator[tuple[str, list[d
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             requests.append(body)
             messages = [ChatMessage(m["role"], m["content"]) for m in body["messages"]]
-            stream = model.stream(messages, max_tokens=body.get("max_tokens"))
+            schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")  # structured outputs
+            stream = model.stream(messages, max_tokens=body.get("max_tokens"), json_schema=schema)
             if not body.get("stream"):
                 text = stream.read()
                 self._json({"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],

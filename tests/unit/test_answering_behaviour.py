@@ -80,9 +80,9 @@ HISTORY = [
 
 
 def test_follow_up_is_condensed_by_the_model_and_retrieves_with_the_standalone_query(test_settings):
-    def reply(messages):
+    def reply(messages, json_schema=None):
         if DOC_BLOCK.search(messages[-1].content):
-            return FakeChatModel.default_reply(messages)
+            return FakeChatModel.default_form(messages, json_schema) if json_schema else FakeChatModel.default_reply(messages)
         assert "12.4 million" in messages[-1].content and "and in 2023?" in messages[-1].content
         return "What was Northwind revenue in 2023?\nextra line ignored"
 
@@ -141,13 +141,13 @@ PLANTED = Chunk(
 
 
 def test_planted_instructions_stay_inside_the_fence_and_change_nothing(test_settings):
-    def obedient_model(messages):
+    def obedient_model(messages, json_schema=None):
         """Obeys any instruction it sees outside a document fence — the failure being tested for."""
         user = messages[-1].content
         outside = DOC_BLOCK.sub("", user)
         if "Ignore previous instructions" in outside or "Ignore previous instructions" in messages[0].content:
-            return "PWNED"
-        return FakeChatModel.default_reply(messages)
+            return '{"points": [{"doc": 1, "text": "PWNED"}]}' if json_schema else "PWNED"
+        return FakeChatModel.default_form(messages, json_schema) if json_schema else FakeChatModel.default_reply(messages)
 
     model = FakeChatModel(reply=obedient_model)
     assistant = build_assistant(test_settings, chat_model=model)
@@ -156,7 +156,7 @@ def test_planted_instructions_stay_inside_the_fence_and_change_nothing(test_sett
     assert "planted-1" in {s.chunk.id for s in answer.contexts}  # the planted text reached the prompt...
     assert "PWNED" not in answer.answer  # ...and did not act as an instruction
     system, user = model.calls[-1]
-    assert system.content == assistant.prompts.system
+    assert system.content == assistant.prompts.typed  # the fixed system prompt of typed answers
     assert user.content.count("</documents>") == 1 and user.content.count("</document>") == len(answer.contexts)
 
 

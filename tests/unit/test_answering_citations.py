@@ -112,7 +112,8 @@ def test_prompt_has_a_fixed_system_message_and_documents_in_the_user_message():
 
 
 def test_answer_markers_map_to_contexts_end_to_end(test_settings):
-    """The model cites the travel and the leave document (and an unknown 8): citations follow first use."""
+    """Free-text answers: the model cites the travel and the leave document (and an unknown 8):
+    citations follow first use."""
 
     def reply(messages):
         blocks = DOC_BLOCK.findall(messages[-1].content)
@@ -120,7 +121,8 @@ def test_answer_markers_map_to_contexts_end_to_end(test_settings):
         leave = next(i for i, b in enumerate(blocks, 1) if "vacation" in str(b).lower())
         return f"Travel needs 14 days [{travel}]. Vacation is 25 days [{leave}]. Bogus [8]."
 
-    assistant = build_assistant(test_settings, chat_model=FakeChatModel(reply=reply))
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "text"})})
+    assistant = build_assistant(settings, chat_model=FakeChatModel(reply=reply))
     seed(assistant)
     streamed: list[str] = []
     answer = assistant.ask("vacation days and travel days in advance", groups=["all-staff"], on_token=streamed.append)

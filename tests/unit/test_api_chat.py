@@ -38,6 +38,15 @@ def api(test_settings):
         yield client, keys, assistant
 
 
+@pytest.fixture
+def api_text(test_settings):
+    """The same API with free-text answers (retrieval.answer_mode = "text")."""
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "text"})})
+    client, keys, assistant = make_client(settings)
+    with client:
+        yield client, keys, assistant
+
+
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
@@ -67,7 +76,7 @@ def test_completion_answers_with_markers_and_citations(api):
     assert logged["user"] == "alice" and logged["channel"] == "api" and logged["groups"] == ["all-staff"]
 
 
-def test_streaming_sends_chunks_then_citations_then_done(api):
+def test_streaming_sends_progress_then_the_typed_answer_then_citations_then_done(api):
     client, keys, _ = api
     response = client.post("/v1/chat/completions", json=ask(TRAVEL, stream=True), headers=auth(keys["staff"]))
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
@@ -78,8 +87,22 @@ def test_streaming_sends_chunks_then_citations_then_done(api):
     final = events[-1]
     assert final["choices"][0]["finish_reason"] == "stop"
     assert streamed == final["lore"]["answer"] and "[1]" in streamed
-    assert len(events) > 4  # token by token, not one blob
+    assert final["lore"]["answer_type"] == "number" and final["lore"]["checked"] is True
+    # Progress (no content) comes before the first content, while the form is being filled in.
+    statuses = [i for i, e in enumerate(events) if "status" in e.get("lore", {})]
+    first_text = next(i for i, e in enumerate(events) if e["choices"][0]["delta"].get("content"))
+    assert statuses and max(statuses) < first_text
+    assert all(not events[i]["choices"][0]["delta"].get("content") for i in statuses)
     assert final["citations"][0]["source"] == "policies/travel.pdf" and final["refused"] is False
+
+
+def test_free_text_answers_stream_token_by_token(api_text):
+    client, keys, _ = api_text
+    response = client.post("/v1/chat/completions", json=ask(TRAVEL, stream=True), headers=auth(keys["staff"]))
+    events = sse_events(response.text)
+    streamed = "".join(e["choices"][0]["delta"].get("content", "") for e in events)
+    assert streamed == events[-1]["lore"]["answer"] and "[1]" in streamed
+    assert len(events) > 4  # token by token, not one blob
 
 
 def test_unanswerable_question_is_a_refusal_without_citations(api):

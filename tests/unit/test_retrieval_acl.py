@@ -10,7 +10,7 @@ import pytest
 from app.cli import main
 from retrieval.answering import REFUSAL
 from retrieval.assistant import build_assistant
-from retrieval.generators import FakeChatModel
+from retrieval.generators import DOC_BLOCK, FakeChatModel
 from retrieval.schema import ChatMessage
 from retrieval.testing import CORPUS, RESTRICTED_SECRET, seed
 
@@ -30,9 +30,17 @@ def assistant(test_settings):
     return a
 
 
-def _leaky_reply(messages):
-    """A model that repeats every document it was shown: anything restricted in the prompt leaks."""
-    return FakeChatModel.default_reply(messages) + " " + messages[-1].content
+def _leaky_reply(messages, json_schema=None):
+    """A model that repeats every document it was shown: anything restricted in the prompt leaks
+    (typed answers: every document becomes a point or a fact)."""
+    if json_schema is None:
+        return FakeChatModel.default_reply(messages) + " " + messages[-1].content
+    form = json.loads(FakeChatModel.default_form(messages, json_schema))
+    key = "points" if "points" in json_schema["properties"] else "facts"
+    for doc, text in DOC_BLOCK.findall(messages[-1].content):
+        item = {"doc": int(doc), "text": text} if key == "points" else {"doc": int(doc), "quote": text, "value": text[:60], "about": ""}
+        form.setdefault(key, []).append(item)
+    return json.dumps(form)
 
 
 @pytest.mark.parametrize("question", QUESTIONS)

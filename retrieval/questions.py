@@ -1,0 +1,238 @@
+"""What a question asks for, and where to look: answer type, the documents and periods it names,
+and the retrieval parts it splits into.
+
+- The answer type (number, date, yes/no, name, list, free text) chooses the prompt and the shape of
+  the structured answer (retrieval/structured.py).
+- Documents are named through their names (retrieval/names.py): "Apple's Q3 2022 10-Q" names one
+  filing, "Apple's" alone names Apple's four. "latest"/"most recent" keeps the newest named
+  document; "over time", "these quarters", "each period" split the question into one part per
+  named document, each retrieved and answered on its own.
+- The topic is the question without the words that only point at documents ("in its Q3 2022
+  10-Q", "Apple's", "latest report"): those scope the search, and as search words they match
+  cover pages and certifications instead of the passage that holds the answer.
+- A proper name the question is about ("Alphabet") that no readable passage contains means the
+  documents cannot answer it: `absent` lists such names.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from retrieval.facts import dates, names
+from retrieval.lexical import STOPWORDS, stem
+
+AnswerKind = Literal["number", "date", "yes_no", "name", "list", "text"]
+
+YES_NO = re.compile(r"^\s*(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should|may|must)\b", re.I)
+IF_SO = re.compile(r",?\s*(?:and|&)\s+(?:if so|if yes|if any)\b|,\s*and\s+(?:what|how much|how many|which)\b", re.I)
+DATE = re.compile(r"^\s*(?:when\b|by when\b|on what date\b|what date\b|what is the date\b|what was the date\b)", re.I)
+_AMOUNT_NOUNS = (
+    r"revenue|revenues|sales|income|margin|margins|expense|expenses|expenditure|expenditures|cost|costs|cash|cash flows?|eps|"
+    r"earnings|profit|loss|dividend|dividends|rate|headcount|capex|debt|assets|liabilities|spend|spending|salary|cap|allowance|"
+    r"budget|fee|price|count|number|total|balance|inventory|inventories|figure|figures|amount|extension|maximum|minimum|limit|"
+    r"capacity|scale|magnitude|extent|size|percentage|proportion|share|ratio"
+)
+NUMBER_START = re.compile(
+    r"^\s*(?:how (?:many|much|long|often|far|quickly|soon|big|large|high|low)\b"
+    r"|what (?:percentage|percent|proportion|share|fraction|ratio|number|amount|total|sum|price|cost|rate|level|value)\b"
+    rf"|(?:what|which)\b(?:\s+[\w'’&\-]+){{0,8}}?\s+(?:{_AMOUNT_NOUNS})\b)",
+    re.I,
+)
+# Questions about causes, explanations or qualities want sentences, even when they name an amount.
+EXPLANATION = re.compile(
+    r"\b(?:drivers?|driving|factors?|reasons?|why|contributors?|contributed|influences?|influenced|influencing|impacts?|effects?|"
+    r"affect(?:ed|s)?|focus|focuses|priorities|prioritized|initiatives|details|explain|insights?|suggest|indicate|implications?|"
+    r"relate|relationship|correlat\w*|align|connection|breakdown|discussion|strateg\w*|changes? in|how does|how do|how did|"
+    r"how have|how has|describe|summari[sz]e|analy[sz]e)\b",
+    re.I,
+)
+LEAD_IN = re.compile(r"^\s*(?:in|for|during|from|as of|according to|based on|within|over)\b[^,?]{0,70},\s*", re.I)
+NAME_START = re.compile(
+    r"^\s*(?:who\b|whom\b|what is the name\b|which (?:\w+\s){0,3}?(?:company|companies|person|people|vendor|supplier|client|"
+    r"model|office|tool|product|provider|manager|directive|team|department|laptop|monitor|room|country|city|firm|bank|auditor|"
+    r"executive|officer|client|software|service|platform|partner)\b)",
+    re.I,
+)
+LIST_START = re.compile(r"^\s*(?:list|name|enumerate|outline|what are the (?:main|major|key|principal|primary)?\s*\w+s\b|which \w+s\b)", re.I)
+# Words that point at documents rather than at the answer: removed from the topic.
+_QUALIFIER = (
+    r"(?:(?:the|its|their|these|this|those|each|company'?s)\s+)?(?:(?:latest|most recent|recent|last|previous|prior|reported|respective)\s+)?"
+    r"(?:(?:(?:q[1-4]|fy|first|second|third|fourth)\s*(?:quarter\s*)?(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?'?\d{2,4}|\d{4}\s*(?:q[1-4])?)\s+)?"
+)
+DOC_WORDS = re.compile(
+    r"\b(?:(?:as\s+)?(?:reported|revealed|stated|disclosed|outlined|presented|mentioned|provided|shown|described|detailed|"
+    r"identified|highlighted|discussed)\s+)?(?:(?:in|within|from|according to|per|across|throughout|of)\s+)?"
+    rf"(?:{_QUALIFIER}(?:form\s+)?(?:10-?qs?|10-?ks?)(?:\s+(?:reports?|filings?))?\b"
+    r"|(?:(?:the|its|their|these|this|those|each|company'?s)\s+)(?:(?:latest|most recent|recent|last|previous|prior|reported|respective)\s+)?"
+    r"(?:(?:(?:q[1-4]|fy)\s*'?\d{2,4}|\d{4}\s*(?:q[1-4])?)\s+)?(?:quarterly\s+)?(?:reports?|filings?|documents?)\b"
+    r"|(?:latest|most recent)\s+(?:quarterly\s+)?(?:reports?|filings?|quarter)\b)",
+    re.I,
+)
+PERIOD_WORDS = re.compile(
+    r"\b(?:in|for|during|of)?\s*(?:the\s+)?(?:(?:first|second|third|fourth)\s+quarter|q[1-4])(?:\s+of)?(?:\s+fiscal)?(?:\s+year)?\s*'?(?:\d{4})?\b",
+    re.I,
+)
+LATEST = re.compile(r"\b(?:latest|most recent|last|recent|current)\s+(?:quarter|quarterly|10-?q|report|filing|period|fiscal quarter)s?\b"
+                    r"|\b(?:latest|most recent)\b", re.I)
+OVER_TIME = re.compile(
+    r"\bover time\b|\bacross (?:the |these |all )?(?:reported |reporting |various |different |several )?(?:quarters|periods|reports|filings|10-?qs)\b"
+    r"|\bthese (?:10-?qs|quarters|quarterly reports|reports|filings|periods)\b|\bquarter[- ]to[- ]quarter\b|\bquarter over quarter\b"
+    r"|\beach (?:reported |reporting )?(?:period|quarter)\b|\btrend(?:s|ed)?\b|\bevolv(?:ed|e)\b|\bfluctuat\w*\b"
+    r"|\bover (?:the|these) (?:reported |reporting )?(?:quarters|periods?|timeframe)\b|\bthroughout the report\w*\b"
+    r"|\breported quarters\b|\bhistorical periods\b|\bchanged over\b|\bcompare[sd]? across\b",
+    re.I,
+)
+ORDINAL_QUARTER = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
+QUARTER_OF_YEAR = re.compile(r"\b(first|second|third|fourth)\s+quarter(?:\s+of)?(?:\s+fiscal)?(?:\s+year)?\s+(\d{4})\b", re.I)
+DOC_PERIOD = re.compile(r"\b(\d{4})\s*Q([1-4])\b|\bQ([1-4])\s*(\d{4})\b", re.I)
+MAX_PARTS = 4
+
+
+@dataclass(frozen=True)
+class Part:
+    """One retrieval: the documents to search (None: everything readable) and what they are."""
+
+    docs: tuple[str, ...] | None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class QuestionPlan:
+    question: str
+    kind: AnswerKind
+    topic: str
+    parts: tuple[Part, ...]
+    yes_no_first: bool = False  # "Did X …, and if so, what …": say yes or no, then the value
+    absent: tuple[str, ...] = ()  # proper names the question is about that no readable passage contains
+    named_docs: tuple[str, ...] = field(default=())
+
+    @property
+    def split(self) -> bool:
+        return len(self.parts) > 1
+
+
+def answer_kind(question: str) -> tuple[AnswerKind, bool]:
+    """(answer type, yes/no first) from the wording of the question."""
+    q = LEAD_IN.sub("", " ".join(question.split()))  # "In Q1 2023, how much …" → "how much …"
+    if YES_NO.match(q):
+        pieces = IF_SO.split(q, maxsplit=1)
+        follow = pieces[1].strip(" ,") if len(pieces) == 2 else ""
+        if follow:
+            if not re.match(r"^(?:what|how|which|who|when)\b", follow, re.I):
+                follow = "what " + follow
+            return answer_kind(follow)[0], True
+        return "yes_no", False
+    if DATE.match(q):
+        return "date", False
+    if NUMBER_START.match(q) and (re.match(r"^\s*how (?:many|much)\b", q, re.I) or not EXPLANATION.search(q)):
+        return "number", False
+    if NAME_START.match(q):
+        return "name", False
+    if LIST_START.match(q):
+        return "list", False
+    return "text", False
+
+
+def scoping_text(question: str) -> str:
+    """The question with "third quarter of 2023" also written as "Q3 2023", as document names write periods."""
+    extra = [f"{ORDINAL_QUARTER[m.group(1).lower()]} {m.group(2)}" for m in QUARTER_OF_YEAR.finditer(question)]
+    return question + (" " + " ".join(extra) if extra else "")
+
+
+def topic_of(question: str, name_terms: set[str]) -> str:
+    """The question without the words that only point at documents or periods."""
+    text = DOC_WORDS.sub(" ", question)
+    text = PERIOD_WORDS.sub(" ", text)
+
+    def drop(m: re.Match) -> str:
+        bare = re.sub(r"['’]s$", "", m.group(0))
+        named = any(c.isupper() or c.isdigit() for c in bare) and stem(bare.lower()) in name_terms
+        return "" if named else m.group(0)
+
+    text = re.sub(r"[\w][\w'’\-]*", drop, text)
+    text = re.sub(r"\s+([?.,;:])", r"\1", " ".join(text.split()))
+    text = re.sub(r"^[,;:\s]+", "", text)
+    for _ in range(2):  # "reported by in the, and" → "reported, and"
+        text = re.sub(r"\b(?:(?:in|for|of|from|by|at|as|during)(?:\s+the)?|the)\s*([?.,;:]|$)", r"\1", text)
+        text = re.sub(r"^(?:in|for|during)?[,;:\s]+|\s+(?=[?.,;:])", "", text).strip()
+    content = [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS]
+    return text if content else question
+
+
+def asked_periods(question: str) -> set[tuple[int, int]]:
+    """(year, quarter) pairs a question names: "Q3 2022", "2023 Q1", "the second quarter of 2023"."""
+    found = {(int(m.group(1) or m.group(4)), int(m.group(2) or m.group(3))) for m in DOC_PERIOD.finditer(question)}
+    found |= {(int(m.group(2)), int(ORDINAL_QUARTER[m.group(1).lower()][1])) for m in QUARTER_OF_YEAR.finditer(question)}
+    return found
+
+
+def document_period(name: str) -> tuple[int, int, int]:
+    """A sortable period for a document name: "2023 Q3 AAPL" → (2023, 3, 0); else its latest date."""
+    m = DOC_PERIOD.search(name)
+    if m:
+        year, quarter = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+        return int(year), int(quarter), 0
+    found = [d for d in dates(name) if d.day]
+    if found:
+        latest = max(found, key=lambda d: d.key)
+        return latest.year, (latest.month - 1) // 3 + 1, latest.month * 100 + (latest.day or 0)
+    return 0, 0, 0
+
+
+def plan(
+    question: str,
+    *,
+    named: Callable[[str], list[str]] | None = None,
+    doc_name: Callable[[str], str | None] | None = None,
+    name_terms: Callable[[Sequence[str]], set[str]] | None = None,
+    present: Callable[[str], bool] | None = None,
+    max_parts: int = MAX_PARTS,
+) -> QuestionPlan:
+    """Analyse `question`. The callables come from the index: `named(text)` → the documents a text
+    names (readable by the asker); `doc_name(doc_id)` → its name; `name_terms(docs)` → the stems of
+    their names; `present(word)` → does any readable passage contain the word."""
+    kind, yes_no_first = answer_kind(question)
+    docs = named(scoping_text(question)) if named is not None else []
+    if docs and doc_name is not None and (asked := asked_periods(question)):
+        # "Q3 2022" names one filing of the company, not every document whose name shares "Q3".
+        docs = [d for d in docs if document_period(doc_name(d) or "")[:2] in asked] or docs
+    terms = name_terms(docs) if name_terms is not None and docs else set()
+    topic = topic_of(question, terms)
+    parts: tuple[Part, ...] = (Part(None),)
+    if docs:
+        labelled = [(d, (doc_name(d) or d) if doc_name else d) for d in docs]
+        by_period = sorted(labelled, key=lambda dl: document_period(dl[1]))
+        if OVER_TIME.search(question) and 2 <= len(docs) <= max_parts:
+            parts = tuple(Part((d,), _short(label)) for d, label in by_period)
+        elif LATEST.search(question) and len(docs) > 1 and document_period(by_period[-1][1]) > (0, 0, 0):
+            d, label = by_period[-1]
+            parts = (Part((d,), _short(label)),)
+        else:
+            parts = (Part(tuple(docs), ""),)
+    absent: tuple[str, ...] = ()
+    if present is not None:
+        absent = tuple(n for n in subject_names(question) if not present(n))
+    return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs))
+
+
+def subject_names(question: str) -> list[str]:
+    """Proper names the question is about: capitalised words past its first word, not periods or
+    generic document words ("Alphabet", "Tesla"; not "Q3", "10-Q")."""
+    out = []
+    for name in names(question):
+        for word in name.split():
+            bare = re.sub(r"['’]s$", "", word).strip(".,;:")
+            if len(bare) < 3 or not bare[0].isupper() or any(c.isdigit() for c in bare) or bare.lower() in STOPWORDS:
+                continue
+            if re.fullmatch(r"[A-Z]{1,4}", bare) and bare in ("GAAP", "CEO", "CFO", "USD", "EUR", "GBP", "FY"):
+                continue
+            out.append(bare)
+    return list(dict.fromkeys(out))
+
+
+def _short(name: str, words: int = 6) -> str:
+    first = name.split(" | ")[0]
+    return " ".join(first.split()[:words])

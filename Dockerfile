@@ -15,11 +15,15 @@ COPY retrieval/ retrieval/
 COPY ingest/ ingest/
 COPY app/ app/
 COPY eval/ eval/
-# Portable llama.cpp build (the default -march=native would tie the image to the build host's CPU).
-ENV CMAKE_ARGS="-DGGML_NATIVE=OFF" \
+# Portable llama.cpp (docs/setup.md): the environment gets an AVX2 build (every x86-64 CPU from
+# Haswell / Zen 1 on; never AMX), plus AVX-512 variants that the generator picks at run time on
+# hosts that have them. LLAMA_VARIANTS="" builds AVX2 only (a smaller image, a shorter build).
+ARG LLAMA_VARIANTS="avx512 avx512-icl avx512-spr"
+ENV LORE_LLAMA_VARIANT=avx2 \
     LORE_VENV=/opt/lore/.venv \
     LORE_MODELS__DIR=/opt/lore/models
 RUN bash scripts/install.sh \
+ && if [ -n "$LLAMA_VARIANTS" ]; then .venv/bin/python -m retrieval.native_build variants $LLAMA_VARIANTS; fi \
  && .venv/bin/lore models install \
  && find .venv -name "__pycache__" -type d -prune -exec rm -rf {} +
 

@@ -19,6 +19,8 @@ CURRENCY = {"$", "€", "£", "¥", "%"}
 BULLET = re.compile(r"^([•●◦▪■□◆♦\-–*·]|\(?[a-z0-9]{1,3}[.)])\s+\S")
 TITLE_PREFIX = re.compile(r"^(PART|Part)\s+[IVX\d]+\b|^(ITEM|Item)\s+\d+[A-Z]?\b|^(NOTE|Note)\s+\d+\b")
 TERMINAL = (".", ",", ";", "?", "!")
+TABLE_UNITS = re.compile(r"\bin (?:thousands|millions|billions)\b", re.I)
+TRAILING_UNITS = re.compile(r"\((?:[\w$ ]+ )?in (?:thousands|millions|billions)[^)]{0,60}\)\s*:?\s*$", re.I)
 UNITS_LINE = re.compile(r"^\(?(?:\w+ )?in (?:thousands|millions|billions)\b", re.I)  # "(In millions, except …)"
 # Column headings of financial tables: a period phrase ("Three Months Ended"), then the period ends.
 PERIOD_PHRASE = re.compile(r"\b(?:(?:Three|Six|Nine|Twelve) Months|Quarter|(?:Fiscal )?Years?|\d{1,2} Weeks) End(?:ed|ing)\b", re.I)
@@ -258,6 +260,13 @@ def blocks_from_lines(lines: list[str], page: int) -> list[Block]:
     def close_table() -> None:
         nonlocal table, header
         if table or header:
+            # "The following table shows … (dollars in millions):" just above: the table's unit.
+            before = " ".join(paragraph) if paragraph else (blocks[-1].text if blocks and blocks[-1].kind != "Table" else "")
+            unit = TRAILING_UNITS.search(before[-120:])
+            if unit and not any(TABLE_UNITS.search(h) for h in header):
+                header = [unit.group(0).rstrip(":").strip(), *header]
+            elif header and (cut := re.match(r"^(thousands|millions|billions)\)", header[0], re.I)) and before.rstrip().endswith("(in"):
+                header = [f"(in {cut.group(1)}){header[0][cut.end():]}", *header[1:]]  # "… (in" / "millions)" across lines
             all_rows = table_rows(header, table)
             blocks.append(Block("Table", "\n".join(all_rows), page, 0, all_rows))
         table, header = [], []

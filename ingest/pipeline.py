@@ -35,7 +35,7 @@ from retrieval.names import document_name
 from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
 from retrieval.settings import Settings
 
-PARSER_VERSION = "4"  # bump when parsing or chunking changes what a file turns into
+PARSER_VERSION = "5"  # bump when parsing or chunking changes what a file turns into
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
 
 

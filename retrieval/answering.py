@@ -124,15 +124,18 @@ def fence(text: str) -> str:
     return _FENCE.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", text)
 
 
-def render_documents(contexts: Sequence[ScoredChunk]) -> str:
+def render_documents(contexts: Sequence[ScoredChunk], *, short: bool = False) -> str:
+    """The fenced documents of a prompt. `short`: only the innermost section and no page (their
+    tokens are read on every question; the passage's own first line already names both)."""
     blocks = []
     for n, scored in enumerate(contexts, start=1):
         chunk = scored.chunk
         attrs = f'id="{n}" source="{_attr(chunk.source)}"'
-        if chunk.page is not None:
+        if chunk.page is not None and not short:
             attrs += f' page="{_attr(chunk.page)}"'
         if chunk.section:
-            attrs += f' section="{_attr(chunk.section)}"'
+            section = chunk.section.rsplit(" › ", 1)[-1] if short else chunk.section
+            attrs += f' section="{_attr(section)}"'
         blocks.append(f"<document {attrs}>\n{fence(chunk.text.strip())}\n</document>")
     return "\n".join(blocks)
 
@@ -374,6 +377,63 @@ def looks_like_refusal(text: str, cited: int) -> bool:
     if any(p in head for p in REFUSAL_PHRASES) and (cited == 0 or plain.startswith(REFUSAL_PHRASES[:2])):
         return True
     return cited == 0 and any(p in plain for p in REFUSAL_PHRASES)
+
+
+# ---- degenerate repetition ---------------------------------------------------------------------
+
+_DIGITS = str.maketrans("0123456789", "##########")
+
+
+def repeated_tail(text: str, *, min_period: int = 10, max_period: int = 400, repeats: int = 3, fold_digits: bool = True) -> int | None:
+    """Where a loop starts repeating: when `text` ends with the same block (digits aside: "1. X 2. X"
+    loops too) `repeats` times in a row, the offset after its first occurrence; else None. A block
+    needs two words, so a run of table cells or figures is not a loop. `fold_digits=False` for
+    forms, whose items legitimately differ only in their numbers."""
+    shape = text.translate(_DIGITS) if fold_digits else text
+    n = len(shape)
+    for p in range(min_period, min(max_period, n // repeats) + 1):
+        block = shape[n - p :]
+        if all(shape[n - (k + 1) * p : n - k * p] == block for k in range(1, repeats)) and len(re.findall(r"[A-Za-z]{2,}", block)) >= 2:
+            k = repeats
+            while n - (k + 1) * p >= 0 and shape[n - (k + 1) * p : n - k * p] == block:
+                k += 1
+            return n - (k - 1) * p
+    return None
+
+
+class RepetitionGuard:
+    """Watches a reply as it streams; `tripped` once it loops (the same block three times)."""
+
+    def __init__(self, check_every: int = 8, fold_digits: bool = True):
+        self.text = ""
+        self.cut: int | None = None
+        self._checked = 0
+        self._every = check_every
+        self._fold = fold_digits
+
+    @property
+    def tripped(self) -> bool:
+        return self.cut is not None
+
+    def feed(self, delta: str) -> bool:
+        self.text += delta
+        if self.cut is None and len(self.text) - self._checked >= self._every:
+            self._checked = len(self.text)
+            self.cut = repeated_tail(self.text, fold_digits=self._fold)
+        return self.tripped
+
+
+def read_guarded(stream, on_delta: Callable[[str], None] | None = None, fold_digits: bool = True) -> tuple[str, bool]:
+    """Read a ChatStream to its end, or until it loops: then the model is stopped and the text kept
+    up to the loop's first round. Returns (text, looped)."""
+    guard = RepetitionGuard(fold_digits=fold_digits)
+    for delta in stream:
+        if on_delta is not None:
+            on_delta(delta)
+        if guard.feed(delta):
+            stream.stop()
+            return guard.text[: guard.cut], True
+    return stream.text, False
 
 
 # ---- follow-up condensation -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from retrieval.answering import (
     REFUSAL,
     CitationRewriter,
     Prompts,
+    RepetitionGuard,
     accept_condensed,
     answer_messages,
     attributor,
@@ -22,8 +23,10 @@ from retrieval.answering import (
     fit_contexts,
     looks_like_refusal,
     recent_history,
+    repeated_tail,
 )
 from retrieval.composer import Composer
+from retrieval.structured import check_sentences, renumber
 from retrieval.embedders import Embedder, make_embedder
 from retrieval.errors import InputError
 from retrieval.generators import ChatModel, make_chat_model
@@ -173,7 +176,11 @@ class Assistant:
         )
         stream = self.chat_model.stream(messages, max_tokens=answer_tokens)
         first_token_ms = None
+        guard = RepetitionGuard()
         for delta in stream:
+            if guard.feed(delta):
+                stream.stop()  # a loop: stop the model now instead of at max_tokens
+                break
             out = rewriter.feed(delta)
             if out:
                 first_token_ms = first_token_ms if first_token_ms is not None else _ms(started)
@@ -182,7 +189,14 @@ class Assistant:
             first_token_ms = first_token_ms if first_token_ms is not None else _ms(started)
             emit(tail)
         text = rewriter.text.strip()
+        if guard.tripped and (cut := repeated_tail(text)) is not None:
+            text = text[:cut].rstrip()
         citations = rewriter.citations(contexts)
+        removed: list[str] = []
+        if self.config.check_numbers:  # the same rule as typed answers, sentence by sentence
+            text, removed = check_sentences(text, [contexts[n - 1] for n in rewriter.order], question)
+            if removed:
+                text, citations = renumber(text, citations)
         refused = looks_like_refusal(text, len(citations))
         usage = Usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)
         return Answer(
@@ -196,6 +210,7 @@ class Assistant:
             query=query,
             contexts=contexts,
             dropped_markers=rewriter.dropped,
+            details={**({"stopped": "repetition"} if guard.tripped else {}), **({"removed": removed} if removed else {})},
         )
 
     def _refusal(

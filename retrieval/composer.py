@@ -12,26 +12,24 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from retrieval.answering import REFUSAL, fit_contexts, render_documents
+from retrieval.answering import REFUSAL, read_guarded, render_documents
 from retrieval.questions import QuestionPlan, plan
 from retrieval.retriever import Retrieval
+from retrieval.focus import best_rows, excerpt, term_weights
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.structured import Checked, check, locate, messages_for, parse, render, schema_for
 
 Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160
-
-
-@dataclass
-class PartResult:
-    label: str
-    contexts: list[ScoredChunk]
-    checked: Checked | None
-    reason: str = ""  # why the part has no answer
-    raw: str = ""
+ROW_CANDIDATES = 60  # passages of the named documents scanned for a table row naming the topic
+ROW_PASSAGES = 2  # of which this many join the ranked passages
+EXCERPT_TOKENS = 200
+PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)  # at most this much of one passage goes into the prompt (retrieval/focus.py)
+MIN_EXCERPT_TOKENS = 40
+MIN_PART_TOKENS = 120  # a part of a question over several documents gets at least this much context
 
 
 @dataclass
@@ -77,64 +75,121 @@ class Composer:
 
     def answer(self, question: str, query: str, groups: Sequence[str], top_k: int | None, emit: Emit,
                progress: Emit, started: float) -> Composed:
+        """Retrieve each part on its own (cheap), then fill one form over all parts' passages (one
+        prefill: on a CPU the prompt costs more than the answer), check it and write it, grouped by
+        part when the question spans several documents."""
         a = self.assistant
         the_plan = self.plan(query, groups)
         details: dict[str, Any] = {"type": the_plan.kind, "topic": the_plan.topic, "parts": []}
         if the_plan.absent and not the_plan.named_docs and the_plan.absent[0] == _first_name(query):
-            reason = f"no document available to you mentions {the_plan.absent[0]}"
-            details["reason"] = reason
-            return self._refusal(emit, started, details, [])
+            details["reason"] = f"no document available to you mentions {the_plan.absent[0]}"
+            return self._refusal(emit, started, details, [], Usage(), 0.0)
         kind = the_plan.kind
         if the_plan.split and kind in ("text", "list") and _asks_amount(query):
             kind = "number"
-        budget = self.assistant._budget(self._answer_tokens())  # per part: each part is its own prompt
-        usage, results, first_at, retrieve_ms = Usage(), [], None, 0.0
-        order: list[tuple[int, int]] = []  # (part, prompt document) in order of first citation
-        evidence: dict[tuple[int, int], str] = {}  # what the first sentence citing it took from it
-        pieces: list[str] = []
+        gathered, owner, details["parts"], retrieve_ms = self.gather(the_plan, kind, query, groups, top_k, progress)
+        if not gathered:
+            details["reason"] = "nothing relevant enough was found"
+            return self._refusal(emit, started, details, [], Usage(), retrieve_ms)
+        contexts = [scored for scored, _ in gathered]
+        shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
+        ask = query if not the_plan.split else f"{query} Give the answer for each document separately."
+        messages = messages_for(kind, ask, render_documents(shown, short=True), a.prompts.typed, the_plan.yes_no_first)
+        progress(f"reading {len(contexts)} passages")
+        t_generate = time.perf_counter()
+        stream = a.chat_model.stream(messages, max_tokens=self._answer_tokens(), temperature=0.0,
+                                     json_schema=schema_for(kind, len(contexts), the_plan.yes_no_first))
+        first_form: list[float] = []
+        raw, looped = read_guarded(stream, lambda _d: first_form or first_form.append(time.perf_counter()), fold_digits=False)
+        generated = time.perf_counter()
+        if first_form:  # where the time went: reading the prompt, then writing the form
+            details["prefill_ms"] = round((first_form[0] - t_generate) * 1000.0, 1)
+            if stream.usage.completion_tokens > 1 and generated > first_form[0]:
+                details["decode_tokens_per_s"] = round((stream.usage.completion_tokens - 1) / (generated - first_form[0]), 1)
+        if looped:
+            details["stopped"] = "repetition"
+        usage = Usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)
+        checked = check(parse(raw), contexts, query)
+        details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
+        order: list[int] = []  # prompt documents in order of first citation
+        evidence: dict[int, str] = {}
+
+        def cite(doc: int, said: str) -> int:
+            if doc not in order:
+                order.append(doc)
+                evidence[doc] = said
+            return order.index(doc) + 1
+
+        text = self._write(checked, cite, the_plan, owner)
+        if not text:
+            details["reason"] = "no answer the passages support" + (f" ({checked.dropped[0]})" if checked.dropped else "")
+            return self._refusal(emit, started, details, contexts, usage, retrieve_ms)
+        emit(text)
+        first_at = time.perf_counter()
+        citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
+        return Composed(text, False, citations, contexts, usage, first_at, details, retrieve_ms)
+
+    def gather(self, the_plan: QuestionPlan, kind: str, query: str, groups: Sequence[str], top_k: int | None,
+               progress: Emit) -> tuple[list[tuple[ScoredChunk, str]], list[int], list[dict[str, Any]], float]:
+        """The prompt's passages: each part's best, as excerpts within its share of the context
+        budget. Returns ((passage, excerpt) pairs, the part of each, what each part found, retrieval ms)."""
+        a = self.assistant
+        share = max(MIN_PART_TOKENS, a._budget(self._answer_tokens()) // len(the_plan.parts))
+        lexical = a.lexical
+        weights = term_weights(the_plan.topic, lexical.document_frequencies, lexical.count_cached()) if lexical is not None else {}
+        figures = kind == "number" or _asks_amount(query)  # the answer lives in a table row
+        contexts: list[tuple[ScoredChunk, str]] = []
+        owner: list[int] = []
+        parts: list[dict[str, Any]] = []
+        retrieve_ms = 0.0
         for index, part in enumerate(the_plan.parts):
             progress(f"searching {part.label or 'the documents'}")
             t_retrieve = time.perf_counter()
-            found = self._retrieve(the_plan.topic, query, groups, top_k, part.docs)
+            found = self._retrieve(the_plan.topic, query, groups, top_k or PROMPT_CANDIDATES, part.docs)
+            if figures and not found.empty:
+                found = self._with_rows(found, the_plan.topic, groups, part.docs)
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
             if found.empty or found.best_dense < self.config.min_score:
-                results.append(PartResult(part.label, [], None, "nothing relevant enough was found"))
+                parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
                 continue
-            contexts = fit_contexts(found.chunks, budget, a.chat_model.count_tokens)
-            sub_question = query if not part.label or not the_plan.split else f"{query} (Answer for {part.label} only.)"
-            messages = messages_for(kind, sub_question, render_documents(contexts), a.prompts.typed, the_plan.yes_no_first)
-            progress(f"reading {len(contexts)} passages{' of ' + part.label if part.label else ''}")
-            stream = a.chat_model.stream(messages, max_tokens=self._answer_tokens(), temperature=0.0,
-                                         json_schema=schema_for(kind, len(contexts), the_plan.yes_no_first))
-            raw = stream.read()
-            usage.prompt_tokens += stream.usage.prompt_tokens
-            usage.completion_tokens += stream.usage.completion_tokens
-            checked = check(parse(raw), contexts, query)
-            result = PartResult(part.label, contexts, checked, "" if not checked.empty else "the model found no supported answer", raw)
-            results.append(result)
+            kept = self._excerpts(found.chunks, weights, share, prefer_tables=figures)
+            contexts += kept
+            owner += [index] * len(kept)
+            parts.append({"label": part.label, "passages": len(kept)})
+        return contexts, owner, parts, retrieve_ms
 
-            def cite(doc: int, said: str, index: int = index) -> int:
-                if (index, doc) not in order:
-                    order.append((index, doc))
-                    evidence[(index, doc)] = said
-                return order.index((index, doc)) + 1
+    def _excerpts(self, chunks: Sequence[ScoredChunk], weights: dict[str, float], budget: int,
+                  prefer_tables: bool = False) -> list[tuple[ScoredChunk, str]]:
+        """Passages in rank order, each with its excerpt for the topic (retrieval/focus.py), while
+        the excerpts fit `budget` tokens."""
+        count = self.assistant.chat_model.count_tokens
+        kept: list[tuple[ScoredChunk, str]] = []
+        left = budget
+        for scored in chunks:
+            if left < MIN_EXCERPT_TOKENS:
+                break
+            text = excerpt(scored.chunk.text, weights, min(left - 12, EXCERPT_TOKENS), count, prefer_tables=prefer_tables)
+            cost = count(text) + 12  # the fence and its attributes
+            if cost > left:
+                continue
+            kept.append((scored, text))
+            left -= cost
+        return kept
 
-            text = render(checked, cite, lead=part.label if the_plan.split else "")
-            if text:
-                piece = ("- " + text) if the_plan.split else text
-                emit(("\n" if pieces else "") + piece)
-                first_at = first_at if first_at is not None else time.perf_counter()
-                pieces.append(piece)
-        by_part = {i: r for i, r in enumerate(results)}
-        details["parts"] = [_part_details(r) for r in results]
-        contexts = [s for r in results for s in r.contexts]
-        if not pieces:
-            details["reason"] = "; ".join(r.reason for r in results if r.reason) or "no supported answer"
-            composed = self._refusal(emit, started, details, contexts)
-            composed.usage, composed.retrieve_ms = usage, retrieve_ms
-            return composed
-        citations = [_citation(by_part[i].contexts[doc - 1], evidence[(i, doc)]) for i, doc in order]
-        return Composed("\n".join(pieces), False, citations, contexts, usage, first_at, details, retrieve_ms)
+    def _write(self, checked: Checked, cite, the_plan: QuestionPlan, owner: list[int]) -> str:
+        """One text, or one line per part (in the order of the parts) for a question over several documents."""
+        if not the_plan.split:
+            return render(checked, cite)
+        lines = []
+        for index, part in enumerate(the_plan.parts):
+            mine = Checked(
+                facts=[f for f in checked.facts if owner[f.doc - 1] == index],
+                points=[p for p in checked.points if owner[p.doc - 1] == index],
+                verdict=checked.verdict,
+            )
+            if mine.facts or mine.points:
+                lines.append("- " + render(mine, cite, lead=part.label))
+        return "\n".join(lines)
 
     def _retrieve(self, topic: str, query: str, groups: Sequence[str], top_k: int | None, docs) -> Retrieval:
         retriever = self.assistant.retriever
@@ -143,13 +198,30 @@ class Composer:
             found = retriever.retrieve(query, list(groups), top_k)  # the names led nowhere: search everything
         return found
 
+    def _with_rows(self, found: Retrieval, topic: str, groups: Sequence[str], docs) -> Retrieval:
+        """The ranked passages with, after the first, those whose table row names the topic
+        (retrieval/rows.py), among the passages of the named documents that use its words."""
+        lexical, store = self.assistant.lexical, self.assistant.store
+        if lexical is None:
+            return found
+        ids = [cid for cid, _ in lexical.search(topic, ROW_CANDIDATES, list(groups), docs=docs)]
+        readable = set(groups)
+        candidates = [c for c in store.get(ids) if readable & set(c.groups)]
+        rows = best_rows(topic, candidates, lexical.document_frequencies, lexical.count_cached(), k=ROW_PASSAGES)
+        have = {s.chunk.id for s in found.chunks}
+        extra = [ScoredChunk(c, 0.0) for c in rows if c.id not in have]
+        if not extra:
+            return found
+        return Retrieval([*found.chunks[:1], *extra, *found.chunks[1:]], found.best_dense)
+
     def _answer_tokens(self) -> int:
         # A form cut short is unreadable: never less than FORM_MIN_TOKENS for it.
         return max(FORM_MIN_TOKENS, self.config.answer_tokens or self.assistant.settings.models.generator.max_new_tokens)
 
-    def _refusal(self, emit: Emit, started: float, details: dict[str, Any], contexts: list[ScoredChunk]) -> Composed:
+    def _refusal(self, emit: Emit, started: float, details: dict[str, Any], contexts: list[ScoredChunk], usage: Usage,
+                 retrieve_ms: float) -> Composed:
         emit(REFUSAL)
-        return Composed(REFUSAL, True, [], contexts, Usage(), time.perf_counter(), details)
+        return Composed(REFUSAL, True, [], contexts, usage, time.perf_counter(), details, retrieve_ms)
 
 
 def _citation(scored: ScoredChunk, said: str, snippet_chars: int = 300) -> Citation:
@@ -161,16 +233,6 @@ def _citation(scored: ScoredChunk, said: str, snippet_chars: int = 300) -> Citat
     text = chunk.text[start:]
     text = text if len(text) <= snippet_chars else text[:snippet_chars].rsplit(" ", 1)[0] + " …"
     return Citation(chunk.source, page, section, text, scored.score, chunk.id)
-
-
-def _part_details(result: PartResult) -> dict[str, Any]:
-    doc: dict[str, Any] = {"label": result.label, "passages": len(result.contexts)}
-    if result.reason:
-        doc["reason"] = result.reason
-    if result.checked is not None:
-        doc["dropped"] = result.checked.dropped
-        doc["repaired"] = result.checked.repaired
-    return doc
 
 
 AMOUNT_WORDS = re.compile(r"\b(?:sales|revenue|revenues|income|margin|expenses?|costs?|cash|spending|expenditures?|inventor(?:y|ies)|debt|"

@@ -44,6 +44,16 @@ class ChatStream:
             pass
         return self.text
 
+    def stop(self) -> None:
+        """Stop generating (the backend stops at once); `text` and `usage` cover what was produced."""
+        if self.done:
+            return
+        close = getattr(self._deltas, "close", None)
+        if close is not None:
+            close()
+        self.usage = self._finish(self.text)
+        self.done = True
+
 
 @runtime_checkable
 class ChatModel(Protocol):
@@ -187,7 +197,10 @@ class LlamaCppChatModel:
 
         def deltas() -> Iterator[str]:
             with self._lock:
-                guard = GrammarFilter(self._llm, grammar)
+                try:
+                    guard = GrammarFilter(self._llm, grammar)
+                except ValueError as exc:  # a schema llama.cpp cannot turn into a grammar: a bug of ours
+                    raise ModelUnavailableError(f"llama.cpp rejected the answer form's grammar ({exc}): report this as a bug") from exc
                 try:
                     for event in self._llm.create_completion(
                         prompt=tokens, max_tokens=max_tokens or self.config.max_new_tokens, temperature=0.0,

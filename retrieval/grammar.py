@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 
 TOP_CANDIDATES = 48
+# llama.cpp's llama_token_data: {int32 id; float logit; float p}
+TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 
 
 def schema_grammar(schema: dict[str, Any]) -> str:
@@ -43,7 +45,7 @@ class GrammarFilter:
             raise ValueError("llama.cpp rejected the grammar")
         self._top = top
         self._seen: int | None = None
-        self.full_checks = 0  # steps where no top candidate was allowed (reported by the benchmark)
+        self.full_checks = 0  # times the candidates had to be widened (none of the best was allowed)
         self.steps = 0
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -54,13 +56,15 @@ class GrammarFilter:
             self._api.llama_sampler_accept(self._sampler, int(token))
         self._seen = n
         self.steps += 1
-        k = min(self._top, len(scores))
-        top = np.argpartition(scores, -k)[-k:]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        allowed = self._allowed(top, scores)
-        if allowed is None:
+        allowed = None
+        for k in (self._top, 32 * self._top, len(scores)):  # widen only when no candidate is allowed
+            k = min(k, len(scores))
+            top = np.argpartition(scores, -k)[-k:] if k < len(scores) else np.arange(len(scores))
+            top = top[np.argsort(-scores[top], kind="stable")]
+            allowed = self._allowed(top, scores)
+            if allowed is not None or k == len(scores):
+                break
             self.full_checks += 1
-            allowed = self._allowed(np.argsort(-scores, kind="stable"), scores)
         out = np.full_like(scores, -np.inf)
         if allowed is not None:
             out[allowed] = scores[allowed]
@@ -69,18 +73,15 @@ class GrammarFilter:
     def _allowed(self, ids: np.ndarray, scores: np.ndarray) -> int | None:
         """The first of `ids` (best first) that the grammar accepts next, or None."""
         api = self._api
-        size = len(ids)
-        data = (api.llama_token_data * size)()
-        for i, token in enumerate(ids):
-            data[i].id = int(token)
-            data[i].logit = float(scores[token])
-            data[i].p = 0.0
-        array = api.llama_token_data_array(data=ctypes.cast(data, api.llama_token_data_p), size=size, selected=-1, sorted=False)
+        data = np.zeros(len(ids), dtype=TOKEN_DATA)
+        data["id"] = ids
+        data["logit"] = scores[ids]
+        array = api.llama_token_data_array(
+            data=ctypes.cast(data.ctypes.data, api.llama_token_data_p), size=len(ids), selected=-1, sorted=False
+        )
         api.llama_sampler_apply(self._sampler, ctypes.byref(array))
-        for i in range(size):
-            if data[i].logit != -np.inf:
-                return int(data[i].id)
-        return None
+        kept = np.flatnonzero(np.isfinite(data["logit"]))
+        return int(data["id"][kept[0]]) if len(kept) else None
 
     def close(self) -> None:
         if self._sampler:

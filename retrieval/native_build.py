@@ -386,12 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m retrieval.native_build", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("flags", help="print the CPU's flags and the CMake arguments chosen from them (JSON)")
-    sub.add_parser("key", help="print the build key for this CPU (what a cached wheel is filed under)")
+    key = sub.add_parser("key", help="print the build key for this CPU (what a cached wheel is filed under)")
+    key.add_argument("--variant", choices=sorted(VARIANTS), help="the key of a named variant instead")
     inst = sub.add_parser("install", help="build (or reuse) the wheel for this CPU and install it here")
     inst.add_argument("--variant", choices=sorted(VARIANTS), help="build a named portable variant instead of this CPU's")
     inst.add_argument("--force", action="store_true", help="compile again even if a cached wheel exists")
     var = sub.add_parser("variants", help="build named variants into <venv>/lore-llama-variants (for images)")
     var.add_argument("names", nargs="+", choices=sorted(VARIANTS))
+    var.add_argument("--into", metavar="DIR", help="another folder (e.g. to benchmark a variant without the generator picking it up)")
     args = parser.parse_args(argv)
     say = lambda message: print(f"lore setup: {message}", file=sys.stderr, flush=True)  # noqa: E731
     try:
@@ -400,12 +402,13 @@ def main(argv: list[str] | None = None) -> int:
             chosen = cmake_args(flags, os.environ.get("CMAKE_ARGS", ""))
             print(json.dumps({"cpu": cpu_model(), "options": isa_options(flags), "cmake_args": chosen, "key": build_key(chosen)}, indent=2))
         elif args.action == "key":
-            print(build_key(cmake_args(cpu_flags(), os.environ.get("CMAKE_ARGS", ""))))
+            flags = frozenset(VARIANTS[args.variant]) if args.variant else cpu_flags()
+            print(build_key(cmake_args(flags, os.environ.get("CMAKE_ARGS", ""))))
         elif args.action == "install":
             install(variant=args.variant, force=args.force, log=say)
         else:
             for name in args.names:
-                add_variant(name, variants_dir(), log=say)
+                add_variant(name, Path(args.into) if args.into else variants_dir(), log=say)
     except BuildError as exc:
         print(f"lore setup: error: {exc}", file=sys.stderr)
         return 1

@@ -68,7 +68,8 @@ DOC_WORDS = re.compile(
     rf"(?:{_QUALIFIER}(?:form\s+)?(?:10-?qs?|10-?ks?)(?:\s+(?:reports?|filings?))?\b"
     r"|(?:(?:the|its|their|these|this|those|each|company'?s)\s+)(?:(?:latest|most recent|recent|last|previous|prior|reported|respective)\s+)?"
     r"(?:(?:(?:q[1-4]|fy)\s*'?\d{2,4}|\d{4}\s*(?:q[1-4])?)\s+)?(?:quarterly\s+)?(?:reports?|filings?|documents?)\b"
-    r"|(?:latest|most recent)\s+(?:quarterly\s+)?(?:reports?|filings?|quarter)\b)",
+    r"|(?:latest|most recent)\s+(?:quarterly\s+)?(?:reports?|filings?|quarter)\b)"
+    r"|\b(?:report|reports|reported|disclose|discloses|disclosed)\b(?!\s+(?:on|that))",  # verbs: every filing reports
     re.I,
 )
 PERIOD_WORDS = re.compile(
@@ -85,6 +86,8 @@ OVER_TIME = re.compile(
     r"|\breported quarters\b|\bhistorical periods\b|\bchanged over\b|\bcompare[sd]? across\b",
     re.I,
 )
+CHANGE_WORDS = re.compile(r"\b(?:how\s+(?:has|have|did|do|does)|changed?|changes|trended|trending|varied|vary|varies|shifted|moved|"
+                          r"significant|notable|any|identified|been|there|over time|time)\b", re.I)
 ORDINAL_QUARTER = {"first": "Q1", "second": "Q2", "third": "Q3", "fourth": "Q4"}
 QUARTER_OF_YEAR = re.compile(r"\b(first|second|third|fourth)\s+quarter(?:\s+of)?(?:\s+fiscal)?(?:\s+year)?\s+(\d{4})\b", re.I)
 DOC_PERIOD = re.compile(r"\b(\d{4})\s*Q([1-4])\b|\bQ([1-4])\s*(\d{4})\b", re.I)
@@ -202,11 +205,15 @@ def plan(
     terms = name_terms(docs) if name_terms is not None and docs else set()
     topic = topic_of(question, terms)
     parts: tuple[Part, ...] = (Part(None),)
+    over_time = bool(OVER_TIME.search(question))
     if docs:
         labelled = [(d, (doc_name(d) or d) if doc_name else d) for d in docs]
         by_period = sorted(labelled, key=lambda dl: document_period(dl[1]))
-        if OVER_TIME.search(question) and 2 <= len(docs) <= max_parts:
+        if over_time and 2 <= len(docs) <= max_parts:
             parts = tuple(Part((d,), _short(label)) for d, label in by_period)
+            # "how has X changed over time": each part asks for X; the change is what the parts show together
+            topic = CHANGE_WORDS.sub(" ", OVER_TIME.sub(" ", topic))
+            topic = " ".join(topic.split()) or question
         elif LATEST.search(question) and len(docs) > 1 and document_period(by_period[-1][1]) > (0, 0, 0):
             d, label = by_period[-1]
             parts = (Part((d,), _short(label)),)

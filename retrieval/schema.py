@@ -171,6 +171,8 @@ class Answer:
             "model": self.model,
             "usage": asdict(self.usage),
         }
+        if self.details.get("stopped"):  # the model looped and was stopped: the answer keeps its first round
+            doc["stopped"] = self.details["stopped"]
         if self.kind:  # additions of typed answers (the contract's keys above are unchanged)
             doc["answer_type"] = self.kind
             doc["checked"] = True

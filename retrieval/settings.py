@@ -129,6 +129,9 @@ class RetrievalSettings(BaseModel):
     # structured: typed answers (per-type JSON form, every figure checked against its passage, markers
     # placed by code; retrieval/composer.py); text: the model writes the answer and its markers itself.
     answer_mode: Literal["structured", "text"] = "structured"
+    # text answers: drop a sentence that states an amount or date its cited passages do not hold, or
+    # puts a marker where a value belongs (typed answers always check every value)
+    check_numbers: bool = True
     attribute_uncited: bool = True  # a finished sentence without [n] gets the marker of the document it came from
     verify_citations: bool = True  # a marker whose document does not support its sentence moves to the one that does
     answer_tokens: int = Field(0, ge=0)  # cap on answer length; 0: models.generator.max_new_tokens

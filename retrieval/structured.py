@@ -3,8 +3,10 @@ date and name against the passage it comes from, and writes the sentence the use
 citation markers placed by code.
 
 Forms (JSON schemas, held to by llama.cpp's grammar or an API's `response_format`):
-- number / date / name: `{"facts": [{"doc", "quote", "value", "about"}]}` — the document, the words
-  or table row copied from it, the value as written there, and what it is (with its period);
+- number / date / name: `{"facts": [{"doc", "quote", "value"}]}` — the document, the words or table
+  row copied from it, and the value as written there. What the value is comes from the document,
+  not the model: a table value is labelled with its row and column headings, a value from prose
+  is given in the document's own sentence;
 - yes/no: `{"answer": "yes" | "no" | "not stated", "facts": [...]}`;
 - free text and lists: `{"points": [{"doc", "text"}]}` — up to three sentences, each from one document.
 An empty list means the documents do not hold the answer.
@@ -29,17 +31,19 @@ from retrieval.facts import amount_in, date_in, dates, name_in, names, quantitie
 from retrieval.schema import ChatMessage, ScoredChunk
 
 FACT_KINDS = ("number", "date", "name", "yes_no")
+FIGURE_PATTERN = r"^[-(]?([$€£]|USD |EUR |GBP )?[0-9][0-9,]{0,14}([.][0-9]{1,4})?( ?%| percent| million| billion| thousand| days| hours| weeks| months| years| employees| shares)?[)]?$"
 MAX_FACTS = 4
 MAX_POINTS = 3
 
-# The system prompt (fixed, so its KV cache is reused) is retrieval/prompts/typed.txt; the form's
-# instruction goes last in the user message, next to where the model starts writing.
+# How each form is filled is explained once, in the fixed system prompt (retrieval/prompts/typed.txt,
+# whose KV cache is reused across questions); the user message ends with a short reminder of the
+# form this question takes, next to where the model starts writing.
 INSTRUCTIONS = {
-    "number": 'Reply as {"facts": [...]}: for each figure the question asks for, "doc" is the document that states it, "quote" copies the sentence or table row that states it, "value" is the figure as written there, "about" names what it is and its period, as the document says.',
-    "date": 'Reply as {"facts": [...]}: for each date the question asks for, "doc" is the document that states it, "quote" copies the sentence that states it, "value" is the date as written there, "about" names what happens on it.',
-    "name": 'Reply as {"facts": [...]}: for each name the question asks for, "doc" is the document that states it, "quote" copies the sentence or row that states it, "value" is the name as written there, "about" says what it is.',
-    "yes_no": 'Reply as {"answer": "yes" or "no" or "not stated", "facts": [...]}: "answer" is what the documents state; each fact shows it: "doc", "quote" copied from that document, "value" the key words or figure, "about" what it is.',
-    "text": 'Reply as {"points": [...]}: up to 3 points that answer the question, each from one document: "doc" is its number, "text" is one short sentence saying what that document states, with its exact figures and names.',
+    "number": 'Form: figures. Reply {"facts": [{"doc", "quote", "value"}]}.',
+    "date": 'Form: dates. Reply {"facts": [{"doc", "quote", "value"}]}.',
+    "name": 'Form: names. Reply {"facts": [{"doc", "quote", "value"}]}.',
+    "yes_no": 'Form: yes or no. Reply {"answer": "yes" | "no" | "not stated", "facts": [{"doc", "quote", "value"}]}.',
+    "text": 'Form: points. Reply {"points": [{"doc", "text"}]}, at most 3.',
 }
 INSTRUCTIONS["list"] = INSTRUCTIONS["text"]
 
@@ -52,15 +56,17 @@ def schema_for(kind: str, documents: int, yes_no_first: bool = False) -> dict[st
     if kind in ("text", "list"):
         point = {"type": "object", "properties": {"doc": doc, "text": {"type": "string", "maxLength": 320}}, "required": ["doc", "text"]}
         return {"type": "object", "properties": {"points": {"type": "array", "items": point, "maxItems": MAX_POINTS}}, "required": ["points"]}
+    value: dict[str, Any] = {"type": "string", "maxLength": 80}
+    if kind == "number":  # a figure, not a sentence or a structure: "$36,413", "12.5%", "(1,234)", "4.2 billion"
+        value = {"type": "string", "pattern": FIGURE_PATTERN}
     fact = {
         "type": "object",
         "properties": {
             "doc": doc,
-            "quote": {"type": "string", "maxLength": 300},
-            "value": {"type": "string", "maxLength": 80},
-            "about": {"type": "string", "maxLength": 120},
+            "quote": {"type": "string", "maxLength": 160},
+            "value": value,
         },
-        "required": ["doc", "quote", "value", "about"],
+        "required": ["doc", "quote", "value"],
     }
     props: dict[str, Any] = {}
     if kind == "yes_no" or yes_no_first:
@@ -204,10 +210,26 @@ def passage_text(scored: ScoredChunk) -> str:
     return f"{chunk.source} {chunk.section}\n{chunk.text}"
 
 
+# "… cash flow … is [2]." — a marker standing where the value belongs (after a verb or a colon).
+VALUE_MARKER = re.compile(r"(?:\b(?:is|was|were|are|be|been|of|at|to|totaled|totalled|amounted to)|:)\s*\[\s*\d{1,3}\s*\]\s*[.;,]?\s*$", re.I)
+CITATION_MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]")
+
+
+def empty_value(value: str) -> bool:
+    """A value that says nothing: a citation marker where the figure belongs ("[2]"), or "N/A"."""
+    from retrieval.answering import looks_like_refusal
+
+    bare = CITATION_MARKER.sub("", value).strip(" .,:;-")
+    return not bare or looks_like_refusal(bare, 0)
+
+
 def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str) -> Checked:
     passages = [passage_text(c) for c in contexts]
     out = Checked(verdict=draft.verdict if draft.verdict in ("yes", "no") else None)
     for fact in draft.facts:
+        if empty_value(fact.value):
+            out.dropped.append(f"{fact.value!r}: not a value")
+            continue
         doc = _source_of(fact.quote, fact.value, fact.doc, passages)
         if doc is None:
             out.dropped.append(f"{fact.value!r}: its quote is in no document")
@@ -223,15 +245,17 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str) -> Check
                 out.dropped.append(f"{fact.value!r}: {', '.join(missing)} not in document {doc}")
                 continue
             out.repaired.append(f"{fact.value!r} → {value!r} (as the document writes it)")
-        about = fact.about
-        if about and (missing := supported(about, passage, question)):
-            out.repaired.append(f"label {about!r} dropped: {', '.join(missing)} not in document {doc}")
-            about = ""
+        about = table_label(value, fact.quote, passage)  # what the value is, from the table itself
+        if not about and fact.about and not supported(fact.about, passage, question):
+            about = fact.about
         scaled = with_scale(value, fact.quote, passage)
         if scaled != value:
             out.repaired.append(f"{value!r} → {scaled!r} (the table's unit)")
         out.facts.append(Fact(doc, fact.quote, scaled, about))
     for point in draft.points:
+        if empty_value(point.text) or VALUE_MARKER.search(point.text):
+            out.dropped.append(f"point {point.text[:60]!r}: a marker or nothing where a value belongs")
+            continue
         doc = point.doc if 1 <= point.doc <= len(passages) else None
         missing = supported(point.text, passages[doc - 1], question) if doc else ["its document"]
         if missing:
@@ -261,6 +285,38 @@ def _source_of(quote: str, value: str, doc: int, passages: Sequence[str], min_su
 
 
 SCALE_WORD = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
+SEPARATOR = re.compile(r"^\|\s*-{3}")
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def table_label(value: str, quote: str, passage: str) -> str:
+    """For a value read from a table: its row label and its column heading ("Total net sales, Three
+    Months Ended July 1, 2023"), taken from the passage's table; "" when it is not a table value."""
+    found = quantities(value, keep_years=True)
+    if not found:
+        return ""
+    digits = found[0].text.lstrip("$€£ ").strip()
+    lines = passage.splitlines()
+    rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("|") and not SEPARATOR.match(line.strip())
+            and any(c.lstrip("$€£ ").strip() == digits for c in _cells(line)[1:])]
+    if not rows:
+        return ""
+    i = max(rows, key=lambda r: quote_support(quote, lines[r]) if quote else 0.0)
+    cells = _cells(lines[i])
+    column = next(k for k in range(1, len(cells)) if cells[k].lstrip("$€£ ").strip() == digits)
+    label = cells[0].rstrip(":").strip()
+    if not label or not re.search(r"[A-Za-z]", label):
+        return ""
+    for h in range(i - 1, -1, -1):  # the heading row: the line above the nearest separator
+        if SEPARATOR.match(lines[h].strip()) and h > 0:
+            heading = _cells(lines[h - 1])
+            if len(heading) == len(cells) and heading[column]:
+                return f"{label}, {heading[column]}"
+            break
+    return label
 
 
 def scaled_in_passage(value: str, passage: str) -> str:
@@ -359,3 +415,65 @@ def locate(evidence: str, text: str) -> int | None:
             best, best_share = offset, share
         offset += len(line)
     return best if best_share >= 0.5 else None
+
+
+# ---- free-text answers: the same rules, sentence by sentence ----------------------------------------------
+
+
+def check_sentences(text: str, cited: Sequence[ScoredChunk], question: str) -> tuple[str, list[str]]:
+    """A free-text answer (markers [n] → `cited[n-1]`) without the sentences that state an amount,
+    a date or a name none of their cited passages holds, or that put a marker where a value
+    belongs. Returns (kept text, one reason per removed sentence)."""
+    passages = [passage_text(c) for c in cited]
+    kept, removed = [], []
+    for sentence in _answer_sentences(text):
+        bare = CITATION_MARKER.sub("", sentence)
+        numbers = [int(n) for m in CITATION_MARKER.findall(sentence) for n in re.findall(r"\d+", m)]
+        own = [passages[n - 1] for n in numbers if 1 <= n <= len(passages)]
+        if VALUE_MARKER.search(sentence.rstrip()):
+            removed.append(f"{sentence[:60]!r}: a marker where a value belongs")
+            continue
+        facts = quantities(bare) or dates(bare)
+        if facts and (missing := supported_any(bare, own, question)):
+            removed.append(f"{sentence[:60]!r}: {', '.join(missing)} not in the passages it cites")
+            continue
+        kept.append(sentence)
+    return " ".join(kept).strip(), removed
+
+
+def supported_any(text: str, passages: Sequence[str], question: str) -> list[str]:
+    """The amounts and dates of `text` that none of `passages` (nor the question) holds."""
+    missing = [q.text for q in quantities(text) if not any(amount_in(q, p) for p in [*passages, question])]
+    missing += [d.text for d in dates(text) if not any(date_in(d, p) for p in [*passages, question])]
+    return missing
+
+
+def _answer_sentences(text: str) -> list[str]:
+    """Sentences with the markers that follow them ("… in advance. [1]" is one)."""
+    out: list[str] = []
+    for piece in re.split(r"(?<=[.!?])\s+|\n+", text):
+        if not piece.strip():
+            continue
+        head = re.match(r"^(?:\s*\[\d+\])+", piece)
+        if head and out:
+            out[-1] += head.group(0)
+            piece = piece[head.end():]
+        if piece.strip():
+            out.append(piece)
+    return out
+
+
+def renumber(text: str, citations: Sequence[Any]) -> tuple[str, list[Any]]:
+    """Markers renumbered in order of first use after sentences were removed; citations that no
+    sentence uses any more are dropped."""
+    order: list[int] = []
+
+    def swap(m: re.Match) -> str:
+        n = int(m.group(1))
+        if not 1 <= n <= len(citations):
+            return ""
+        if n not in order:
+            order.append(n)
+        return f"[{order.index(n) + 1}]"
+
+    return re.sub(r"\[(\d{1,3})\]", swap, text), [citations[n - 1] for n in order]

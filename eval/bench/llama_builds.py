@@ -1,0 +1,108 @@
+"""llama.cpp builds compared on this machine: raw llama-cpp-python prefill and decode tokens/s of
+the default model, per build (a folder of llama.cpp libraries), with weight repacking on or off.
+
+    python -m eval.bench.llama_builds --build installed= --build native=/tmp/llama-native [--no-repack native]
+
+Each build runs in its own process (LLAMA_CPP_LIB_PATH points llama-cpp-python at its libraries).
+Prefill: a fresh context evaluates a 450-token prompt; decode: 64 greedy tokens after it; each the
+best of three rounds (the other core may be busy with something else for a moment).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from eval.bench.common import write_results
+
+PROMPT_TOKENS = 450
+DECODE_TOKENS = 64
+ROUNDS = 3
+
+
+def measure(repack: bool) -> dict:
+    import llama_cpp
+    from llama_cpp import Llama
+
+    from retrieval.models import resolve_local
+    from retrieval.native_build import active_lib_dir, compiled_features
+    from retrieval.settings import load_settings
+
+    settings = load_settings()
+    path = resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
+    if not repack:  # llama_model_params.use_extra_bufts = False: no weight repacking (and no AMX buffers)
+        default = llama_cpp.llama_model_default_params
+
+        def params():
+            p = default()
+            p.use_extra_bufts = False
+            return p
+
+        llama_cpp.llama_model_default_params = params
+        import llama_cpp.llama as module
+
+        module.llama_cpp.llama_model_default_params = params
+    threads = os.cpu_count() or 1
+    started = time.perf_counter()
+    llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    load_s = time.perf_counter() - started
+    text = " ".join(["Staff may book economy flights for trips under six hours and must request international travel 21 days ahead."] * 40)
+    tokens = llm.tokenize(text.encode())[:PROMPT_TOKENS]
+    prefill, decode = [], []
+    for _ in range(ROUNDS):
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(tokens)
+        prefill.append(len(tokens) / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for _ in range(DECODE_TOKENS):
+            llm.eval([llm.sample(temp=0.0)])
+        decode.append(DECODE_TOKENS / (time.perf_counter() - t0))
+    features = compiled_features(active_lib_dir())
+    return {
+        "lib_dir": str(active_lib_dir()), "compiled": [o for o, on in features.items() if on], "repack": repack,
+        "threads": threads, "load_s": round(load_s, 2),
+        "prefill_tokens_per_s": round(max(prefill), 1), "decode_tokens_per_s": round(max(decode), 1),
+        "rounds": {"prefill": [round(x, 1) for x in prefill], "decode": [round(x, 1) for x in decode]},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", action="append", default=[], metavar="LABEL=DIR", help="a build's library folder (empty: the installed one)")
+    parser.add_argument("--no-repack", action="append", default=[], metavar="LABEL", help="also measure this build with use_extra_bufts = False")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure in this process ("repack" or "no-repack")
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one == "repack")))
+        return
+    runs = []
+    for spec in args.build or ["installed="]:
+        label, _, folder = spec.partition("=")
+        for repack in ([True, False] if label in args.no_repack else [True]):
+            env = dict(os.environ)
+            env.pop("LLAMA_CPP_LIB_PATH", None)
+            if folder:
+                env["LLAMA_CPP_LIB_PATH"] = folder
+            cmd = [sys.executable, "-m", "eval.bench.llama_builds", "--one", "repack" if repack else "no-repack"]
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            row = {"build": label, "repack": repack}
+            if done.returncode != 0:
+                row["error"] = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+            else:
+                row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+            runs.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+    best = max((r["decode_tokens_per_s"] for r in runs if "decode_tokens_per_s" in r), default=None)
+    for r in runs:
+        if best and "decode_tokens_per_s" in r:
+            r["decode_vs_fastest"] = round(r["decode_tokens_per_s"] / best, 3)
+    write_results("llama_builds", {"prompt_tokens": PROMPT_TOKENS, "decode_tokens": DECODE_TOKENS, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()

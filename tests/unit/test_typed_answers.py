@@ -1,0 +1,134 @@
+"""Typed answers with a scripted fake model: each failure mode users met with the local model is
+caught — a marker where the value belongs, a number no passage holds, "N/A", a citation naming
+the chunk's first section instead of the sentence's own — in typed and in free-text answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from retrieval.answering import REFUSAL
+from retrieval.assistant import build_assistant
+from retrieval.generators import DOC_BLOCK, FakeChatModel
+from retrieval.schema import Chunk
+from retrieval.testing import CORPUS, seed
+
+pytestmark = pytest.mark.unit
+
+POLICY = Chunk(
+    id="policy-1",
+    text=(
+        "[travel-policy › 1. Purpose and scope]\n1. Purpose and scope\nThis policy covers business travel by all staff.\n"
+        "2. Requesting and booking travel\nInternational travel must be requested at least 21 days in advance."
+    ),
+    source="policies/travel-policy.docx",
+    doc_id="policies/travel-policy.docx",
+    section="1. Purpose and scope",
+    groups=("all-staff",),
+    spans=((42, None, "1. Purpose and scope"), (113, None, "2. Requesting and booking travel")),
+)
+RESULTS = Chunk(
+    id="results-1",
+    text=(
+        "[2023 results › Income statement]\n| (In millions) | Year Ended March 31, 2023 | Year Ended March 31, 2022 |\n"
+        "| --- | --- | --- |\n| Widget revenue | 4,120 | 3,870 |\n| Gross margin | 1,650 | 1,512 |"
+    ),
+    source="finance/results-2023.pdf",
+    doc_id="finance/results-2023.pdf",
+    page=4,
+    section="Income statement",
+    groups=("all-staff",),
+)
+
+
+def assistant_with(test_settings, form: dict | str, mode: str = "structured"):
+    """An assistant whose model fills every typed form with `form` (a dict, or for free text a string)."""
+
+    def reply(messages, json_schema=None):
+        if json_schema is None:
+            return form if isinstance(form, str) else json.dumps(form)
+        return json.dumps(form) if isinstance(form, dict) else form
+
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": mode})})
+    assistant = build_assistant(settings, chat_model=FakeChatModel(reply=reply))
+    seed(assistant, [*CORPUS, POLICY, RESULTS])
+    return assistant
+
+
+def doc_number(assistant, chunk_id: str) -> int:
+    """The prompt number of a chunk in the last prompt the model saw."""
+    prompt = assistant.chat_model.calls[-1][-1].content
+    for i, (_, text) in enumerate(DOC_BLOCK.findall(prompt), start=1):
+        if next(c for c in [*CORPUS, POLICY, RESULTS] if c.id == chunk_id).text.startswith(text.strip()[:40]):
+            return i
+    raise AssertionError(f"{chunk_id} not in the prompt")
+
+
+TRAVEL = "How many days in advance must international travel be requested?"
+REVENUE = "What was widget revenue in the year ended March 31, 2023?"
+
+
+def test_a_marker_where_the_value_belongs_is_never_an_answer(test_settings):
+    assistant = assistant_with(test_settings, {"facts": [{"doc": 1, "quote": "Widget revenue", "value": "[2]"}]})
+    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    assert answer.refused and answer.answer == REFUSAL and "not a value" in json.dumps(answer.details)
+    text = assistant_with(test_settings, "The widget revenue for the year is [1].", mode="text")
+    answer = text.ask(REVENUE, groups=["all-staff"])
+    assert answer.refused and answer.answer == REFUSAL
+
+
+@pytest.mark.parametrize("mode", ["structured", "text"])
+def test_a_number_no_passage_holds_is_never_stated(test_settings, mode):
+    invented = {"facts": [{"doc": 1, "quote": "| Widget revenue | 1,234,567 |", "value": "$1,234,567"}]}
+    form = invented if mode == "structured" else "Widget revenue was $1,234,567 [1]."
+    assistant = assistant_with(test_settings, form, mode=mode)
+    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    assert answer.refused and "1,234,567" not in answer.answer
+    reasons = json.dumps(answer.details)
+    assert "1,234,567" in reasons  # the reason is kept for the logs and the benchmark
+
+
+@pytest.mark.parametrize("form", [{"facts": [{"doc": 1, "quote": "N/A", "value": "N/A"}]}, {"facts": []}, "N/A", "not available"])
+def test_n_a_and_empty_forms_are_refusals(test_settings, form):
+    assistant = assistant_with(test_settings, form)
+    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    assert answer.refused and answer.answer == REFUSAL and answer.citations == []
+    assert answer.to_json()["refused"] is True and answer.to_json()["answer_type"] == "number"
+
+
+def test_a_table_value_is_labelled_from_its_row_and_column_with_the_tables_unit(test_settings):
+    assistant = assistant_with(test_settings, {})
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "| Widget revenue | 4,120 | 3,870 |", "value": "4,120"}]}
+    )
+    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    assert not answer.refused
+    assert answer.answer == "Widget revenue, Year Ended March 31, 2023: 4,120 million. [1]"
+    assert answer.citations[0].source == "finance/results-2023.pdf" and answer.citations[0].page == 4
+
+
+def test_a_citation_names_the_section_of_the_sentence_it_cites(test_settings):
+    assistant = assistant_with(test_settings, {})
+    quote = "International travel must be requested at least 21 days in advance."
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "policy-1"), "quote": quote, "value": "21 days"}]}
+    )
+    answer = assistant.ask(TRAVEL, groups=["all-staff"])
+    assert answer.answer == f"{quote} [1]"
+    assert answer.citations[0].section == "2. Requesting and booking travel"  # not the chunk's first heading
+
+
+def test_a_wrong_document_number_moves_to_the_document_that_holds_the_quote(test_settings):
+    assistant = assistant_with(test_settings, {})
+    quote = "International travel must be requested at least 21 days in advance."
+
+    def reply(messages, json_schema=None):
+        right = doc_number(assistant, "policy-1")
+        wrong = 1 if right != 1 else 2
+        return json.dumps({"facts": [{"doc": wrong, "quote": quote, "value": "21 days"}]})
+
+    assistant.chat_model.reply = reply
+    answer = assistant.ask(TRAVEL, groups=["all-staff"])
+    assert not answer.refused and answer.citations[0].chunk_id == "policy-1"
+    assert any("cited document" in r for r in answer.details["checks"]["repaired"])

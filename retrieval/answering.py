@@ -362,6 +362,9 @@ OPENING_REFUSALS = (
 )
 
 
+NOT_IN_DOCUMENTS = re.compile(r"\bnot (?:stated|mentioned|provided|specified|available|found|disclosed|given|included)\b.{0,40}\b(?:documents?|context|passages?)\b")
+
+
 def looks_like_refusal(text: str, cited: int) -> bool:
     """Lore's one rule for "the documents lack the answer" (answering and evaluation alike): an
     empty answer or one that only says "N/A"; a first sentence that says the documents lack it
@@ -371,7 +374,7 @@ def looks_like_refusal(text: str, cited: int) -> bool:
     if not bare or bare in EMPTY_ANSWERS or re.fullmatch(r"[\W_]*(?:n/?a|none|unknown)[\W_]*", bare):
         return True
     first = split_sentences(plain)[0] if plain else ""
-    if any(p in first[:160] for p in OPENING_REFUSALS + REFUSAL_PHRASES[:2]):
+    if any(p in first[:160] for p in OPENING_REFUSALS + REFUSAL_PHRASES[:2]) or NOT_IN_DOCUMENTS.search(first[:200]):
         return True
     head = plain[:120]
     if any(p in head for p in REFUSAL_PHRASES) and (cited == 0 or plain.startswith(REFUSAL_PHRASES[:2])):

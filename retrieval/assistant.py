@@ -18,15 +18,15 @@ from retrieval.answering import (
     accept_condensed,
     answer_messages,
     attributor,
-    verifier,
     condense_messages,
     fit_contexts,
     looks_like_refusal,
     recent_history,
     repeated_tail,
+    verifier,
 )
+from retrieval.checks import check_sentences, renumber
 from retrieval.composer import Composer
-from retrieval.structured import check_sentences, renumber
 from retrieval.embedders import Embedder, make_embedder
 from retrieval.errors import InputError
 from retrieval.generators import ChatModel, make_chat_model
@@ -194,9 +194,9 @@ class Assistant:
         citations = rewriter.citations(contexts)
         removed: list[str] = []
         if self.config.check_numbers:  # the same rule as typed answers, sentence by sentence
-            text, removed = check_sentences(text, [contexts[n - 1] for n in rewriter.order], question)
-            if removed:
-                text, citations = renumber(text, citations)
+            kept, removed = check_sentences(text, [contexts[n - 1] for n in rewriter.order], question)
+            if removed:  # otherwise the text stays exactly as it was streamed
+                text, citations = renumber(kept, citations)
         refused = looks_like_refusal(text, len(citations))
         usage = Usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)
         return Answer(

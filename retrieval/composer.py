@@ -1,7 +1,7 @@
 """Typed, checked answers (retrieval.answer_mode = "structured", the default): the question is
 analysed (retrieval/questions.py), each part is retrieved on its own, the model fills the form for
 the answer type (retrieval/structured.py), code checks it against the passages and writes the
-answer. Parts stream as they are done; the caller sees progress before that.
+answer. The caller sees progress ("searching …", "reading 5 passages") before the text.
 
 The Assistant calls `Composer.answer`; the free-text path (answer_mode = "text") stays in
 assistant.py for API models that write good prose themselves.
@@ -16,18 +16,20 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from retrieval.answering import REFUSAL, read_guarded, render_documents
+from retrieval.checks import Checked, check, locate, render
+from retrieval.facts import date_in, dates
+from retrieval.focus import best_rows, excerpt, term_weights, topic_share
 from retrieval.questions import QuestionPlan, plan
 from retrieval.retriever import Retrieval
-from retrieval.focus import best_rows, excerpt, term_weights
 from retrieval.schema import Citation, ScoredChunk, Usage
-from retrieval.structured import Checked, check, locate, messages_for, parse, render, schema_for
+from retrieval.structured import messages_for, parse, schema_for
 
 Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160
 ROW_CANDIDATES = 60  # passages of the named documents scanned for a table row naming the topic
 ROW_PASSAGES = 2  # of which this many join the ranked passages
-EXCERPT_TOKENS = 200
-PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)  # at most this much of one passage goes into the prompt (retrieval/focus.py)
+EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (retrieval/focus.py)
+PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
 MIN_EXCERPT_TOKENS = 40
 MIN_PART_TOKENS = 120  # a part of a question over several documents gets at least this much context
 
@@ -84,32 +86,25 @@ class Composer:
         if the_plan.absent and not the_plan.named_docs and the_plan.absent[0] == _first_name(query):
             details["reason"] = f"no document available to you mentions {the_plan.absent[0]}"
             return self._refusal(emit, started, details, [], Usage(), 0.0)
+        if the_plan.missing_period:
+            details["reason"] = f"no document available to you covers {the_plan.missing_period}"
+            return self._refusal(emit, started, details, [], Usage(), 0.0)
         kind = the_plan.kind
         if the_plan.split and kind in ("text", "list") and _asks_amount(query):
             kind = "number"
-        gathered, owner, details["parts"], retrieve_ms = self.gather(the_plan, kind, query, groups, top_k, progress)
+        lexical = a.lexical
+        weights = term_weights(the_plan.topic, lexical.document_frequencies, lexical.count_cached()) if lexical is not None else {}
+        gathered, owner, details["parts"], retrieve_ms = self.gather(the_plan, kind, query, groups, top_k, progress, weights)
         if not gathered:
             details["reason"] = "nothing relevant enough was found"
             return self._refusal(emit, started, details, [], Usage(), retrieve_ms)
+        if the_plan.dates and not any(date_in(d, s.chunk.text) for s, _ in gathered for d in dates(" ; ".join(the_plan.dates))):
+            details["reason"] = f"no passage available to you mentions {the_plan.dates[0]}"
+            return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         contexts = [scored for scored, _ in gathered]
-        shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
-        ask = query if not the_plan.split else f"{query} Give the answer for each document separately."
-        messages = messages_for(kind, ask, render_documents(shown, short=True), a.prompts.typed, the_plan.yes_no_first)
-        progress(f"reading {len(contexts)} passages")
-        t_generate = time.perf_counter()
-        stream = a.chat_model.stream(messages, max_tokens=self._answer_tokens(), temperature=0.0,
-                                     json_schema=schema_for(kind, len(contexts), the_plan.yes_no_first))
-        first_form: list[float] = []
-        raw, looped = read_guarded(stream, lambda _d: first_form or first_form.append(time.perf_counter()), fold_digits=False)
-        generated = time.perf_counter()
-        if first_form:  # where the time went: reading the prompt, then writing the form
-            details["prefill_ms"] = round((first_form[0] - t_generate) * 1000.0, 1)
-            if stream.usage.completion_tokens > 1 and generated > first_form[0]:
-                details["decode_tokens_per_s"] = round((stream.usage.completion_tokens - 1) / (generated - first_form[0]), 1)
-        if looped:
-            details["stopped"] = "repetition"
-        usage = Usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)
-        checked = check(parse(raw), contexts, query)
+        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details)
+        checked = check(parse(raw), contexts, query, relevant=(lambda text: topic_share(text, weights)) if weights else None,
+                        shown=[text for _, text in gathered])
         details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
         order: list[int] = []  # prompt documents in order of first citation
         evidence: dict[int, str] = {}
@@ -129,14 +124,34 @@ class Composer:
         citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
         return Composed(text, False, citations, contexts, usage, first_at, details, retrieve_ms)
 
+    def _fill(self, kind: str, query: str, the_plan: QuestionPlan, gathered: list[tuple[ScoredChunk, str]], progress: Emit,
+              details: dict[str, Any]) -> tuple[str, Usage]:
+        """The model fills the form over the excerpts; where the time went goes into `details`."""
+        a = self.assistant
+        shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
+        ask = query if not the_plan.split else f"{query} Give the answer for each document separately."
+        messages = messages_for(kind, ask, render_documents(shown, short=True), a.prompts.typed, the_plan.yes_no_first)
+        progress(f"reading {len(shown)} passages")
+        started = time.perf_counter()
+        stream = a.chat_model.stream(messages, max_tokens=self._answer_tokens(), temperature=0.0,
+                                     json_schema=schema_for(kind, len(shown), the_plan.yes_no_first))
+        first: list[float] = []
+        raw, looped = read_guarded(stream, lambda _d: first or first.append(time.perf_counter()), fold_digits=False)
+        done = time.perf_counter()
+        if first:  # reading the prompt, then writing the form
+            details["prefill_ms"] = round((first[0] - started) * 1000.0, 1)
+            if stream.usage.completion_tokens > 1 and done > first[0]:
+                details["decode_tokens_per_s"] = round((stream.usage.completion_tokens - 1) / (done - first[0]), 1)
+        if looped:
+            details["stopped"] = "repetition"
+        return raw, Usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)
+
     def gather(self, the_plan: QuestionPlan, kind: str, query: str, groups: Sequence[str], top_k: int | None,
-               progress: Emit) -> tuple[list[tuple[ScoredChunk, str]], list[int], list[dict[str, Any]], float]:
+               progress: Emit, weights: dict[str, float]) -> tuple[list[tuple[ScoredChunk, str]], list[int], list[dict[str, Any]], float]:
         """The prompt's passages: each part's best, as excerpts within its share of the context
         budget. Returns ((passage, excerpt) pairs, the part of each, what each part found, retrieval ms)."""
         a = self.assistant
         share = max(MIN_PART_TOKENS, a._budget(self._answer_tokens()) // len(the_plan.parts))
-        lexical = a.lexical
-        weights = term_weights(the_plan.topic, lexical.document_frequencies, lexical.count_cached()) if lexical is not None else {}
         figures = kind == "number" or _asks_amount(query)  # the answer lives in a table row
         contexts: list[tuple[ScoredChunk, str]] = []
         owner: list[int] = []

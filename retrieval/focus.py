@@ -143,6 +143,18 @@ def excerpt(text: str, weights: dict[str, float], budget: int, count_tokens: Cal
     return "\n".join(([head] if head else []) + [u for _, u in sorted(chosen)])
 
 
+def topic_share(text: str, weights: dict[str, float]) -> float:
+    """The share of the topic's weighted words that `text` uses (1.0 when the topic has none). A
+    word also counts when it shares its first five letters with one of the text's ("acquisitions"
+    and "acquire" stem differently but say the same)."""
+    if not weights:
+        return 1.0
+    got = set(question_terms(text))
+    prefixes = {t[:5] for t in got if len(t) >= 5}
+    total = sum(weights.values()) or 1.0
+    return sum(w for t, w in weights.items() if t in got or (len(t) >= 5 and t[:5] in prefixes)) / total
+
+
 def _overlap(sentence: str, weights: dict[str, float]) -> float:
     total = sum(weights.values()) or 1.0
     got = set(question_terms(sentence))

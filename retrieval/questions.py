@@ -111,6 +111,8 @@ class QuestionPlan:
     yes_no_first: bool = False  # "Did X …, and if so, what …": say yes or no, then the value
     absent: tuple[str, ...] = ()  # proper names the question is about that no readable passage contains
     named_docs: tuple[str, ...] = field(default=())
+    missing_period: str = ""  # the period asked for, when none of the named documents covers it ("Q4 2023")
+    dates: tuple[str, ...] = ()  # full dates the question names ("March 30, 2024"): the passages must hold one
 
     @property
     def split(self) -> bool:
@@ -165,6 +167,14 @@ def topic_of(question: str, name_terms: set[str]) -> str:
     return text if content else question
 
 
+FISCAL = re.compile(r"\bfiscal\b|\bFY\s?\d", re.I)
+
+
+def asked_dates(question: str) -> list[str]:
+    """Full dates (with a day) a question names."""
+    return [d.text for d in dates(question) if d.day]
+
+
 def asked_periods(question: str) -> set[tuple[int, int]]:
     """(year, quarter) pairs a question names: "Q3 2022", "2023 Q1", "the second quarter of 2023"."""
     found = {(int(m.group(1) or m.group(4)), int(m.group(2) or m.group(3))) for m in DOC_PERIOD.finditer(question)}
@@ -199,9 +209,16 @@ def plan(
     their names; `present(word)` → does any readable passage contain the word."""
     kind, yes_no_first = answer_kind(question)
     docs = named(scoping_text(question)) if named is not None else []
+    missing_period = ""
     if docs and doc_name is not None and (asked := asked_periods(question)):
         # "Q3 2022" names one filing of the company, not every document whose name shares "Q3".
-        docs = [d for d in docs if document_period(doc_name(d) or "")[:2] in asked] or docs
+        periods = {d: document_period(doc_name(d) or "")[:2] for d in docs}
+        matching = [d for d in docs if periods[d] in asked]
+        if not matching and all(p != (0, 0) for p in periods.values()) and not FISCAL.search(question):
+            # every named document has a period and none is the one asked for: the documents cannot answer
+            year, quarter = sorted(asked)[0]
+            missing_period = f"Q{quarter} {year}"
+        docs = matching or docs
     terms = name_terms(docs) if name_terms is not None and docs else set()
     topic = topic_of(question, terms)
     parts: tuple[Part, ...] = (Part(None),)
@@ -222,7 +239,7 @@ def plan(
     absent: tuple[str, ...] = ()
     if present is not None:
         absent = tuple(n for n in subject_names(question) if not present(n))
-    return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs))
+    return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs), missing_period, tuple(asked_dates(question)))
 
 
 def subject_names(question: str) -> list[str]:

@@ -147,7 +147,16 @@ def run_ask(ctx: Context) -> int:
         ctx.emit(answer.to_json())
         return 0
     streamed: list[str] = []
-    answer = assistant.ask(ctx.args.question, user=user, groups=groups, top_k=top_k, on_token=_writer(streamed))
+    progress = (lambda status: ctx.err.write(f"\r\033[K… {status}")) if ctx.err.isatty() else None
+
+    out = _writer(streamed)
+
+    def write(text: str) -> None:
+        if progress is not None:
+            ctx.err.write("\r\033[K")  # the status line gives way to the answer
+        out(text)
+
+    answer = assistant.ask(ctx.args.question, user=user, groups=groups, top_k=top_k, on_token=write, on_progress=progress)
     ctx.out.write("\n" + render_after_stream(answer, "".join(streamed)))
     ctx.out.flush()
     return 0

@@ -22,6 +22,10 @@ CONVERSATION_KEY = "lore_conversation"
 _DONE = object()
 
 
+class _Status(str):
+    """A progress line from the assistant (not part of the answer's text)."""
+
+
 # ---- the sidebar ------------------------------------------------------------------------------
 
 
@@ -169,14 +173,21 @@ def ask_streaming(question: str, who: Identity, history: list, conversation_id: 
                 conversation_id=conversation_id,
                 channel="app",
                 on_token=tokens.put,
+                on_progress=lambda status: tokens.put(_Status(status)),
             )
         except BaseException as exc:  # handed to the page thread, which shows it
             outcome["error"] = exc
         finally:
             tokens.put(_DONE)
 
+    status = st.empty()
+
     def stream():
         while (item := tokens.get()) is not _DONE:
+            if isinstance(item, _Status):  # typed answers: what is happening before the text is written
+                status.caption(f"{item}…")
+                continue
+            status.empty()
             yield item
 
     worker = threading.Thread(target=work, name="lore-ask", daemon=True)
@@ -185,6 +196,7 @@ def ask_streaming(question: str, who: Identity, history: list, conversation_id: 
     with live.container():
         st.write_stream(stream())
     worker.join()
+    status.empty()
     live.empty()  # the final answer is drawn by answer_block, with its refusal state and citations
     if "error" in outcome:
         raise outcome["error"]

@@ -1,7 +1,9 @@
-"""llama.cpp builds compared on this machine: raw llama-cpp-python prefill and decode tokens/s of
-the default model, per build (a folder of llama.cpp libraries), with weight repacking on or off.
+"""llama.cpp builds and options compared on this machine: raw llama-cpp-python prefill and decode
+tokens/s of the default model, per build (a folder of llama.cpp libraries), with weight repacking on
+or off, and per load option (flash attention, batch sizes, KV-cache type).
 
     python -m eval.bench.llama_builds --build installed= --build native=/tmp/llama-native [--no-repack native]
+    python -m eval.bench.llama_builds --options   # the installed build under each option set
 
 Each build runs in its own process (LLAMA_CPP_LIB_PATH points llama-cpp-python at its libraries).
 Prefill: a fresh context evaluates a 450-token prompt; decode: 64 greedy tokens after it; each the
@@ -24,7 +26,16 @@ DECODE_TOKENS = 64
 ROUNDS = 3
 
 
-def measure(repack: bool) -> dict:
+OPTIONS = {
+    "default": {},
+    "flash_attn": {"flash_attn": True},
+    "n_batch=256": {"n_batch": 256, "n_ubatch": 256},
+    "n_ubatch=128": {"n_batch": 512, "n_ubatch": 128},
+    "flash_attn+q8_0 kv": {"flash_attn": True, "type_k": 8, "type_v": 8},
+}
+
+
+def measure(repack: bool, options: dict | None = None) -> dict:
     import llama_cpp
     from llama_cpp import Llama
 
@@ -48,7 +59,7 @@ def measure(repack: bool) -> dict:
         module.llama_cpp.llama_model_default_params = params
     threads = os.cpu_count() or 1
     started = time.perf_counter()
-    llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False, **(options or {}))
     load_s = time.perf_counter() - started
     text = " ".join(["Staff may book economy flights for trips under six hours and must request international travel 21 days ahead."] * 40)
     tokens = llm.tokenize(text.encode())[:PROMPT_TOKENS]
@@ -75,12 +86,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build", action="append", default=[], metavar="LABEL=DIR", help="a build's library folder (empty: the installed one)")
     parser.add_argument("--no-repack", action="append", default=[], metavar="LABEL", help="also measure this build with use_extra_bufts = False")
+    parser.add_argument("--options", action="store_true", help="the installed build under each load option set instead")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure in this process ("repack" or "no-repack")
+    parser.add_argument("--option-set", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one == "repack")))
+        print(json.dumps(measure(args.one == "repack", OPTIONS.get(args.option_set or "default"))))
         return
     runs = []
+    if args.options:
+        for name in OPTIONS:
+            cmd = [sys.executable, "-m", "eval.bench.llama_builds", "--one", "repack", "--option-set", name]
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            row = {"options": name, **(json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else
+                                       {"error": (done.stderr.strip().splitlines() or ["?"])[-1]})}
+            runs.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+        write_results("llama_options", {"prompt_tokens": PROMPT_TOKENS, "decode_tokens": DECODE_TOKENS, "runs": runs})
+        return
     for spec in args.build or ["installed="]:
         label, _, folder = spec.partition("=")
         for repack in ([True, False] if label in args.no_repack else [True]):

@@ -132,3 +132,38 @@ def test_a_wrong_document_number_moves_to_the_document_that_holds_the_quote(test
     answer = assistant.ask(TRAVEL, groups=["all-staff"])
     assert not answer.refused and answer.citations[0].chunk_id == "policy-1"
     assert any("cited document" in r for r in answer.details["checks"]["repaired"])
+
+
+def test_evidence_about_something_else_is_not_an_answer(test_settings):
+    """The model copies a real sentence that does not answer the question: a refusal, not an answer."""
+    assistant = assistant_with(test_settings, {})
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "leave-1"), "quote": "Employees receive 25 days of paid vacation per year.",
+                    "value": "25 days"}]}
+    )
+    answer = assistant.ask("How many days in advance must international travel be requested?", groups=["all-staff"])
+    assert answer.refused and "something else" in json.dumps(answer.details)
+
+
+def test_money_is_not_an_answer_to_how_many(test_settings):
+    assistant = assistant_with(test_settings, {})
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "| Widget revenue | 4,120 | 3,870 |", "value": "$4,120"}]}
+    )
+    answer = assistant.ask("How many widget revenue units were sold in the year ended March 31, 2023?", groups=["all-staff"])
+    assert answer.refused and "where a count was asked" in json.dumps(answer.details)
+
+
+def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):
+    assistant = assistant_with(test_settings, {"facts": []})
+    answer = assistant.ask("What was widget revenue in the year ended March 31, 2031?", groups=["all-staff"])
+    assert answer.refused and "March 31, 2031" in answer.to_json()["refusal_reason"]
+    assert assistant.chat_model.calls == []
+
+
+def test_a_per_share_figure_keeps_its_own_unit():
+    from retrieval.checks import with_scale
+
+    passage = "| (In millions, except per share amounts) | 2023 | 2022 |\n| --- | --- | --- |\n| Revenue | 4,120 | 3,870 |\n| Dividends declared per share | 0.24 | 0.23 |"
+    assert with_scale("0.24", "| Dividends declared per share | 0.24 | 0.23 |", passage) == "0.24"
+    assert with_scale("4,120", "| Revenue | 4,120 | 3,870 |", passage) == "4,120 million"

@@ -1,0 +1,402 @@
+"""The checks of Lore's answers: every figure, date and name an answer states must occur in the
+passage it cites, quotes must be found in their documents, evidence must speak to the question,
+values are labelled from their table row and column and given their table's unit; the same rules
+sentence by sentence for free-text answers; and the answer text written from what passed, with
+its citation markers. Numbers, dates and names are normalised by retrieval/facts.py.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
+from retrieval.schema import ScoredChunk
+from retrieval.structured import Draft, Fact, Point
+
+MIN_RELEVANCE = 0.3  # share of the topic's (rarity-weighted) words the evidence must speak to
+COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|euros|pounds))", re.I)
+
+
+# ---- a typed answer's form ------------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+(?:[.,][0-9]+)*", text.lower())
+
+
+def quote_support(quote: str, passage: str) -> float:
+    """How much of a quote the passage holds: 1.0 when it contains it (spacing, case and table
+    pipes aside), else the share of the quote's words found in the passage."""
+    q, p = " ".join(_words(quote)), " ".join(_words(passage))
+    if not q:
+        return 0.0
+    if q in p:
+        return 1.0
+    words = q.split()
+    vocabulary = set(p.split())
+    return sum(w in vocabulary for w in words) / len(words)
+
+
+def supported(text: str, passage: str, question: str = "") -> list[str]:
+    """The amounts, dates and proper names in `text` that `passage` does not contain (names the
+    question itself uses are allowed: restating the subject is not a claim)."""
+    missing = [q.text for q in quantities(text) if not amount_in(q, passage)]
+    missing += [d.text for d in dates(text) if not date_in(d, passage)]
+    missing += [n for n in names(text) if not name_in(n, passage) and not name_in(n, question) and not _name_parts_in(n, passage)]
+    return missing
+
+
+def _name_parts_in(name: str, passage: str) -> bool:
+    """A multi-word name whose words all occur in the passage ("Apple TV 4K" split across a table row)."""
+    words = [w for w in re.findall(r"\w+", name) if len(w) > 2]
+    return len(words) > 1 and all(name_in(w, passage) for w in words)
+
+
+@dataclass
+class Checked:
+    """What survives the checks, per prompt document, and why the rest did not."""
+
+    facts: list[Fact] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    verdict: str | None = None
+    dropped: list[str] = field(default_factory=list)  # one reason per dropped value or point
+    repaired: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.facts and not self.points and self.verdict not in ("yes", "no")
+
+
+def passage_text(scored: ScoredChunk) -> str:
+    chunk = scored.chunk
+    return f"{chunk.source} {chunk.section}\n{chunk.text}"
+
+
+# "… cash flow … is [2]." — a marker standing where the value belongs (after a verb or a colon).
+VALUE_MARKER = re.compile(r"(?:\b(?:is|was|were|are|be|been|of|at|to|totaled|totalled|amounted to)|:)\s*\[\s*\d{1,3}\s*\]\s*[.;,]?\s*$", re.I)
+CITATION_MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]")
+
+
+def empty_value(value: str) -> bool:
+    """A value that says nothing: a citation marker where the figure belongs ("[2]"), "N/A", or
+    no letter or digit at all."""
+    from retrieval.answering import looks_like_refusal
+
+    bare = CITATION_MARKER.sub("", value).strip(" .,:;-")
+    return not bare or not re.search(r"\w", bare) or looks_like_refusal(bare, 0)
+
+
+VERDICT_WORDS = frozenset({"yes", "no", "true", "false", "not stated"})
+
+
+def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant: Callable[[str], float] | None = None,
+          min_relevance: float = MIN_RELEVANCE, shown: Sequence[str] = ()) -> Checked:
+    """`relevant(text)`: how much of the question's topic a piece of evidence speaks to (0..1,
+    retrieval/focus.py); evidence below `min_relevance` answers another question and is dropped.
+    `shown`: the excerpts the prompt showed (a quote may copy their compact table headings)."""
+    passages = [passage_text(c) + (f"\n{shown[i]}" if i < len(shown) else "") for i, c in enumerate(contexts)]
+    out = Checked(verdict=draft.verdict if draft.verdict in ("yes", "no") else None)
+    seen: set[tuple[int, str]] = set()
+    counting = bool(COUNT_QUESTION.search(question))
+    for fact in draft.facts:
+        if empty_value(fact.value):
+            out.dropped.append(f"{fact.value!r}: not a value")
+            continue
+        if counting and any(q.currency for q in quantities(fact.value)):
+            out.dropped.append(f"{fact.value!r}: an amount of money where a count was asked")
+            continue
+        if fact.value.strip().lower().rstrip(".") in VERDICT_WORDS:
+            # a yes/no "value" shows nothing: the quote is the evidence (it must be the document's own sentence)
+            if not _prose(fact.quote):
+                out.dropped.append(f"{fact.value!r}: a verdict without the sentence that shows it")
+                continue
+            fact = Fact(fact.doc, fact.quote, fact.quote, fact.about)
+        doc = _source_of(fact.quote, fact.value, fact.doc, passages)
+        if doc is None:
+            out.dropped.append(f"{fact.value!r}: its quote is in no document")
+            continue
+        passage = passages[doc - 1]
+        if doc != fact.doc:
+            out.repaired.append(f"{fact.value!r}: cited document {fact.doc} → {doc}")
+        value = fact.value
+        if missing := supported(value, passage, question):
+            value = scaled_in_passage(value, passage)
+            missing = supported(value, passage, question) if value != fact.value else missing
+            if missing:
+                out.dropped.append(f"{fact.value!r}: {', '.join(missing)} not in document {doc}")
+                continue
+            out.repaired.append(f"{fact.value!r} → {value!r} (as the document writes it)")
+        about = table_label(value, fact.quote, passage)  # what the value is, from the table itself
+        if not about and fact.about and not supported(fact.about, passage, question):
+            about = fact.about
+        scaled = with_scale(value, fact.quote, passage)
+        if scaled != value:
+            out.repaired.append(f"{value!r} → {scaled!r} (the table's unit)")
+        if (doc, scaled) in seen:
+            continue  # the same value from the same document, said again
+        evidence = " ".join([fact.quote, about, _heading_of(fact.quote, passage), _line_of(fact.quote or value, passage)])
+        if relevant is not None and relevant(evidence) < min_relevance:
+            out.dropped.append(f"{scaled!r}: its passage is about something else ({fact.quote[:50]!r})")
+            continue
+        seen.add((doc, scaled))
+        out.facts.append(Fact(doc, fact.quote, scaled, about))
+    for point in draft.points:
+        if empty_value(point.text) or VALUE_MARKER.search(point.text):
+            out.dropped.append(f"point {point.text[:60]!r}: a marker or nothing where a value belongs")
+            continue
+        doc = point.doc if 1 <= point.doc <= len(passages) else None
+        missing = supported(point.text, passages[doc - 1], question) if doc else ["its document"]
+        if missing:
+            other = next((i + 1 for i, p in enumerate(passages) if not supported(point.text, p, question)), None)
+            if other is None:
+                out.dropped.append(f"point {point.text[:60]!r}: {', '.join(missing)} not in document {doc}")
+                continue
+            out.repaired.append(f"point cited document {point.doc} → {other}")
+            doc = other
+        if any(p.text.strip().lower() == point.text.strip().lower() for p in out.points):
+            continue
+        if relevant is not None and relevant(point.text) < min_relevance:
+            out.dropped.append(f"point {point.text[:60]!r}: about something else")
+            continue
+        out.points.append(Point(doc, point.text.strip()))
+    if out.verdict and not out.facts:
+        out.dropped.append(f"{out.verdict!r} without a supported fact")
+        out.verdict = None
+    return out
+
+
+def _source_of(quote: str, value: str, doc: int, passages: Sequence[str], min_support: float = 0.8) -> int | None:
+    """The prompt document that holds the quote (the cited one first), else one that states the value."""
+    order = ([doc] if 1 <= doc <= len(passages) else []) + [i for i in range(1, len(passages) + 1) if i != doc]
+    for i in order:
+        if quote.strip() and quote_support(quote, passages[i - 1]) >= min_support and not supported(value, passages[i - 1]):
+            return i
+    for i in order:
+        if not supported(value, passages[i - 1]) and (quantities(value) or dates(value) or name_in(value, passages[i - 1])):
+            return i
+    return None
+
+
+SCALE_WORD = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
+PER_UNIT = re.compile(r"\bper\b|percent|percentage|\bratio\b|\brate\b|\bmargin %", re.I)
+SEPARATOR = re.compile(r"^\|\s*-{3}")
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def table_label(value: str, quote: str, passage: str) -> str:
+    """For a value read from a table: its row label and its column heading ("Total net sales, Three
+    Months Ended July 1, 2023"), taken from the passage's table; "" when it is not a table value."""
+    found = quantities(value, keep_years=True)
+    if not found:
+        return ""
+    digits = found[0].text.lstrip("$€£ ").strip()
+    lines = passage.splitlines()
+    rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("|") and not SEPARATOR.match(line.strip())
+            and any(c.lstrip("$€£ ").strip() == digits for c in _cells(line)[1:])]
+    if not rows:
+        return ""
+    i = max(rows, key=lambda r: quote_support(quote, lines[r]) if quote else 0.0)
+    cells = _cells(lines[i])
+    column = next(k for k in range(1, len(cells)) if cells[k].lstrip("$€£ ").strip() == digits)
+    label = cells[0].rstrip(":").strip()
+    if not label or not re.search(r"[A-Za-z]", label):
+        return ""
+    for h in range(i - 1, -1, -1):  # the heading row: the line above the nearest separator
+        if SEPARATOR.match(lines[h].strip()) and h > 0:
+            heading = _cells(lines[h - 1])
+            if len(heading) == len(cells) and heading[column]:
+                return f"{label}, {heading[column]}"
+            break
+    return label
+
+
+def scaled_in_passage(value: str, passage: str) -> str:
+    """A bare number that the passage writes with a scale ("48" where it says "48 million euros"),
+    rewritten as the passage writes it; otherwise unchanged."""
+    found = quantities(value)
+    if len(found) != 1 or found[0].scaled:
+        return value
+    bare = found[0]
+    for q in quantities(passage):
+        if q.scaled and abs(q.mantissa - bare.mantissa) < 1e-9 and q.percent == bare.percent:
+            return value.replace(bare.text, q.text, 1)
+    return value
+
+
+def with_scale(value: str, quote: str, passage: str) -> str:
+    """A bare number from a table under "(In millions)" written with its scale (and its currency
+    when the table's figures are in dollars)."""
+    found = quantities(value)
+    if len(found) != 1 or found[0].scaled or found[0].percent:
+        return value
+    scale = table_scale(passage)
+    if scale == 1.0 or not _in_table(found[0].text, passage):
+        return value
+    q = found[0]
+    label = table_label(value, quote, passage).split(",")[0]
+    if PER_UNIT.search(label) or PER_UNIT.search(quote.split("|")[1] if quote.count("|") > 1 else ""):
+        return value  # "(In millions, except per share amounts)": a per-share figure keeps its own unit
+    dollars = not q.currency and ("$" in quote or re.search(r"\$\s*" + re.escape(q.text.lstrip("$ ")), passage) or "dollars in" in passage.lower())
+    number = q.text.lstrip("$ ").strip()
+    return value.replace(q.text, f"{'$' if dollars or q.currency == '$' else ''}{number} {SCALE_WORD[scale]}", 1)
+
+
+def _heading_of(quote: str, passage: str) -> str:
+    """For a quoted table row: its table's heading row and the passage's first line (what the table is)."""
+    if "|" not in quote:
+        return passage.split("\n", 1)[0]
+    lines = passage.splitlines()
+    first = passage.split("\n", 1)[0]
+    for i, line in enumerate(lines):
+        if SEPARATOR.match(line.strip()) and i > 0:
+            return f"{first} {lines[i - 1]}"
+    return first
+
+
+def _line_of(quote: str, passage: str, limit: int = 300) -> str:
+    """The passage line that holds a (short) quote: a name or figure with the words around it."""
+    offset = locate(quote, passage)
+    if offset is None:
+        return ""
+    start = passage.rfind("\n", 0, offset) + 1
+    end = passage.find("\n", offset)
+    return passage[start : end if end >= 0 else len(passage)][:limit]
+
+
+def _in_table(number: str, passage: str) -> bool:
+    digits = number.lstrip("$ ").strip()
+    return any(digits in line for line in passage.splitlines() if line.lstrip().startswith("|"))
+
+
+# ---- the sentence the user reads ------------------------------------------------------------------------
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split()).strip()
+    if text and text[0].islower():
+        text = text[0].upper() + text[1:]
+    return text.rstrip(" .;,") + "."
+
+
+def render(checked: Checked, cite, *, lead: str = "") -> str:
+    """The answer text for one part: each value or point a sentence ending in its marker,
+    `cite(doc, evidence)` giving the marker number; a yes/no verdict first. Empty when nothing
+    survived the checks."""
+    pieces: list[str] = []
+    if checked.verdict in ("yes", "no"):
+        pieces.append(checked.verdict.capitalize() + ".")
+    for fact in checked.facts:
+        about = fact.about.strip().rstrip(":")
+        if about:
+            text = f"{about[:1].upper() + about[1:]}: {fact.value.strip()}"
+        elif _prose(fact.quote) and _states(fact.quote, fact.value):
+            text = fact.quote  # the document's own sentence, checked to be in it
+        else:
+            text = fact.value.strip()
+        pieces.append(f"{_sentence(text)} [{cite(fact.doc, fact.quote or fact.value)}]")
+    for point in checked.points:
+        n = cite(point.doc, point.text)
+        pieces += [f"{_sentence(sentence)} [{n}]" for sentence in _answer_sentences(point.text) if re.search(r"\w", sentence)]
+    if not pieces:
+        return ""
+    return (f"{lead}: " if lead else "") + " ".join(pieces)
+
+
+def _prose(quote: str) -> bool:
+    return bool(quote.strip()) and "|" not in quote and len(quote) <= 300 and len(quote.split()) >= 4
+
+
+def _states(quote: str, value: str) -> bool:
+    """Does the quote itself state the value (its amounts, or its words)?"""
+    amounts = quantities(value)
+    if amounts:
+        return all(amount_in(q, quote) for q in amounts)
+    return name_in(value, quote)
+
+
+def locate(evidence: str, text: str) -> int | None:
+    """Where in a passage `evidence` (a quote, a value or a sentence saying the same) sits: the
+    character offset of the quote when it is there, else of the passage line sharing most of its
+    words. Decides the page and section a citation names."""
+    words = re.findall(r"\w+", evidence)
+    if words:
+        m = re.search(r"\W+".join(re.escape(w) for w in words[:10]), text, re.I)
+        if m:
+            return m.start()
+    wanted = set(_words(evidence))
+    best, best_share = None, 0.0
+    offset = 0
+    for line in re.split(r"(?<=\n)|(?<=[.!?] )", text):
+        share = len(wanted & set(_words(line))) / len(wanted) if wanted else 0.0
+        if share > best_share:
+            best, best_share = offset, share
+        offset += len(line)
+    return best if best_share >= 0.5 else None
+
+
+# ---- free-text answers: the same rules, sentence by sentence ----------------------------------------------
+
+
+def check_sentences(text: str, cited: Sequence[ScoredChunk], question: str) -> tuple[str, list[str]]:
+    """A free-text answer (markers [n] → `cited[n-1]`) without the sentences that state an amount,
+    a date or a name none of their cited passages holds, or that put a marker where a value
+    belongs. Returns (kept text, one reason per removed sentence)."""
+    passages = [passage_text(c) for c in cited]
+    kept, removed = [], []
+    for sentence in _answer_sentences(text):
+        bare = CITATION_MARKER.sub("", sentence)
+        numbers = [int(n) for m in CITATION_MARKER.findall(sentence) for n in re.findall(r"\d+", m)]
+        own = [passages[n - 1] for n in numbers if 1 <= n <= len(passages)]
+        if VALUE_MARKER.search(sentence.rstrip()):
+            removed.append(f"{sentence[:60]!r}: a marker where a value belongs")
+            continue
+        facts = quantities(bare) or dates(bare)
+        if facts and (missing := supported_any(bare, own, question)):
+            removed.append(f"{sentence[:60]!r}: {', '.join(missing)} not in the passages it cites")
+            continue
+        kept.append(sentence)
+    return " ".join(kept).strip(), removed
+
+
+def supported_any(text: str, passages: Sequence[str], question: str) -> list[str]:
+    """The amounts and dates of `text` that none of `passages` (nor the question) holds."""
+    missing = [q.text for q in quantities(text) if not any(amount_in(q, p) for p in [*passages, question])]
+    missing += [d.text for d in dates(text) if not any(date_in(d, p) for p in [*passages, question])]
+    return missing
+
+
+def _answer_sentences(text: str) -> list[str]:
+    """Sentences with the markers that follow them ("… in advance. [1]" is one)."""
+    out: list[str] = []
+    for piece in re.split(r"(?<=[.!?])\s+|\n+", text):
+        if not piece.strip():
+            continue
+        head = re.match(r"^(?:\s*\[\d+\])+", piece)
+        if head and out:
+            out[-1] += " " + head.group(0).strip()
+            piece = piece[head.end():]
+        if piece.strip():
+            out.append(piece)
+    return out
+
+
+def renumber(text: str, citations: Sequence[Any]) -> tuple[str, list[Any]]:
+    """Markers renumbered in order of first use after sentences were removed; citations that no
+    sentence uses any more are dropped."""
+    order: list[int] = []
+
+    def swap(m: re.Match) -> str:
+        n = int(m.group(1))
+        if not 1 <= n <= len(citations):
+            return ""
+        if n not in order:
+            order.append(n)
+        return f"[{order.index(n) + 1}]"
+
+    return re.sub(r"\[(\d{1,3})\]", swap, text), [citations[n - 1] for n in order]

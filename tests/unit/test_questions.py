@@ -1,0 +1,68 @@
+"""Question analysis: answer type, the topic without document words, named periods, parts."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.questions import answer_kind, asked_periods, document_period, plan, topic_of
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "yes_no_first"),
+    [
+        ("What was the gross margin for Apple in the latest 10-Q report?", "number", False),
+        ("How many days in advance must international travel be requested?", "number", False),
+        ("When does the Lisbon office open?", "date", False),
+        ("Who is the office manager of the London headquarters?", "name", False),
+        ("Is premium economy allowed on long flights?", "yes_no", False),
+        ("Did Apple report any share repurchase activities in its Q3 2023 10-Q, and if so, what was the scale of these buybacks?", "number", True),
+        ("In the second quarter of 2023, what was the primary driver behind the change in Apple's net income?", "text", False),
+        ("Summarize the risk factors to Apple's business.", "text", False),
+    ],
+)
+def test_answer_type_from_the_wording(question, kind, yes_no_first):
+    assert answer_kind(question) == (kind, yes_no_first)
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("What was the gross margin for Apple in the latest 10-Q report?", "What was the gross margin?"),
+        ("What did Microsoft report as its net cash from operating activities in the Q3 2022 10-Q?", "What did as its net cash from operating activities?"),
+    ],
+)
+def test_the_topic_leaves_out_the_words_that_only_point_at_documents(question, topic):
+    assert topic_of(question, {"appl", "microsoft", "q3", "2022"}) == topic
+
+
+def test_periods_are_read_in_every_spelling():
+    assert asked_periods("Intel's Q3 2022 10-Q and the second quarter of 2023") == {(2022, 3), (2023, 2)}
+    assert document_period("2023 Q1 AAPL | Apple Inc.") == (2023, 1, 0)
+    assert document_period("FORM 10-Q for the quarterly period ended July 1, 2023")[:2] == (2023, 3)
+
+
+NAMES = {"a22": "2022 Q3 ACME", "a1": "2023 Q1 ACME", "a3": "2023 Q3 ACME", "a2": "2023 Q2 ACME"}
+
+
+def analyse(question: str):
+    return plan(question, named=lambda text: list(NAMES) if "Acme" in text else [], doc_name=NAMES.get,
+                name_terms=lambda docs: {"acm"}, present=lambda word: word != "Globex")
+
+
+def test_a_question_over_time_is_one_part_per_document_in_period_order():
+    p = analyse("How has Acme's total revenue changed over time?")
+    assert [part.label for part in p.parts] == ["2022 Q3 ACME", "2023 Q1 ACME", "2023 Q2 ACME", "2023 Q3 ACME"]
+    assert "changed" not in p.topic and "time" not in p.topic
+
+
+def test_latest_keeps_the_newest_document_and_a_named_period_its_own():
+    assert analyse("What was Acme's revenue in the latest quarter?").parts[0].docs == ("a3",)
+    assert analyse("What was Acme's revenue in Q1 2023?").parts[0].docs == ("a1",)
+
+
+def test_a_period_no_document_covers_and_an_absent_subject_are_known_before_retrieval():
+    assert analyse("What was Acme's revenue in the fourth quarter of 2023?").missing_period == "Q4 2023"
+    assert analyse("What was Acme's revenue in the fourth quarter of fiscal year 2024?").missing_period == ""  # fiscal calendars differ
+    assert analyse("What was Globex's revenue in 2023?").absent == ("Globex",)

@@ -60,9 +60,9 @@ def usage_json(answer: Answer) -> dict[str, int]:
 
 
 def lore_extra(answer: Answer, *, with_answer: bool = False) -> dict[str, Any]:
-    doc = answer.to_json()
+    doc = answer.to_json(details=True)
     extra: dict[str, Any] = {"interaction_id": answer.interaction_id, "timings": doc["timings"], "model": answer.model}
-    for key in ("answer_type", "checked", "refusal_reason"):  # typed answers
+    for key in ("answer_type", "checked", "refusal_reason", "stopped"):  # typed answers, a stopped loop
         if key in doc:
             extra[key] = doc[key]
     if with_answer:

@@ -35,7 +35,8 @@ class Check:
     required: bool = True
 
     def to_json(self) -> dict:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix, "required": self.required}
+        """The contract's keys; whether the main job needs the check shows in the overall "ok" (and the text form)."""
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
 
 
 def _one_line(text: object) -> str:

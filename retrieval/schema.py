@@ -162,7 +162,8 @@ class Answer:
     kind: str = ""  # the answer type of a typed answer: number, date, yes_no, name, list, text
     details: dict[str, Any] = field(default_factory=dict)  # typed answers: the plan, the checks, why refused
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, details: bool = False) -> dict[str, Any]:
+        """The contract's keys; with `details`, also how the answer was made (answer type, checks, why refused)."""
         doc = {
             "answer": self.answer,
             "refused": self.refused,
@@ -171,9 +172,11 @@ class Answer:
             "model": self.model,
             "usage": asdict(self.usage),
         }
+        if not details:
+            return doc
         if self.details.get("stopped"):  # the model looped and was stopped: the answer keeps its first round
             doc["stopped"] = self.details["stopped"]
-        if self.kind:  # additions of typed answers (the contract's keys above are unchanged)
+        if self.kind:  # typed answers
             doc["answer_type"] = self.kind
             doc["checked"] = True
             if self.refused and self.details.get("reason"):

@@ -17,6 +17,8 @@ def register(sub, common) -> None:
     ask = sub.add_parser("ask", parents=[common], help="answer a question from the documents, with citations")
     ask.add_argument("question", nargs="?", help="the question (or use --questions FILE.jsonl)")
     ask.add_argument("--questions", metavar="FILE.jsonl", help='batch: one {"id","text"[,"groups"]} per line; one JSON result per line')
+    ask.add_argument("--details", action="store_true",
+                     help="add how each answer was made: answer_type, checked, refusal_reason, stopped (beyond the JSON contract)")
     _identity_flags(ask)
     ask.set_defaults(func=run_ask, overrides=_overrides)
 
@@ -133,18 +135,18 @@ def _line(ctx: Context, doc: dict[str, Any]) -> None:
 
 def run_ask(ctx: Context) -> int:
     assistant = _assistant(ctx)
-    top_k = ctx.args.top_k
+    top_k, details = ctx.args.top_k, ctx.args.details
     if ctx.args.questions:
         assistant.warm_up()  # models load once, before the first line's clock starts
         return _batch(ctx, ctx.args.questions, lambda text, groups, user: assistant.ask(
             text, user=user, groups=groups, top_k=top_k, channel="batch"
-        ).to_json())
+        ).to_json(details=details))
     if not ctx.args.question:
         raise InputError('give a question: lore ask "QUESTION" (or --questions FILE.jsonl)')
     user, groups = resolve_identity(ctx)
     if ctx.json:
         answer = assistant.ask(ctx.args.question, user=user, groups=groups, top_k=top_k)
-        ctx.emit(answer.to_json())
+        ctx.emit(answer.to_json(details=details))
         return 0
     streamed: list[str] = []
     progress = (lambda status: ctx.err.write(f"\r\033[K… {status}")) if ctx.err.isatty() else None

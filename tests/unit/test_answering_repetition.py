@@ -59,7 +59,7 @@ def test_free_text_loop_is_stopped_and_flagged(test_settings):
     assistant = build_assistant(settings, chat_model=model)
     seed(assistant)
     answer = assistant.ask("How many days of paid vacation do employees receive per year?", groups=["all-staff"])
-    assert answer.to_json()["stopped"] == "repetition"
+    assert answer.to_json(details=True)["stopped"] == "repetition"
     assert answer.answer.count("Legal-related questions") == 1
     assert model.streamed < len(looping.split()) / 5  # stopped early, not at the token limit
     assert assistant.log.get(answer.interaction_id)["answer"] == answer.answer
@@ -74,6 +74,6 @@ def test_typed_answer_loop_keeps_what_came_before_it(test_settings):
     assistant = build_assistant(test_settings, chat_model=model)
     seed(assistant)
     answer = assistant.ask("Why do employees receive paid vacation days?", groups=["all-staff"])
-    assert answer.to_json()["stopped"] == "repetition"
+    assert answer.to_json(details=True)["stopped"] == "repetition"
     assert not answer.refused and "25 days" in answer.answer and "Vacation rules apply" not in answer.answer
     assert model.streamed < 80

@@ -94,7 +94,7 @@ def test_n_a_and_empty_forms_are_refusals(test_settings, form):
     assistant = assistant_with(test_settings, form)
     answer = assistant.ask(REVENUE, groups=["all-staff"])
     assert answer.refused and answer.answer == REFUSAL and answer.citations == []
-    assert answer.to_json()["refused"] is True and answer.to_json()["answer_type"] == "number"
+    assert answer.to_json()["refused"] is True and answer.to_json(details=True)["answer_type"] == "number"
 
 
 def test_a_table_value_is_labelled_from_its_row_and_column_with_the_tables_unit(test_settings):
@@ -157,7 +157,7 @@ def test_money_is_not_an_answer_to_how_many(test_settings):
 def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):
     assistant = assistant_with(test_settings, {"facts": []})
     answer = assistant.ask("What was widget revenue in the year ended March 31, 2031?", groups=["all-staff"])
-    assert answer.refused and "March 31, 2031" in answer.to_json()["refusal_reason"]
+    assert answer.refused and "March 31, 2031" in answer.to_json(details=True)["refusal_reason"]
     assert assistant.chat_model.calls == []
 
 

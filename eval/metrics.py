@@ -153,6 +153,22 @@ def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+def sentence_citations(answer: str) -> list[tuple[str, list[int]]]:
+    """(sentence without markers, [marker numbers]) for every sentence: its own markers, else those of
+    the next marked sentence on the same line ("… Blizzard, Inc. for $68.7 billion. [1]" splits at
+    "Inc." and both halves cite [1])."""
+    out: list[tuple[str, list[int]]] = []
+    for line in answer.splitlines():
+        later: list[int] = []
+        marked = []
+        for sentence in reversed(split_sentences(line)):
+            own = sorted({int(n) for m in MARKER.findall(sentence) for n in MARKER_NUMBERS.findall(m)})
+            later = own or later
+            marked.append((strip_markers(sentence), later))
+        out += reversed(marked)
+    return out
+
+
 def citation_coverage(answer: str) -> float | None:
     """Share of answer sentences that carry at least one citation marker."""
     sentences = split_sentences(answer)

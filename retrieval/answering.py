@@ -362,7 +362,7 @@ OPENING_REFUSALS = (
 )
 
 
-NOT_IN_DOCUMENTS = re.compile(r"\bnot (?:stated|mentioned|provided|specified|available|found|disclosed|given|included)\b.{0,40}\b(?:documents?|context|passages?)\b")
+NOT_IN_DOCUMENTS = re.compile(r"\bnot (?:\w+ly )?(?:stated|mentioned|provided|specified|available|found|disclosed|given|included)\b.{0,40}\b(?:documents?|context|passages?)\b")
 
 
 def looks_like_refusal(text: str, cited: int) -> bool:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.bench.common import RESULTS, percentile, shared_data, write_results
+from eval.metrics import sentence_citations
 from retrieval.offline import apply_privacy_defaults
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +45,6 @@ DEFAULT_SAMPLE_HOME = "/tmp/lore-sample"
 PRESETS: dict[str, dict[str, Any]] = {
     "legacy": {"retrieval": {"answer_mode": "text", "context_tokens": 350, "check_numbers": False}},
 }
-MARKER = re.compile(r"\[(\d+)\]")
 
 
 # ---- questions --------------------------------------------------------------------------------------
@@ -80,21 +80,6 @@ def load_questions(sets: Iterable[str], split: str) -> list[dict[str, Any]]:
 # ---- one answer, scored -------------------------------------------------------------------------------
 
 
-def _sentences(text: str) -> list[str]:
-    """Sentences with the markers that follow them ("… in advance. [1]" is one sentence)."""
-    out: list[str] = []
-    for piece in re.split(r"(?<=[.!?])\s+|\n+", text):
-        if not piece.strip():
-            continue
-        head = re.match(r"^(?:\s*\[\d+\])+", piece)
-        if head and out:
-            out[-1] += head.group(0)
-            piece = piece[head.end():]
-        if piece.strip():
-            out.append(piece)
-    return out
-
-
 def unsupported_numbers(answer, question: str) -> list[str]:
     """Amounts and dates the answer states that no passage its sentence cites contains (the
     passage's file name and section count as part of it, and so does the question)."""
@@ -104,9 +89,7 @@ def unsupported_numbers(answer, question: str) -> list[str]:
         return []
     by_id = {s.chunk.id: s.chunk for s in answer.contexts}
     missing: list[str] = []
-    for sentence in _sentences(answer.answer):
-        cited = [int(n) for n in MARKER.findall(sentence)]
-        bare = MARKER.sub("", sentence)
+    for bare, cited in sentence_citations(answer.answer):
         passages = [question]
         for n in cited:
             if 1 <= n <= len(answer.citations):
@@ -156,10 +139,9 @@ def citation_support(answer) -> float | None:
         return None
     by_id = {s.chunk.id: s.chunk for s in answer.contexts}
     pairs = held = 0
-    for sentence in _sentences(answer.answer):
-        bare = MARKER.sub("", sentence)
+    for bare, cited in sentence_citations(answer.answer):
         facts_q, facts_d = quantities(bare), dates(bare)
-        for n in {int(n) for n in MARKER.findall(sentence)}:
+        for n in cited:
             if not 1 <= n <= len(answer.citations):
                 continue
             c = answer.citations[n - 1]

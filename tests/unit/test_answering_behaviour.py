@@ -65,6 +65,8 @@ def test_answerable_question_is_answered_with_a_citation(assistant):
         ("Vacation is 25 days [1].", 1, False),
         ("Vacation is 25 days [1]. The documents do not mention parking.", 1, False),
         ("There is no information about parking.", 0, True),
+        ("Microsoft's revenue by segment is not directly stated in the provided documents. [", 0, True),
+        ("Revenue is not explicitly given in the context [1].", 1, True),
     ],
 )
 def test_refusal_detection_table(text, cited, refused):

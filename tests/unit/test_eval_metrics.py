@@ -66,6 +66,13 @@ def test_cited_sentences_and_coverage():
     assert m.citation_coverage(answer) == pytest.approx(2 / 3)
 
 
+def test_a_sentence_takes_the_markers_of_the_next_marked_sentence_on_its_line():
+    answer = "- Q3: Yes. In January 2022 we agreed to buy Activision. [1]\n- Q4: No. [2]\nAsk HR."
+    assert m.sentence_citations(answer) == [
+        ("- Q3: Yes.", [1]), ("In January 2022 we agreed to buy Activision.", [1]), ("- Q4: No.", [2]), ("Ask HR.", []),
+    ]
+
+
 def test_refusal_detection():
     assert m.looks_like_refusal("I could not find this in the documents available to you.")
     assert m.looks_like_refusal("")

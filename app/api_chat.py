@@ -60,11 +60,8 @@ def usage_json(answer: Answer) -> dict[str, int]:
 
 
 def lore_extra(answer: Answer, *, with_answer: bool = False) -> dict[str, Any]:
-    doc = answer.to_json(details=True)
-    extra: dict[str, Any] = {"interaction_id": answer.interaction_id, "timings": doc["timings"], "model": answer.model}
-    for key in ("answer_type", "checked", "refusal_reason", "stopped"):  # typed answers, a stopped loop
-        if key in doc:
-            extra[key] = doc[key]
+    extra: dict[str, Any] = {"interaction_id": answer.interaction_id, "timings": answer.to_json()["timings"], "model": answer.model,
+                             **answer.details_json()}
     if with_answer:
         extra["answer"] = answer.answer
     return extra

@@ -143,13 +143,18 @@ def refusal_correct(refused: bool, answerable: bool) -> float:
     return float(refused != answerable)
 
 
+def marker_numbers(sentence: str) -> list[int]:
+    """The passages a sentence's markers cite, in order, once each ("[2] … [1, 2]" -> [1, 2])."""
+    return sorted({int(n) for m in MARKER.findall(sentence) for n in MARKER_NUMBERS.findall(m)})
+
+
 def cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """(sentence without markers, [marker numbers]) for each sentence of the answer that cites."""
     out = []
     for sentence in split_sentences(answer):
-        numbers = [int(n) for m in MARKER.findall(sentence) for n in MARKER_NUMBERS.findall(m)]
+        numbers = marker_numbers(sentence)
         if numbers:
-            out.append((strip_markers(sentence), sorted(set(numbers))))
+            out.append((strip_markers(sentence), numbers))
     return out
 
 
@@ -162,8 +167,7 @@ def sentence_citations(answer: str) -> list[tuple[str, list[int]]]:
         later: list[int] = []
         marked = []
         for sentence in reversed(split_sentences(line)):
-            own = sorted({int(n) for m in MARKER.findall(sentence) for n in MARKER_NUMBERS.findall(m)})
-            later = own or later
+            later = marker_numbers(sentence) or later
             marked.append((strip_markers(sentence), later))
         out += reversed(marked)
     return out

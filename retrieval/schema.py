@@ -163,7 +163,7 @@ class Answer:
     details: dict[str, Any] = field(default_factory=dict)  # typed answers: the plan, the checks, why refused
 
     def to_json(self, *, details: bool = False) -> dict[str, Any]:
-        """The contract's keys; with `details`, also how the answer was made (answer type, checks, why refused)."""
+        """The contract's keys; with `details`, also how the answer was made (`details_json`)."""
         doc = {
             "answer": self.answer,
             "refused": self.refused,
@@ -172,8 +172,11 @@ class Answer:
             "model": self.model,
             "usage": asdict(self.usage),
         }
-        if not details:
-            return doc
+        return {**doc, **self.details_json()} if details else doc
+
+    def details_json(self) -> dict[str, Any]:
+        """Beyond the contract: answer type, checked, why refused (typed answers); a loop that was stopped."""
+        doc: dict[str, Any] = {}
         if self.details.get("stopped"):  # the model looped and was stopped: the answer keeps its first round
             doc["stopped"] = self.details["stopped"]
         if self.kind:  # typed answers

@@ -45,8 +45,37 @@ def supported(text: str, passage: str, question: str = "") -> list[str]:
     question itself uses are allowed: restating the subject is not a claim)."""
     missing = [q.text for q in quantities(text) if not amount_in(q, passage)]
     missing += [d.text for d in dates(text) if not date_in(d, passage)]
-    missing += [n for n in names(text) if not name_in(n, passage) and not name_in(n, question) and not _name_parts_in(n, passage)]
+    missing += [n for n in names(text) if not name_in(n, passage) and not name_in(n, question) and not _name_parts_in(n, passage)
+                and not _quarter_in(n, passage)]
     return missing
+
+
+_ORDINAL_QUARTER = {"first": 1, "second": 2, "third": 3, "fourth": 4}
+QUARTER_LABEL = re.compile(r"^Q([1-4])\s*(?:FY\s*)?(\d{4})$", re.I)
+QUARTERS = re.compile(
+    r"\bQ([1-4])\s*(?:FY\s*)?(\d{4})\b|\b(\d{4})\s*Q([1-4])\b"
+    r"|\b(first|second|third|fourth) (?:fiscal )?quarter (?:of )?(?:fiscal (?:year )?)?(\d{4})\b",
+    re.I,
+)
+
+
+def quarters(text: str) -> set[tuple[int, int]]:
+    """The (quarter, year) labels written in `text`: "Q3 2023", "2023 Q3" (a filing's name), "third quarter of fiscal 2023"."""
+    found: set[tuple[int, int]] = set()
+    for m in QUARTERS.finditer(text):
+        if m.group(1):
+            found.add((int(m.group(1)), int(m.group(2))))
+        elif m.group(3):
+            found.add((int(m.group(4)), int(m.group(3))))
+        else:
+            found.add((_ORDINAL_QUARTER[m.group(5).lower()], int(m.group(6))))
+    return found
+
+
+def _quarter_in(name: str, passage: str) -> bool:
+    """A quarter label ("Q3 2023") the passage writes in any of its forms, its filing's name included."""
+    m = QUARTER_LABEL.match(name.strip())
+    return bool(m) and (int(m.group(1)), int(m.group(2))) in quarters(passage)
 
 
 def _name_parts_in(name: str, passage: str) -> bool:

@@ -18,11 +18,11 @@ from typing import Any
 from retrieval.answering import REFUSAL, read_guarded, render_documents
 from retrieval.checks import Checked, check, locate, render
 from retrieval.facts import date_in, dates
-from retrieval.focus import best_rows, excerpt, term_weights, topic_share
+from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, term_weights
 from retrieval.questions import QuestionPlan, plan
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
-from retrieval.structured import messages_for, parse, schema_for
+from retrieval.structured import Draft, Fact, messages_for, parse, schema_for
 
 Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160
@@ -32,6 +32,7 @@ EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (r
 PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
 MIN_EXCERPT_TOKENS = 40
 MIN_PART_TOKENS = 120  # a part of a question over several documents gets at least this much context
+TABLE_ROW_MATCH = 0.5  # a part the form left empty is read from a table row naming this much of the topic
 
 
 @dataclass
@@ -103,8 +104,11 @@ class Composer:
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         contexts = [scored for scored, _ in gathered]
         raw, usage = self._fill(kind, query, the_plan, gathered, progress, details)
-        checked = check(parse(raw), contexts, query, relevant=(lambda text: topic_share(text, weights)) if weights else None,
+        relevant = relevance(the_plan.topic, lexical.document_frequencies, lexical.count_cached()) if weights else None
+        checked = check(parse(raw), contexts, query, relevant=relevant,
                         shown=[text for _, text in gathered])
+        if the_plan.split and kind == "number":
+            self._read_empty_parts(checked, the_plan, owner, contexts, [text for _, text in gathered], weights, query, relevant)
         details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
         order: list[int] = []  # prompt documents in order of first citation
         evidence: dict[int, str] = {}
@@ -191,6 +195,31 @@ class Composer:
             left -= cost
         return kept
 
+    @staticmethod
+    def _read_empty_parts(checked: Checked, the_plan: QuestionPlan, owner: list[int], contexts: list[ScoredChunk],
+                          shown: list[str], weights: dict[str, float], query: str, relevant) -> None:
+        """A figure asked of several documents: a part the form left empty gets the first figure (a
+        filing's current period) of its passages' table row that names the topic, checked like the
+        model's. The model often answers one or two documents of four; the rows are there."""
+        answered = {owner[f.doc - 1] for f in checked.facts}
+        facts: list[Fact] = []
+        for index in range(len(the_plan.parts)):
+            if index in answered:
+                continue
+            rows = [(row, doc) for doc in range(1, len(contexts) + 1)
+                    if owner[doc - 1] == index and (row := best_row(contexts[doc - 1].chunk.text, weights))]
+            if not rows:
+                continue
+            (score, line), doc = max(rows, key=lambda r: r[0][0])
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            value = next((c for c in cells[1:] if NUMBER_CELL.search(c)), None)
+            if score >= TABLE_ROW_MATCH and value:
+                facts.append(Fact(doc, line, value, cells[0]))
+        if facts:
+            read = check(Draft(facts=facts), contexts, query, relevant=relevant, shown=shown)
+            checked.facts += read.facts
+            checked.repaired += [f"{f.value!r}: read from the table row {f.about!r}" for f in read.facts]
+
     def _write(self, checked: Checked, cite, the_plan: QuestionPlan, owner: list[int]) -> str:
         """One text, or one line per part (in the order of the parts) for a question over several documents."""
         if not the_plan.split:
@@ -214,8 +243,9 @@ class Composer:
         return found
 
     def _with_rows(self, found: Retrieval, topic: str, groups: Sequence[str], docs) -> Retrieval:
-        """The ranked passages with, after the first, those whose table row names the topic
-        (retrieval/rows.py), among the passages of the named documents that use its words."""
+        """The passages whose table row names the topic (retrieval/focus.py), among the passages of
+        the named documents that use its words, then the ranked ones: a figure is read from its row,
+        and a part of a question over several documents often has room for one passage only."""
         lexical, store = self.assistant.lexical, self.assistant.store
         if lexical is None:
             return found
@@ -223,11 +253,12 @@ class Composer:
         readable = set(groups)
         candidates = [c for c in store.get(ids) if readable & set(c.groups)]
         rows = best_rows(topic, candidates, lexical.document_frequencies, lexical.count_cached(), k=ROW_PASSAGES)
-        have = {s.chunk.id for s in found.chunks}
-        extra = [ScoredChunk(c, 0.0) for c in rows if c.id not in have]
-        if not extra:
+        if not rows:
             return found
-        return Retrieval([*found.chunks[:1], *extra, *found.chunks[1:]], found.best_dense)
+        ranked = {s.chunk.id: s for s in found.chunks}
+        first = [ranked.get(c.id) or ScoredChunk(c, 0.0) for c in rows]
+        lead = {s.chunk.id for s in first}
+        return Retrieval([*first, *(s for s in found.chunks if s.chunk.id not in lead)], found.best_dense)
 
     def _answer_tokens(self) -> int:
         # A form cut short is unreadable: never less than FORM_MIN_TOKENS for it.

@@ -28,12 +28,37 @@ GENERIC = frozenset(
     """what was were is are the how much many did does do reported report reports reporting total amount amounts figure
     figures value values latest recent most quarter quarters period periods company company's its their from for""".split()
 )
+# Words that frame an analysis question ("How did R&D spending change compared to previous quarters,
+# and what are the implications?") and say nothing of its subject: a passage about R&D spending
+# answers it whether or not it uses "compare" or "implications".
+FRAMING = frozenset(
+    """compare compared comparison comparisons change changes changed changing impact impacts impacted implication
+    implications affect affected affecting effect effects trend trends pattern patterns variation variations varied
+    significant significantly key major main chief principal primary factor factors driver drivers drove driven
+    potential potentially might could would suggest suggests suggested indicate indicates indicated reflect reflects
+    reflected observe observed discern discerned seen movement movements specific specifically previous prior past
+    over time throughout across various different separately list describe summarize summarise explain outline
+    outlined consequence consequences way ways partaken substantial new escalating particularly notable noted
+    alterations alteration evolved evolve shift shifts shifted area areas focus focused allocate allocated scale
+    take took taken engage engaged activity activities level levels status position influence influenced""".split()
+)
+# Read as the words a filing uses: abbreviations whose letters the word pattern below would lose
+# ("R&D" → "r", "d"), and a few words questions use where documents write another. Applied to
+# questions and passages alike.
+EQUIVALENTS = {
+    "r&d": "research development", "sg&a": "selling general administrative", "m&a": "mergers acquisitions",
+    "p&l": "profit loss", "capex": "capital expense", "opex": "operating expense",
+    "buyback": "repurchase", "buybacks": "repurchases", "spending": "expense", "spend": "expense",
+    "expenditure": "expense", "expenditures": "expenses",
+}
+_EQUIVALENT = re.compile(r"(?<![\w&])(" + "|".join(re.escape(a) for a in EQUIVALENTS) + r")(?![\w&])")
 NUMBER_CELL = re.compile(r"\d")
 
 
 def question_words(text: str) -> list[str]:
-    words = re.findall(r"[a-z]+", text.lower())
-    return list(dict.fromkeys(w for w in words if len(w) > 2 and w not in STOPWORDS and w not in GENERIC))
+    text = _EQUIVALENT.sub(lambda m: f" {EQUIVALENTS[m.group(1)]} ", text.lower())
+    words = re.findall(r"[a-z]+", text)
+    return list(dict.fromkeys(w for w in words if len(w) > 2 and w not in STOPWORDS and w not in GENERIC and w not in FRAMING))
 
 
 def question_terms(text: str) -> list[str]:
@@ -43,10 +68,18 @@ def question_terms(text: str) -> list[str]:
 def row_match(text: str, weights: dict[str, float]) -> float:
     """How well the best numeric table row (or short labelled line) of `text` names the weighted
     terms: the share of the terms' weight its label carries, less a little per extra label word."""
+    return max((score for score, _ in _rows(text, weights)), default=0.0)
+
+
+def best_row(text: str, weights: dict[str, float]) -> tuple[float, str] | None:
+    """The numeric table row of `text` whose label names the weighted terms best, with its score."""
+    return max(_rows(text, weights), key=lambda r: r[0], default=None)
+
+
+def _rows(text: str, weights: dict[str, float]):
     total = sum(weights.values())
     if not total:
-        return 0.0
-    best = 0.0
+        return
     for line in text.splitlines():
         if not line.startswith("|") or not NUMBER_CELL.search(line):
             continue
@@ -54,9 +87,7 @@ def row_match(text: str, weights: dict[str, float]) -> float:
         got = set(question_terms(label))
         if not got:
             continue
-        score = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys())
-        best = max(best, score)
-    return best
+        yield sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys()), line
 
 
 def best_rows(
@@ -153,6 +184,26 @@ def topic_share(text: str, weights: dict[str, float]) -> float:
     prefixes = {t[:5] for t in got if len(t) >= 5}
     total = sum(weights.values()) or 1.0
     return sum(w for t, w in weights.items() if t in got or (len(t) >= 5 and t[:5] in prefixes)) / total
+
+
+CLAUSE_SPLIT = re.compile(r"\s+or\s+|,\s*(?:and\s+|or\s+)?|;|\?|\s+and\s+(?=(?:what|how|why|which|who|when|where|if|is|are|was|were|did|does|do|has|have)\b)", re.I)
+
+
+def topic_clauses(topic: str) -> list[str]:
+    """The asks of a topic: "acquisitions or spin-offs" asks about either, "R&D spending, and what
+    were its focus areas" about R&D spending first. Clauses with no subject word are left out."""
+    return [c.strip() for c in CLAUSE_SPLIT.split(topic) if c and question_words(c)]
+
+
+def relevance(topic: str, document_frequency: Callable[[Sequence[str]], dict[str, int]], total_chunks: int) -> Callable[[str], float]:
+    """How much a piece of evidence speaks to the topic: the share of the whole topic's weighted
+    words it uses, or of one clause's when that is higher (evidence about one of the asks answers it)."""
+    every = [term_weights(topic, document_frequency, total_chunks)]
+    clauses = topic_clauses(topic)
+    if len(clauses) > 1:
+        every += [term_weights(c, document_frequency, total_chunks) for c in clauses]
+    every = [w for w in every if w]
+    return lambda text: max((topic_share(text, w) for w in every), default=1.0)
 
 
 def _overlap(sentence: str, weights: dict[str, float]) -> float:

@@ -12,6 +12,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -75,6 +76,32 @@ class ChatModel(Protocol):
     def warm_up(self) -> None: ...
 
 
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def llama_model_params(**fields: Any) -> Iterator[None]:
+    """llama-cpp-python's `Llama()` takes no argument for some `llama_model_params` fields
+    (`use_extra_bufts`): set them on the defaults it starts from, for the duration of one load."""
+    import llama_cpp.llama as module
+
+    low = module.llama_cpp
+    with _PARAMS_LOCK:
+        default = low.llama_model_default_params
+
+        def params():
+            p = default()
+            for name, value in fields.items():
+                setattr(p, name, value)
+            return p
+
+        low.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            low.llama_model_default_params = default
+
+
 def _threads(configured: int) -> int:
     # llama.cpp defaults to cpu_count // 2, which halves decode speed on 2 cores.
     return configured or os.cpu_count() or 1
@@ -114,15 +141,16 @@ class LlamaCppChatModel:
                 raise MissingDependencyError("the llama_cpp generator", "llama-cpp-python") from exc
             threads = _threads(self.config.threads)
             try:
-                self._llm = Llama(
-                    model_path=str(path),
-                    n_ctx=self.config.context_window,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    n_gpu_layers=self.config.gpu_layers,
-                    seed=self.config.seed,
-                    verbose=False,
-                )
+                with llama_model_params(use_extra_bufts=self.config.repack_weights):
+                    self._llm = Llama(
+                        model_path=str(path),
+                        n_ctx=self.config.context_window,
+                        n_threads=threads,
+                        n_threads_batch=threads,
+                        n_gpu_layers=self.config.gpu_layers,
+                        seed=self.config.seed,
+                        verbose=False,
+                    )
             except (ValueError, RuntimeError) as exc:
                 raise ModelUnavailableError(f"llama.cpp could not load {path} ({exc}): re-run `lore models install --force`") from exc
 

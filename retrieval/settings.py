@@ -79,6 +79,10 @@ class GeneratorSettings(BaseModel):
     # llama_cpp: the first load on a machine decodes a few tokens in a child process, so a crashing
     # native build ends in one line instead of a segfault (retrieval/decode_check.py).
     check_in_child: bool = True
+    # llama_cpp: repack the weights into the CPU's interleaved layout (llama_model_params.use_extra_bufts).
+    # Off by default: on 2 cores it made decoding faster but reading the prompt slower, and answers
+    # wait on the prompt (docs/setup.md, "Weight repacking"); off also keeps the AMX buffers out.
+    repack_weights: bool = False
 
 
 class ModelsSettings(BaseModel):

@@ -36,30 +36,19 @@ OPTIONS = {
 
 
 def measure(repack: bool, options: dict | None = None) -> dict:
-    import llama_cpp
     from llama_cpp import Llama
 
+    from retrieval.generators import llama_model_params
     from retrieval.models import resolve_local
     from retrieval.native_build import active_lib_dir, compiled_features
     from retrieval.settings import load_settings
 
     settings = load_settings()
     path = resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
-    if not repack:  # llama_model_params.use_extra_bufts = False: no weight repacking (and no AMX buffers)
-        default = llama_cpp.llama_model_default_params
-
-        def params():
-            p = default()
-            p.use_extra_bufts = False
-            return p
-
-        llama_cpp.llama_model_default_params = params
-        import llama_cpp.llama as module
-
-        module.llama_cpp.llama_model_default_params = params
     threads = os.cpu_count() or 1
     started = time.perf_counter()
-    llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False, **(options or {}))
+    with llama_model_params(use_extra_bufts=repack):  # False: no weight repacking (and no AMX buffers)
+        llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False, **(options or {}))
     load_s = time.perf_counter() - started
     text = " ".join(["Staff may book economy flights for trips under six hours and must request international travel 21 days ahead."] * 40)
     tokens = llm.tokenize(text.encode())[:PROMPT_TOKENS]

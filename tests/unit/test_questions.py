@@ -66,3 +66,37 @@ def test_a_period_no_document_covers_and_an_absent_subject_are_known_before_retr
     assert analyse("What was Acme's revenue in the fourth quarter of 2023?").missing_period == "Q4 2023"
     assert analyse("What was Acme's revenue in the fourth quarter of fiscal year 2024?").missing_period == ""  # fiscal calendars differ
     assert analyse("What was Globex's revenue in 2023?").absent == ("Globex",)
+
+
+def test_the_topic_is_weighed_by_its_subject_not_by_the_framing_of_the_question():
+    from retrieval.focus import question_terms, question_words, topic_share
+
+    assert question_words("How does R&D expenditure compare to previous quarters, and what implications might this have?") == [
+        "research", "development", "expense"]
+    assert question_words("Has there been significant stock buyback activity, and what scale did it take?") == [
+        "stock", "repurchase"]
+    weights = {t: 1.0 for t in question_terms("How much did the company allocate to R&D, and what were the key areas of focus?")}
+    assert topic_share("Research and development expense was $7,442 million.", weights) == 1.0
+    assert topic_share("Net sales of iPhone were $39,669 million.", weights) == 0.0
+
+
+def test_a_quarter_label_is_supported_in_any_of_its_spellings_and_by_its_filings_name():
+    from retrieval.checks import quarters, supported
+
+    assert quarters("2023 Q3 AAPL.pdf; Q1 FY2024; the second quarter of fiscal 2023") == {(3, 2023), (1, 2024), (2, 2023)}
+    assert supported("R&D expense in Q3 2023 was $7,442 million.", "2023 Q3 AAPL.pdf | Research and development | 7,442 |\n(In millions)",
+                     "How does Apple's R&D compare?") == []
+    assert supported("R&D expense in Q2 2023 was $7,442 million.", "2023 Q3 AAPL.pdf | Research and development | 7,442 |\n(In millions)",
+                     "How does Apple's R&D compare?") == ["Q2 2023"]
+
+
+def test_evidence_about_one_of_the_asks_is_relevant_to_the_question():
+    from retrieval.focus import relevance, topic_clauses
+
+    assert topic_clauses("did the company announce any major business acquisitions or spin-offs?") == [
+        "did the company announce any major business acquisitions", "spin-offs"]
+    frequencies = {"announce": 40, "business": 900, "acquisitions": 60, "spin": 2, "offs": 3, "company": 1000}
+    relevant = relevance("did the company announce any major business acquisitions or spin-offs?",
+                         lambda words: {w: frequencies.get(w, 1) for w in words}, 5000)
+    assert relevant("In January 2022 we announced a definitive agreement to acquire Activision Blizzard.") >= 0.3
+    assert relevant("Cash and cash equivalents were $13,931 million.") == 0.0

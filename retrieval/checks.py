@@ -130,7 +130,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
     out = Checked(verdict=draft.verdict if draft.verdict in ("yes", "no") else None)
     seen: set[tuple[int, str]] = set()
     counting = bool(COUNT_QUESTION.search(question))
-    for fact in draft.facts:
+    for fact in (piece for fact in draft.facts for piece in _one_figure_each(fact)):
         if empty_value(fact.value):
             out.dropped.append(f"{fact.value!r}: not a value")
             continue
@@ -195,6 +195,16 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         out.dropped.append(f"{out.verdict!r} without a supported fact")
         out.verdict = None
     return out
+
+
+def _one_figure_each(fact: Fact) -> list[Fact]:
+    """A value that lists several figures of a table ("3M to Dec 2022: $ 9,535, 3M to Dec 2021:
+    $ 9,810") is one fact per figure, each labelled from its own column. A sentence that states
+    several figures stays one fact: it is shown as the document's sentence."""
+    figures = quantities(fact.value)
+    if len(figures) < 2 or _prose(fact.quote):
+        return [fact]
+    return [Fact(fact.doc, fact.quote, q.text, fact.about) for q in figures]
 
 
 def _source_of(quote: str, value: str, doc: int, passages: Sequence[str], min_support: float = 0.8) -> int | None:

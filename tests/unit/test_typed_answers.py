@@ -167,3 +167,52 @@ def test_a_per_share_figure_keeps_its_own_unit():
     passage = "| (In millions, except per share amounts) | 2023 | 2022 |\n| --- | --- | --- |\n| Revenue | 4,120 | 3,870 |\n| Dividends declared per share | 0.24 | 0.23 |"
     assert with_scale("0.24", "| Dividends declared per share | 0.24 | 0.23 |", passage) == "0.24"
     assert with_scale("4,120", "| Revenue | 4,120 | 3,870 |", passage) == "4,120 million"
+
+
+def _quarterly(quarter: str, end: str, revenue: str, prior: str) -> list[Chunk]:
+    source = f"filings/2023 {quarter} Widgetco.pdf"
+    table = Chunk(
+        id=f"{quarter}-table",
+        text=(f"[2023 {quarter} Widgetco › Net sales by category]\n| (in millions) | Three Months Ended {end} | Three Months Ended {end.replace('2023', '2022')} |\n"
+              f"| --- | --- | --- |\n| Gadget revenue | 1,010 | 990 |\n| Widget revenue | {revenue} | {prior} |\n| Total net sales | 9,999 | 9,000 |"),
+        source=source, doc_id=source, page=7, section="Net sales by category", groups=("all-staff",),
+    )
+    prose = Chunk(
+        id=f"{quarter}-prose",
+        text=f"[2023 {quarter} Widgetco › Results]\nWidget revenue grew on demand from retailers in the quarter ended {end}.",
+        source=source, doc_id=source, page=3, section="Results", groups=("all-staff",),
+    )
+    return [table, prose]
+
+
+def test_a_figure_asked_of_several_filings_reads_the_ones_the_form_left_empty_from_their_table_row(test_settings):
+    """The model often fills one document of several: the others are read from the table row that
+    names the topic (the row's first figure, the filing's own quarter), checked like the model's."""
+    chunks = _quarterly("Q1", "April 1, 2023", "4,120", "3,870") + _quarterly("Q2", "July 1, 2023", "4,480", "4,010")
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
+    assistant = build_assistant(settings, chat_model=FakeChatModel(reply=lambda messages, json_schema=None: "{}"))
+    seed(assistant, [*CORPUS, *chunks])
+
+    def reply(messages, json_schema=None):
+        return json.dumps({"facts": [{"doc": 1, "quote": "| Widget revenue | 4,120 | 3,870 |", "value": "4,120"}]})
+
+    assistant.chat_model.reply = reply
+    answer = assistant.ask("How has Widgetco's widget revenue changed over the quarters?", groups=["all-staff"])
+    assert not answer.refused
+    assert answer.answer.splitlines() == [
+        "- 2023 Q1 Widgetco: Widget revenue, Three Months Ended April 1, 2023: 4,120 million. [1]",
+        "- 2023 Q2 Widgetco: Widget revenue, Three Months Ended July 1, 2023: 4,480 million. [2]",
+    ]
+    assert [c.chunk_id for c in answer.citations] == ["Q1-table", "Q2-table"]
+    assert any("read from the table row" in r and "4,480" in r for r in answer.details["checks"]["repaired"])
+
+
+def test_a_value_listing_several_table_figures_is_one_labelled_fact_per_figure(test_settings):
+    assistant = assistant_with(test_settings, {})
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "| Widget revenue | 4,120 | 3,870 |",
+                    "value": "Mar 2023: 4,120, Mar 2022: 3,870"}]}
+    )
+    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    assert answer.answer == ("Widget revenue, Year Ended March 31, 2023: 4,120 million. [1] "
+                             "Widget revenue, Year Ended March 31, 2022: 3,870 million. [1]")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from retrieval.answering import REFUSAL, read_guarded, render_documents
+from retrieval.answering import REFUSAL, read_guarded, render_documents, split_sentences
 from retrieval.checks import Checked, check, locate, render
 from retrieval.facts import date_in, dates
 from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, term_weights
@@ -109,6 +109,11 @@ class Composer:
                         shown=[text for _, text in gathered])
         if the_plan.split and (kind == "number" or _asks_amount(query)):
             self._read_empty_parts(checked, the_plan, owner, contexts, [text for _, text in gathered], weights, query, relevant)
+        if kind == "yes_no" and not checked.facts and not checked.points and checked.verdict != "yes" and relevant is not None:
+            if found := _stated_none(contexts, relevant):
+                checked.verdict = "no"
+                checked.facts.append(Fact(found[0], found[1], found[1]))
+                checked.repaired.append(f"no: the passage says so ({found[1][:60]!r})")
         details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
         order: list[int] = []  # prompt documents in order of first citation
         evidence: dict[int, str] = {}
@@ -166,7 +171,7 @@ class Composer:
             t_retrieve = time.perf_counter()
             found = self._retrieve(the_plan.topic, query, groups, top_k or PROMPT_CANDIDATES, part.docs)
             if figures and not found.empty:
-                found = self._with_rows(found, the_plan.topic, groups, part.docs, lead=the_plan.split)
+                found = self._with_rows(found, the_plan.topic, groups, part.docs)
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
             if found.empty or found.best_dense < self.config.min_score:
                 parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
@@ -242,12 +247,12 @@ class Composer:
             found = retriever.retrieve(query, list(groups), top_k)  # the names led nowhere: search everything
         return found
 
-    def _with_rows(self, found: Retrieval, topic: str, groups: Sequence[str], docs, lead: bool = False) -> Retrieval:
-        """The ranked passages with, after the first, the passages whose table row names the topic
-        (retrieval/focus.py), among the passages of the named documents that use its words. With
-        `lead` (a part of a question over several documents: room for one passage or two) the row
-        passages come first. Measured on the dev half: ahead of the first ranked passage in a
-        single-document question, they led the model to other rows of the same table."""
+    def _with_rows(self, found: Retrieval, topic: str, groups: Sequence[str], docs) -> Retrieval:
+        """The passages whose table row names the topic (retrieval/focus.py), among the passages of
+        the named documents that use its words, then the other ranked ones: a figure is read from its
+        row, and a part of a question over several documents has room for one passage or two.
+        (On the dev half, rows first against rows after the first ranked passage: golden 0.862 against
+        0.793, sec10q one question lost: docs/retrieval.md.)"""
         lexical, store = self.assistant.lexical, self.assistant.store
         if lexical is None:
             return found
@@ -258,11 +263,8 @@ class Composer:
         if not rows:
             return found
         ranked = {s.chunk.id: s for s in found.chunks}
-        if lead:
-            first = [ranked.get(c.id) or ScoredChunk(c, 0.0) for c in rows]
-            return Retrieval([*first, *(s for s in found.chunks if s.chunk.id not in {c.id for c in rows})], found.best_dense)
-        extra = [ScoredChunk(c, 0.0) for c in rows if c.id not in ranked]
-        return Retrieval([*found.chunks[:1], *extra, *found.chunks[1:]], found.best_dense) if extra else found
+        lead = [ranked.get(c.id) or ScoredChunk(c, 0.0) for c in rows]
+        return Retrieval([*lead, *(s for s in found.chunks if s.chunk.id not in {c.id for c in rows})], found.best_dense)
 
     def _answer_tokens(self) -> int:
         # A form cut short is unreadable: never less than FORM_MIN_TOKENS for it.
@@ -293,6 +295,30 @@ REASON_WORDS = re.compile(r"\b(?:factors?|drivers?|reasons?|risks?|legal|proceed
 def _asks_amount(question: str) -> bool:
     """A question over several periods about an amount ("How has total net sales changed over time?")."""
     return bool(AMOUNT_WORDS.search(question)) and not REASON_WORDS.search(question)
+
+
+# A passage saying there was none: "There have been no material changes to our accounting policies."
+STATED_NONE = re.compile(
+    r"\bthere (?:have|has|had) been no\b|\bthere (?:were|was|are|is) no\b|\b(?:we|the company) (?:did|do|does|have|has) not\b"
+    r"|^\s*no (?:material|significant|new)\b",
+    re.I,
+)
+NONE_RELEVANCE = 0.6  # a "there was none" sentence must speak to this much of the topic
+
+
+def _stated_none(contexts: Sequence[ScoredChunk], relevant: Callable[[str], float]) -> tuple[int, str] | None:
+    """For a yes/no question the form left without an answer: the passage sentence that says there
+    was none of what the question asks about (the filing's own "no"), as (prompt document, sentence)."""
+    best: tuple[float, int, str] | None = None
+    for doc, scored in enumerate(contexts, start=1):
+        for sentence in split_sentences(scored.chunk.text):
+            sentence = sentence.strip()
+            if "|" in sentence or len(sentence) > 300 or not STATED_NONE.search(sentence):
+                continue
+            share = relevant(sentence)
+            if share >= NONE_RELEVANCE and (best is None or share > best[0]):
+                best = (share, doc, sentence)
+    return (best[1], best[2]) if best else None
 
 
 def _first_name(question: str) -> str | None:

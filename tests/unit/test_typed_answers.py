@@ -216,3 +216,22 @@ def test_a_value_listing_several_table_figures_is_one_labelled_fact_per_figure(t
     answer = assistant.ask(REVENUE, groups=["all-staff"])
     assert answer.answer == ("Widget revenue, Year Ended March 31, 2023: 4,120 million. [1] "
                              "Widget revenue, Year Ended March 31, 2022: 3,870 million. [1]")
+
+
+def test_a_yes_no_question_the_form_leaves_open_is_answered_no_from_the_passage_that_says_there_was_none(test_settings):
+    policies = Chunk(
+        id="policies-1",
+        text=("[2023 Q3 report › Accounting policies]\nThere have been no material changes to our significant accounting policies "
+              "since our annual report. Revenue is recognised when control passes to the customer."),
+        source="finance/q3-report.pdf", doc_id="finance/q3-report.pdf", page=9, section="Accounting policies", groups=("all-staff",),
+    )
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
+    assistant = build_assistant(settings, chat_model=FakeChatModel(reply=lambda messages, json_schema=None: json.dumps(
+        {"answer": "not stated", "facts": [{"doc": 1, "quote": "", "value": "not stated"}]})))
+    seed(assistant, [*CORPUS, policies])
+    answer = assistant.ask("Were there any significant changes in accounting policies?", groups=["all-staff"])
+    assert answer.answer == ("No. There have been no material changes to our significant accounting policies since our annual report. [1]")
+    assert answer.citations[0].chunk_id == "policies-1"
+    # a sentence saying "no" about something else is not an answer
+    answer = assistant.ask("Were there any significant changes in the travel policy?", groups=["all-staff"])
+    assert answer.refused

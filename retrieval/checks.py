@@ -199,10 +199,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
 
 def _one_figure_each(fact: Fact) -> list[Fact]:
     """A value that lists several figures of a table ("3M to Dec 2022: $ 9,535, 3M to Dec 2021:
-    $ 9,810") is one fact per figure, each labelled from its own column. A sentence that states
-    several figures stays one fact: it is shown as the document's sentence."""
+    $ 9,810") is one fact per figure, each labelled from its own column. A quoted sentence that
+    states them all stays one fact: it is shown as the document's sentence."""
     figures = quantities(fact.value)
-    if len(figures) < 2 or _prose(fact.quote):
+    quoted = _prose(fact.quote) and _states(fact.quote, fact.value) and fact.quote.strip() != fact.value.strip()
+    if len(figures) < 2 or quoted:
         return [fact]
     return [Fact(fact.doc, fact.quote, q.text, fact.about) for q in figures]
 

@@ -40,7 +40,8 @@ FRAMING = frozenset(
     over time throughout across various different separately list describe summarize summarise explain outline
     outlined consequence consequences way ways partaken substantial new escalating particularly notable noted
     alterations alteration evolved evolve shift shifts shifted area areas focus focused allocate allocated scale
-    take took taken engage engaged activity activities level levels status position influence influenced""".split()
+    take took taken engage engaged activity activities level levels status position influence influenced segment
+    segments""".split()
 )
 # Read as the words a filing uses: abbreviations whose letters the word pattern below would lose
 # ("R&D" → "r", "d"), and a few words questions use where documents write another. Applied to

@@ -43,7 +43,8 @@ DEFAULT_SAMPLE_HOME = "/tmp/lore-sample"
 # The previous default (before typed answers): free-text answers, 350-token context. With --preset
 # legacy the run uses it, on a store ingested by that version (--home).
 PRESETS: dict[str, dict[str, Any]] = {
-    "legacy": {"retrieval": {"answer_mode": "text", "context_tokens": 350, "check_numbers": False}},
+    "legacy": {"retrieval": {"answer_mode": "text", "context_tokens": 350, "check_numbers": False},
+               "models": {"generator": {"repack_weights": True}}},
 }
 
 

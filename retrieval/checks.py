@@ -171,7 +171,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.dropped.append(f"{scaled!r}: its passage is about something else ({fact.quote[:50]!r})")
             continue
         seen.add((doc, scaled))
-        out.facts.append(Fact(doc, fact.quote, scaled, about))
+        out.facts.append(Fact(doc, whole_sentence(fact.quote, passage), scaled, about))
     for point in draft.points:
         if empty_value(point.text) or VALUE_MARKER.search(point.text):
             out.dropped.append(f"point {point.text[:60]!r}: a marker or nothing where a value belongs")
@@ -195,6 +195,18 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         out.dropped.append(f"{out.verdict!r} without a supported fact")
         out.verdict = None
     return out
+
+
+def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:
+    """A quote the form cut short (its length is capped), completed to the end of its sentence in
+    the passage: "… for $3.6 billion and $4.6" would otherwise be shown as the document's sentence."""
+    flat_quote, flat = " ".join(quote.split()), " ".join(passage.split())
+    start = flat.find(flat_quote) if flat_quote else -1
+    if start < 0 or flat_quote.endswith((".", "!", "?")):
+        return quote
+    end = start + len(flat_quote)
+    stop = re.search(r"[.!?](?=\s|$)", flat[end : end + limit])
+    return flat[start : end + stop.end()] if stop else quote
 
 
 def _one_figure_each(fact: Fact) -> list[Fact]:

@@ -38,7 +38,7 @@ FRAMING = frozenset(
     potential potentially might could would suggest suggests suggested indicate indicates indicated reflect reflects
     reflected observe observed discern discerned seen movement movements specific specifically previous prior past
     over time throughout across various different separately list describe summarize summarise explain outline
-    outlined consequence consequences way ways partaken substantial new escalating particularly notable noted
+    outlined consequence consequences way ways partaken substantial escalating particularly notable noted
     alterations alteration evolved evolve shift shifts shifted area areas focus focused allocate allocated scale
     take took taken engage engaged activity activities level levels status position influence influenced segment
     segments""".split()

@@ -235,3 +235,14 @@ def test_a_yes_no_question_the_form_leaves_open_is_answered_no_from_the_passage_
     # a sentence saying "no" about something else is not an answer
     answer = assistant.ask("Were there any significant changes in the travel policy?", groups=["all-staff"])
     assert answer.refused
+
+
+def test_a_quote_the_form_cut_short_is_shown_whole():
+    from retrieval.checks import whole_sentence
+
+    passage = ("[Q3 › Share repurchases]\nFor the three months ended September 30, 2023 and 2022, we repurchased 11 million "
+               "shares and 17 million shares of our common stock for $3.6 billion and $4.6 billion, respectively. Other text.")
+    cut = "For the three months ended September 30, 2023 and 2022, we repurchased 11 million shares and 17 million shares of our common stock for $3.6 billion and $4.6"
+    assert whole_sentence(cut, passage).endswith("for $3.6 billion and $4.6 billion, respectively.")
+    assert whole_sentence("Other text.", passage) == "Other text."
+    assert whole_sentence("not in the passage", passage) == "not in the passage"

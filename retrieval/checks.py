@@ -14,7 +14,7 @@ from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
 from retrieval.schema import ScoredChunk
-from retrieval.structured import Draft, Fact, Point
+from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 
 MIN_RELEVANCE = 0.3  # share of the topic's (rarity-weighted) words the evidence must speak to
 COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|euros|pounds))", re.I)
@@ -190,7 +190,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if relevant is not None and relevant(point.text) < min_relevance:
             out.dropped.append(f"point {point.text[:60]!r}: about something else")
             continue
-        out.points.append(Point(doc, point.text.strip()))
+        out.points.append(Point(doc, without_cut_sentence(point.text.strip())))
     if out.verdict and not out.facts:
         out.dropped.append(f"{out.verdict!r} without a supported fact")
         out.verdict = None
@@ -207,6 +207,15 @@ def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:
     end = start + len(flat_quote)
     stop = re.search(r"[.!?](?=\s|$)", flat[end : end + limit])
     return flat[start : end + stop.end()] if stop else quote
+
+
+def without_cut_sentence(text: str) -> str:
+    """A point the grammar cut at its length limit ends mid-word ("… a reasonable possibility the
+    Company may have incurred a mater"): keep its complete sentences, when it has one."""
+    if len(text) < POINT_CHARS - 20 or text.endswith((".", "!", "?")):
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
+    return text[: ends[-1]] if ends else text
 
 
 def _one_figure_each(fact: Fact) -> list[Fact]:

@@ -48,10 +48,13 @@ INSTRUCTIONS["list"] = INSTRUCTIONS["text"]
 # ---- the form ------------------------------------------------------------------------------------------
 
 
+POINT_CHARS = 320  # a point's text is cut here by the grammar: retrieval/checks.py drops the cut-off sentence
+
+
 def schema_for(kind: str, documents: int, yes_no_first: bool = False) -> dict[str, Any]:
     doc = {"type": "integer", "enum": list(range(1, max(documents, 1) + 1))}
     if kind in ("text", "list"):
-        point = {"type": "object", "properties": {"doc": doc, "text": {"type": "string", "maxLength": 320}}, "required": ["doc", "text"]}
+        point = {"type": "object", "properties": {"doc": doc, "text": {"type": "string", "maxLength": POINT_CHARS}}, "required": ["doc", "text"]}
         return {"type": "object", "properties": {"points": {"type": "array", "items": point, "maxItems": MAX_POINTS}}, "required": ["points"]}
     value: dict[str, Any] = {"type": "string", "maxLength": 80}
     if kind == "number":  # a figure, not a sentence or a structure: "$36,413", "12.5%", "(1,234)", "4.2 billion"

@@ -246,3 +246,14 @@ def test_a_quote_the_form_cut_short_is_shown_whole():
     assert whole_sentence(cut, passage).endswith("for $3.6 billion and $4.6 billion, respectively.")
     assert whole_sentence("Other text.", passage) == "Other text."
     assert whole_sentence("not in the passage", passage) == "not in the passage"
+
+
+def test_a_point_cut_at_its_length_limit_keeps_only_its_complete_sentences():
+    from retrieval.checks import without_cut_sentence
+    from retrieval.structured import POINT_CHARS
+
+    whole = "The Company is subject to various legal proceedings and claims that have not been fully resolved. "
+    cut = (whole * 3 + "In the opinion of management, there was not at least a reasonable possibility the Company may have incurred a mater")
+    cut = cut[:POINT_CHARS]
+    assert without_cut_sentence(cut) == (whole * 3).strip()
+    assert without_cut_sentence("A short point without a full stop") == "A short point without a full stop"

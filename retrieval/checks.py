@@ -246,7 +246,8 @@ PER_UNIT = re.compile(r"\bper\b|percent|percentage|\bratio\b|\brate\b|\bmargin %
 SEPARATOR = re.compile(r"^\|\s*-{3}")
 
 
-def _cells(row: str) -> list[str]:
+def table_cells(row: str) -> list[str]:
+    """The cells of a markdown table row, stripped."""
     return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
@@ -259,18 +260,18 @@ def table_label(value: str, quote: str, passage: str) -> str:
     digits = found[0].text.lstrip("$€£ ").strip()
     lines = passage.splitlines()
     rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("|") and not SEPARATOR.match(line.strip())
-            and any(c.lstrip("$€£ ").strip() == digits for c in _cells(line)[1:])]
+            and any(c.lstrip("$€£ ").strip() == digits for c in table_cells(line)[1:])]
     if not rows:
         return ""
     i = max(rows, key=lambda r: quote_support(quote, lines[r]) if quote else 0.0)
-    cells = _cells(lines[i])
+    cells = table_cells(lines[i])
     column = next(k for k in range(1, len(cells)) if cells[k].lstrip("$€£ ").strip() == digits)
     label = cells[0].rstrip(":").strip()
     if not label or not re.search(r"[A-Za-z]", label):
         return ""
     for h in range(i - 1, -1, -1):  # the heading row: the line above the nearest separator
         if SEPARATOR.match(lines[h].strip()) and h > 0:
-            heading = _cells(lines[h - 1])
+            heading = table_cells(lines[h - 1])
             if len(heading) == len(cells) and heading[column]:
                 return f"{label}, {heading[column]}"
             break

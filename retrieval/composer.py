@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from retrieval.answering import REFUSAL, read_guarded, render_documents, split_sentences
-from retrieval.checks import Checked, check, locate, render
+from retrieval.checks import Checked, check, locate, render, table_cells
 from retrieval.facts import date_in, dates
 from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, term_weights
 from retrieval.questions import QuestionPlan, plan
@@ -104,7 +104,7 @@ class Composer:
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         contexts = [scored for scored, _ in gathered]
         raw, usage = self._fill(kind, query, the_plan, gathered, progress, details)
-        relevant = relevance(the_plan.topic, lexical.document_frequencies, lexical.count_cached()) if weights else None
+        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights else None
         checked = check(parse(raw), contexts, query, relevant=relevant,
                         shown=[text for _, text in gathered])
         if the_plan.split:  # any question over several filings: a part is only read from a row naming the topic
@@ -219,7 +219,7 @@ class Composer:
             if not rows:
                 continue
             (score, line), doc = max(rows, key=lambda r: r[0][0])
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            cells = table_cells(line)
             value = next((c for c in cells[1:] if NUMBER_CELL.search(c)), None)
             if score >= TABLE_ROW_MATCH and value:
                 facts.append(Fact(doc, line, value, cells[0]))
@@ -266,8 +266,8 @@ class Composer:
         if not rows:
             return found
         ranked = {s.chunk.id: s for s in found.chunks}
-        lead = [ranked.get(c.id) or ScoredChunk(c, 0.0) for c in rows]
-        return Retrieval([*lead, *(s for s in found.chunks if s.chunk.id not in {c.id for c in rows})], found.best_dense)
+        lead = [ranked.pop(c.id, None) or ScoredChunk(c, 0.0) for c in rows]
+        return Retrieval([*lead, *ranked.values()], found.best_dense)
 
     def _answer_tokens(self) -> int:
         # A form cut short is unreadable: never less than FORM_MIN_TOKENS for it.

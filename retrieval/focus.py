@@ -196,10 +196,12 @@ def topic_clauses(topic: str) -> list[str]:
     return [c.strip() for c in CLAUSE_SPLIT.split(topic) if c and question_words(c)]
 
 
-def relevance(topic: str, document_frequency: Callable[[Sequence[str]], dict[str, int]], total_chunks: int) -> Callable[[str], float]:
+def relevance(topic: str, weights: dict[str, float], document_frequency: Callable[[Sequence[str]], dict[str, int]],
+              total_chunks: int) -> Callable[[str], float]:
     """How much a piece of evidence speaks to the topic: the share of the whole topic's weighted
-    words it uses, or of one clause's when that is higher (evidence about one of the asks answers it)."""
-    every = [term_weights(topic, document_frequency, total_chunks)]
+    words (`weights`, from term_weights) it uses, or of one clause's when that is higher (evidence
+    about one of the asks answers it)."""
+    every = [weights]
     clauses = topic_clauses(topic)
     if len(clauses) > 1:
         every += [term_weights(c, document_frequency, total_chunks) for c in clauses]

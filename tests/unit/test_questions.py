@@ -91,12 +91,13 @@ def test_a_quarter_label_is_supported_in_any_of_its_spellings_and_by_its_filings
 
 
 def test_evidence_about_one_of_the_asks_is_relevant_to_the_question():
-    from retrieval.focus import relevance, topic_clauses
+    from retrieval.focus import relevance, term_weights, topic_clauses
 
     assert topic_clauses("did the company announce any major business acquisitions or spin-offs?") == [
         "did the company announce any major business acquisitions", "spin-offs"]
     frequencies = {"announce": 40, "business": 900, "acquisitions": 60, "spin": 2, "offs": 3, "company": 1000}
-    relevant = relevance("did the company announce any major business acquisitions or spin-offs?",
-                         lambda words: {w: frequencies.get(w, 1) for w in words}, 5000)
+    topic = "did the company announce any major business acquisitions or spin-offs?"
+    df = lambda words: {w: frequencies.get(w, 1) for w in words}  # noqa: E731
+    relevant = relevance(topic, term_weights(topic, df, 5000), df, 5000)
     assert relevant("In January 2022 we announced a definitive agreement to acquire Activision Blizzard.") >= 0.3
     assert relevant("Cash and cash equivalents were $13,931 million.") == 0.0

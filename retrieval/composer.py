@@ -107,7 +107,7 @@ class Composer:
         relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights else None
         checked = check(parse(raw), contexts, query, relevant=relevant,
                         shown=[text for _, text in gathered])
-        if the_plan.split:  # any question over several filings: a part is only read from a row naming the topic
+        if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
             self._read_empty_parts(checked, the_plan, owner, contexts, [text for _, text in gathered], weights, query, relevant)
         if kind == "yes_no" and not checked.facts and not checked.points and checked.verdict != "yes" and relevant is not None:
             if found := _stated_none(contexts, relevant):
@@ -203,18 +203,20 @@ class Composer:
     @staticmethod
     def _read_empty_parts(checked: Checked, the_plan: QuestionPlan, owner: list[int], contexts: list[ScoredChunk],
                           shown: list[str], weights: dict[str, float], query: str, relevant) -> None:
-        """A question over several documents: a part the form left empty gets the first figure (a
+        """A part the form left empty (or whose figures the checks dropped) gets the first figure (a
         filing's current period) of its passages' table row that names the topic, checked like the
-        model's. The model often answers one or two documents of four, or none when the question
-        also asks why ("…? If so, what are the key drivers?"); the rows are there."""
+        model's. Over several documents the model often answers one or two of four, or none when the
+        question also asks why ("…? If so, what are the key drivers?"); for one figure it often copies
+        the wrong passage's row (the "Net sales" row for "gross margin") while the right row is
+        in the prompt. The rows are there."""
         answered = {owner[f.doc - 1] for f in checked.facts} | {owner[p.doc - 1] for p in checked.points}
         facts: list[Fact] = []
         for index in range(len(the_plan.parts)):
             if index in answered:
                 continue
-            mine = the_plan.parts[index].docs or ()  # a passage of another document (a search that fell back to all) is not this part's
+            mine = the_plan.parts[index].docs  # a passage of another document (a search that fell back to all) is not this part's
             rows = [(row, doc) for doc in range(1, len(contexts) + 1)
-                    if owner[doc - 1] == index and contexts[doc - 1].chunk.doc_id in mine
+                    if owner[doc - 1] == index and (contexts[doc - 1].chunk.doc_id in mine if mine else not the_plan.split)
                     and (row := best_row(contexts[doc - 1].chunk.text, weights))]
             if not rows:
                 continue

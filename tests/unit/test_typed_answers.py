@@ -207,6 +207,29 @@ def test_a_figure_asked_of_several_filings_reads_the_ones_the_form_left_empty_fr
     assert any("read from the table row" in r and "4,480" in r for r in answer.details["checks"]["repaired"])
 
 
+def test_a_figure_the_form_got_from_the_wrong_row_is_read_from_the_row_that_names_the_topic(test_settings):
+    """The model answers "gross margin" with the revenue row's figure: that fact is dropped (its row is
+    about something else) and the row naming gross margin is read instead of refusing."""
+    margin = Chunk(
+        id="margin-1",
+        text=("[2023 results › Results]\n| (In millions) | Year Ended March 31, 2023 | Year Ended March 31, 2022 |\n"
+              "| --- | --- | --- |\n| Widget revenue | 4,120 | 3,870 |\n| Total gross margin | 1,650 | 1,512 |"),
+        source="finance/results-2023.pdf", doc_id="finance/results-2023.pdf", page=5, section="Results", groups=("all-staff",),
+    )
+    # (min_score 0: the bag-of-words test embedder scores a two-word question low against a table)
+    retrieval = test_settings.retrieval.model_copy(update={"answer_mode": "structured", "min_score": 0.0})
+    assistant = build_assistant(test_settings.model_copy(update={"retrieval": retrieval}), chat_model=FakeChatModel(
+        reply=lambda messages, json_schema=None: json.dumps({"facts": [{"doc": 1, "quote": "| Widget revenue | 4,120 | 3,870 |", "value": "4,120"}]})))
+    seed(assistant, [*CORPUS, margin])
+    answer = assistant.ask("What was the gross margin?", groups=["all-staff"])
+    assert not answer.refused
+    assert answer.answer == "Total gross margin, Year Ended March 31, 2023: 1,650 million. [1]"
+    assert answer.citations[0].chunk_id == "margin-1"
+    checks = answer.details["checks"]
+    assert any("4,120" in d and "something else" in d for d in checks["dropped"])
+    assert any("read from the table row" in r and "1,650" in r for r in checks["repaired"])
+
+
 def test_a_value_listing_several_table_figures_is_one_labelled_fact_per_figure(test_settings):
     assistant = assistant_with(test_settings, {})
     assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
@@ -269,3 +292,4 @@ def test_a_question_over_several_filings_that_also_asks_why_is_read_from_the_row
         "- 2023 Q1 Widgetco: Widget revenue, Three Months Ended April 1, 2023: 4,120 million. [1]",
         "- 2023 Q2 Widgetco: Widget revenue, Three Months Ended July 1, 2023: 4,480 million. [2]",
     ]
+

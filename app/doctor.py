@@ -214,8 +214,24 @@ def check_office(settings: Settings) -> Check:
     path = shutil.which("soffice") or shutil.which("libreoffice")
     if not path:
         return Check("libreoffice (legacy .doc/.xls/.ppt)", False, "not installed: legacy Office files are reported, not read",
-                     "apt-get install libreoffice-core libreoffice-writer libreoffice-calc libreoffice-impress", required=False)
+                     "run `make system-deps` as root (Debian: apt-get install --no-install-recommends libreoffice-core "
+                     "libreoffice-writer libreoffice-calc libreoffice-impress)", required=False)  # fmt: skip
     return Check("libreoffice (legacy .doc/.xls/.ppt)", True, path, required=False)
+
+
+def check_ocr(settings: Settings) -> Check:
+    from ingest.loaders import ParseFailure, Limits
+    from ingest.ocr import require_tesseract
+
+    name = "tesseract (OCR of scans and images)"
+    if not settings.ingest.ocr:
+        return Check(name, True, "off (ingest.ocr = false): scanned PDFs and images are reported, not read", required=False)
+    try:
+        program = require_tesseract(Limits.from_settings(settings.ingest).ocr_options())
+    except ParseFailure as exc:
+        reason, _, fix = str(exc).partition(": ")
+        return Check(name, False, f"{reason}: scanned PDFs and images are reported, not read", fix, required=False)
+    return Check(name, True, f"{program}, languages {'+'.join(settings.ingest.ocr_languages)}", required=False)
 
 
 def check_threads(settings: Settings) -> Check:
@@ -238,12 +254,14 @@ CHECKS: tuple[Callable[[Settings], Check], ...] = (
     check_threads,
     check_browser,
     check_office,
+    check_ocr,
 )
 NAMES = {
     check_python: "python", check_packages: "packages", check_llama_build: "llama.cpp build",
     check_model_file: "generator model", check_decode: "generator decode", check_embedder: "embedder",
     check_home: "LORE_HOME", check_models_dir: "models.dir", check_store: "store", check_disk: "disk",
     check_threads: "threads", check_browser: "chromium (browser tests)", check_office: "libreoffice (legacy .doc/.xls/.ppt)",
+    check_ocr: "tesseract (OCR of scans and images)",
 }
 # Later checks that cannot pass while an earlier one fails: reported as skipped, not run.
 NEEDS = {check_decode: ("packages", "llama.cpp build", "generator model"), check_embedder: ("packages",), check_store: ("packages",)}

@@ -1,6 +1,9 @@
 """Parsing one file into structured blocks (titles, paragraphs, list items, tables with rows)
-with `unstructured` (fast strategy, no OCR), after cheap checks that turn bad input into a
-one-line reason: empty, encrypted, corrupt, zip bomb, legacy format without a converter.
+with `unstructured` (fast strategy), after cheap checks that turn bad input into a one-line reason:
+empty, encrypted, corrupt, expansion bomb (ingest/guards.py), legacy format without a converter.
+PDFs without a text layer and images are read by OCR (ingest/ocr.py); legacy and OpenDocument
+Office files, and Office files the Python readers return empty, through LibreOffice
+(ingest/convert.py). A file that still yields no text fails with a reason (ingest/coverage.py).
 
 Runs inside parser worker processes: everything returned is a plain picklable record.
 """
@@ -17,10 +20,14 @@ from typing import Any
 from ingest.tables import html_table_rows
 
 ZIP_TYPES = {".docx", ".pptx", ".xlsx", ".xlsm", ".docm", ".pptm"}
+ODF_TYPES = {".odt", ".ods", ".odp"}
 OLE_TYPES = {".doc", ".ppt", ".xls"}
 TEXT_TYPES = {".txt", ".text", ".md", ".markdown", ".csv", ".tsv", ".html", ".htm", ".xhtml", ".eml"}
-SUPPORTED = ZIP_TYPES | OLE_TYPES | TEXT_TYPES | {".pdf", ".msg"}
-LEGACY_CONVERTER = {".doc": "libreoffice-writer", ".ppt": "libreoffice-impress"}
+IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
+SUPPORTED = ZIP_TYPES | ODF_TYPES | OLE_TYPES | TEXT_TYPES | IMAGE_TYPES | {".pdf", ".msg", ".rtf"}
+# Read only through LibreOffice (ingest/convert.py); the Debian package that converts each.
+LEGACY_CONVERTER = {".doc": "libreoffice-writer", ".rtf": "libreoffice-writer", ".odt": "libreoffice-writer",
+                    ".ppt": "libreoffice-impress", ".odp": "libreoffice-impress", ".ods": "libreoffice-calc"}  # fmt: skip
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # Page furniture, not content (PDF "Header"s from the fast strategy are guesses, so PDFs keep them).
 DROPPED = {"PageBreak", "PageNumber", "Header", "Footer", "Image"}
@@ -42,17 +49,53 @@ class Block:
 
 
 @dataclass(frozen=True)
+class OcrPage:
+    """A page read by OCR: its mean word confidence (0-100), or why it could not be read."""
+
+    page: int
+    confidence: float | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class ParsedDocument:
     blocks: tuple[Block, ...]
     title: str = ""
     seconds: float = 0.0
+    ocr_pages: tuple[OcrPage, ...] = ()
+    notes: tuple[str, ...] = ()  # what the user should know: little text for the file's size, pages not read
 
 
 @dataclass(frozen=True)
 class Limits:
+    """Limits and switches of parsing, as the parser workers get them (ingest settings)."""
+
     max_file_mb: float = 100.0
     max_unzipped_mb: float = 500.0
     max_zip_ratio: float = 200.0
+    max_text_chars: int = 50_000_000
+    guard_seconds: float = 20.0
+    ocr: bool = True
+    ocr_languages: tuple[str, ...] = ("eng",)
+    ocr_page_timeout_s: float = 60.0
+    ocr_dpi: int = 300
+    ocr_low_confidence: float = 60.0
+    convert_timeout_s: float = 120.0
+
+    @classmethod
+    def from_settings(cls, config: Any) -> Limits:
+        """From `IngestSettings` (retrieval/settings.py)."""
+        return cls(
+            max_file_mb=config.max_file_mb, max_unzipped_mb=config.max_unzipped_mb, max_zip_ratio=config.max_zip_ratio,
+            max_text_chars=config.max_text_chars, guard_seconds=config.guard_seconds, ocr=config.ocr,
+            ocr_languages=tuple(config.ocr_languages), ocr_page_timeout_s=config.ocr_page_timeout_s, ocr_dpi=config.ocr_dpi,
+            ocr_low_confidence=config.ocr_low_confidence, convert_timeout_s=config.convert_timeout_s,
+        )  # fmt: skip
+
+    def ocr_options(self) -> Any:
+        from ingest.ocr import OcrOptions
+
+        return OcrOptions(self.ocr_languages, self.ocr_page_timeout_s, self.ocr_dpi, self.ocr_low_confidence)
 
 
 def check_file(path: Path, limits: Limits) -> str:
@@ -67,7 +110,7 @@ def check_file(path: Path, limits: Limits) -> str:
         raise ParseFailure(f"too large: {size / 2**20:.1f} MB > ingest.max_file_mb={limits.max_file_mb:g}; raise the limit to ingest it")
     with open(path, "rb") as handle:
         head = handle.read(8)
-    if ext in ZIP_TYPES:
+    if ext in ZIP_TYPES or ext in ODF_TYPES:
         if head == OLE_MAGIC:
             if _ole_has_stream(path, "EncryptedPackage"):
                 raise ParseFailure("encrypted: password-protected file; remove the password and re-ingest")
@@ -78,11 +121,19 @@ def check_file(path: Path, limits: Limits) -> str:
             raise ParseFailure(f"corrupt: not a legacy Office {ext} file (wrong signature)")
         if _ole_encrypted(path):
             raise ParseFailure("encrypted: password-protected file; remove the password and re-ingest")
-        if ext in LEGACY_CONVERTER and not shutil.which("soffice"):
-            raise ParseFailure(f"unsupported: legacy {ext} needs LibreOffice (apt-get install {LEGACY_CONVERTER[ext]}) or save it as {ext}x")
+    elif ext == ".rtf" and not head.startswith(b"{\\rtf"):
+        raise ParseFailure("corrupt: not an RTF file (no {\\rtf header)")
     elif ext == ".pdf" and not head.startswith(b"%PDF") and b"%PDF" not in _read_head(path, 1024):
         raise ParseFailure("corrupt: not a PDF file (no %PDF header)")
+    if ext in LEGACY_CONVERTER and not _soffice():
+        kind = "legacy" if ext in OLE_TYPES else ext[1:].upper()
+        target = {"libreoffice-writer": ".docx", "libreoffice-calc": ".xlsx", "libreoffice-impress": ".pptx"}[LEGACY_CONVERTER[ext]]
+        raise ParseFailure(f"unsupported: {kind} {ext} needs LibreOffice (apt-get install --no-install-recommends libreoffice-core {LEGACY_CONVERTER[ext]}) or save it as {target}")
     return ext
+
+
+def _soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
 
 
 def _read_head(path: Path, n: int) -> bytes:
@@ -91,21 +142,33 @@ def _read_head(path: Path, n: int) -> bytes:
 
 
 def _check_zip(path: Path, ext: str, limits: Limits) -> None:
+    from ingest.guards import ExpansionLimits, check_expansion
+
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
+            if not infos:
+                raise ParseFailure(f"corrupt: empty {ext[1:].upper()} archive")
+            unzipped = sum(i.file_size for i in infos)
+            if unzipped > limits.max_unzipped_mb * 2**20:
+                raise ParseFailure(
+                    f"zip bomb guard: expands to {unzipped / 2**20:.0f} MB > ingest.max_unzipped_mb={limits.max_unzipped_mb:g}; raise the limit if the file is genuine"
+                )
+            if ext in ODF_TYPES and _odf_encrypted(archive):
+                raise ParseFailure("encrypted: password-protected file; remove the password and re-ingest")
+            guard = ExpansionLimits(limits.max_unzipped_mb, limits.max_zip_ratio, limits.max_text_chars, seconds=limits.guard_seconds)
+            check_expansion(archive, ext, guard)
     except (zipfile.BadZipFile, EOFError, ValueError) as exc:
         raise ParseFailure(f"corrupt: not a valid {ext[1:].upper()} (zip) file ({exc})") from exc
-    if not infos:
-        raise ParseFailure(f"corrupt: empty {ext[1:].upper()} archive")
-    unzipped = sum(i.file_size for i in infos)
-    packed = max(1, sum(i.compress_size for i in infos))
-    if unzipped > limits.max_unzipped_mb * 2**20:
-        raise ParseFailure(
-            f"zip bomb guard: expands to {unzipped / 2**20:.0f} MB > ingest.max_unzipped_mb={limits.max_unzipped_mb:g}; raise the limit if the file is genuine"
-        )
-    if unzipped > 50 * 2**20 and unzipped / packed > limits.max_zip_ratio:
-        raise ParseFailure(f"zip bomb guard: compression ratio {unzipped / packed:.0f}:1 is implausible for a document")
+
+
+def _odf_encrypted(archive: zipfile.ZipFile) -> bool:
+    """OpenDocument encryption is declared per member in META-INF/manifest.xml."""
+    try:
+        with archive.open("META-INF/manifest.xml") as manifest:
+            return b"encryption-data" in manifest.read(4 * 2**20)
+    except KeyError:
+        return False
 
 
 def _ole_has_stream(path: Path, name: str) -> bool:
@@ -139,23 +202,67 @@ def parse_file(path: str, limits: Limits) -> ParsedDocument:
     """Parse one file (in a worker). Raises ParseFailure with a one-line reason."""
     import time
 
+    from ingest.coverage import no_text_reason, shortfall_note
+
     start = time.perf_counter()
     file = Path(path)
     if not os.access(file, os.R_OK):
         raise ParseFailure("permission denied: make the file readable by the ingest user")
     ext = check_file(file, limits)
+    title, ocr_pages, notes = "", (), []
     try:
         if ext == ".pdf":
             from ingest.pdf import parse_pdf
 
-            blocks, title = parse_pdf(file)
+            blocks, title, ocr_pages, notes = parse_pdf(file, limits)
+        elif ext in IMAGE_TYPES:
+            from ingest.ocr import parse_image
+
+            blocks, pages = parse_image(file, limits.ocr_options(), limits.ocr)
+            ocr_pages = tuple(OcrPage(p.page, p.confidence, p.error) for p in pages)
+            notes = [p.error for p in pages if p.error]
+        elif ext in LEGACY_CONVERTER:
+            blocks = _parse_converted(file, limits)
         else:
-            blocks, title = _parse_with_unstructured(file, ext), ""
+            blocks = _parse_office_or_text(file, ext, limits)
     except ParseFailure:
         raise
     except Exception as exc:  # any parser crash is this file's failure, never the run's
         raise ParseFailure(describe_error(exc, ext)) from exc
-    return ParsedDocument(tuple(blocks), title or _first_title(blocks), time.perf_counter() - start)
+    if not blocks:
+        raise ParseFailure(no_text_reason(file, ext, ocr_pages, notes))
+    if note := shortfall_note(file, ext, blocks):
+        notes = [*notes, note]
+    return ParsedDocument(tuple(blocks), title or _first_title(blocks), time.perf_counter() - start, tuple(ocr_pages), tuple(notes))
+
+
+def _parse_office_or_text(file: Path, ext: str, limits: Limits) -> list[Block]:
+    """The Python readers first; an Office file they cannot read (an .xls xlrd rejects) or return
+    empty (Strict Open XML, some early Office 2007 files) goes through LibreOffice once."""
+    convertible = ext in ZIP_TYPES or ext == ".xls"
+    try:
+        blocks = _parse_with_unstructured(file, ext)
+    except ParseFailure:
+        raise
+    except Exception:
+        if not (convertible and _soffice()):
+            raise
+        return _parse_converted(file, limits)
+    if not blocks and convertible and _soffice():
+        return _parse_converted(file, limits)
+    return blocks
+
+
+def _parse_converted(file: Path, limits: Limits) -> list[Block]:
+    """Convert with LibreOffice (ingest/convert.py), check the result like any input, parse it."""
+    import tempfile
+
+    from ingest.convert import convert
+
+    with tempfile.TemporaryDirectory(prefix="lore-soffice-") as workdir:
+        converted = convert(file, limits.convert_timeout_s, Path(workdir))
+        ext = check_file(converted, limits)
+        return _parse_with_unstructured(converted, ext)
 
 
 def _parse_with_unstructured(file: Path, ext: str) -> list[Block]:

@@ -28,6 +28,7 @@ from ingest.embedding import apply_embed_dtype
 from ingest.loaders import Limits, ParsedDocument, parse_file
 from ingest.lock import IngestLock
 from ingest.manifest import DocumentRow, Manifest
+from ingest.notes import DocumentNote, DocumentNotes
 from ingest.sources import Source, doc_id_for, load_source_config, scan, sources_from_paths
 from ingest.workers import ParseFn, ParserPool, ParseResult
 from retrieval.errors import IngestError, LoreError
@@ -35,8 +36,10 @@ from retrieval.names import document_name
 from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
 from retrieval.settings import Settings
 
-PARSER_VERSION = "5"  # bump when parsing or chunking changes what a file turns into
+PARSER_VERSION = "6"  # bump when parsing or chunking changes what a file turns into (6: OCR, LibreOffice, no empty documents)
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
+# Failures that installing a tool or changing a setting cures: not remembered either, so the next run reads the file.
+SETUP_DEPENDENT = ("needs LibreOffice", "OCR is off", "OCR needs Tesseract", "is not installed", "Tesseract does not run")
 
 
 @dataclass
@@ -48,6 +51,7 @@ class _Pending:
     chunks: list[Chunk]
     old: DocumentRow | None
     name: str
+    note: DocumentNote | None = None
 
 
 class Ingestor:
@@ -65,7 +69,7 @@ class Ingestor:
         self.names = DocumentNames(getattr(self.lexical, "path", settings.lexical_db))
         self.parse = parse or parse_file
         self.in_process = in_process
-        self.limits = Limits(max_file_mb=self.config.max_file_mb, max_unzipped_mb=self.config.max_unzipped_mb)
+        self.limits = Limits.from_settings(self.config)
         self._warming: threading.Thread | None = None
         self._warm_error: BaseException | None = None
 
@@ -91,6 +95,7 @@ class Ingestor:
         report = IngestReport(run_id=run_id)
         with IngestLock(self.settings.home / "ingest.lock"):
             manifest = Manifest(self.settings.state_db)
+            self.notes = DocumentNotes(self.settings.state_db)
             self._log_path = self.settings.log_dir / f"ingest-{run_id}.jsonl"
             manifest.start_run(run_id)
             try:
@@ -117,6 +122,7 @@ class Ingestor:
                 raise IngestError(f"ingest run failed ({exc.__class__.__name__}: {exc}): run it again; completed files are kept") from exc
             finally:
                 manifest.close()
+                self.notes.close()
         return report
 
     def _recover(self, manifest: Manifest) -> None:
@@ -133,6 +139,7 @@ class Ingestor:
             elif row.state == "deleting":
                 self._delete_chunks(row.chunk_ids)
                 self.names.delete([row.doc_id])
+                self.notes.delete([row.doc_id])
                 manifest.remove(row.doc_id)
 
     def fingerprint(self) -> str:
@@ -186,11 +193,15 @@ class Ingestor:
                 bar.update(1)
                 if result.document is None:
                     self._fail(report, file.path, result.error)
-                    if not result.error.startswith(TRANSIENT):
+                    if not result.error.startswith(TRANSIENT) and not any(s in result.error for s in SETUP_DEPENDENT):
                         manifest.record_failure(doc, result.error, run_id)
+                        self.notes.delete([doc["doc_id"]])
                     continue
                 chunks = self._chunks(chunker, file, doc, result.document, run_id)
-                pending.append(_Pending(file, doc, chunks, old, _name(file, result.document)))
+                note = DocumentNote.of(file.path, file.source, result.document, self.config.ocr_low_confidence)
+                for text in note.notes if note else ():
+                    self._note(report, file.path, text)
+                pending.append(_Pending(file, doc, chunks, old, _name(file, result.document), note))
                 if sum(len(p.chunks) for p in pending) >= batch:
                     self._write(manifest, pending, report, run_id)
                     pending = []
@@ -221,13 +232,15 @@ class Ingestor:
     def _chunks(self, chunker: Chunker, file: SourceFile, doc: dict[str, Any], parsed: ParsedDocument, run_id: str) -> list[Chunk]:
         label = Path(file.source).stem
         drafts = chunker.chunk(parsed.blocks, label)
+        confidence = {p.page: p.confidence for p in parsed.ocr_pages if p.confidence is not None}
         chunks = []
         for index, draft in enumerate(drafts):
+            read = [confidence[p] for p in {draft.page, *(s[1] for s in draft.spans)} if p in confidence] if confidence else []
             chunk_id = hashlib.sha1(f"{doc['doc_id']}\0{doc['sha256']}\0{index}\0{draft.text}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
             chunks.append(Chunk(
                 id=chunk_id, text=draft.text, source=file.source, doc_id=doc["doc_id"], page=draft.page, section=draft.section,
                 groups=file.groups, file_hash=doc["sha256"], element_types=draft.element_types, chunk_index=index,
-                path=file.path, modified=file.mtime, run_id=run_id, spans=draft.spans,
+                path=file.path, modified=file.mtime, run_id=run_id, spans=draft.spans, ocr_confidence=min(read) if read else None,
             ))  # fmt: skip
         return chunks
 
@@ -248,6 +261,7 @@ class Ingestor:
             offset += len(item.chunks)
             new_ids = [c.id for c in item.chunks]
             old_ids = list(item.old.chunk_ids) if item.old else []
+            self.notes.put(item.doc["doc_id"], item.note, run_id)  # before the write: a killed write re-parses and replaces it
             manifest.begin_write(item.doc, new_ids, run_id)
             self.store.upsert(item.chunks, embeddings)
             self.lexical.upsert(item.chunks)
@@ -278,6 +292,7 @@ class Ingestor:
             manifest.begin_delete(row.doc_id)
             self._delete_chunks(row.chunk_ids)
             self.names.delete([row.doc_id])
+            self.notes.delete([row.doc_id])
             manifest.remove(row.doc_id)
             if row.state != "failed":
                 report.deleted += 1
@@ -295,6 +310,11 @@ class Ingestor:
         error = " ".join(error.split())
         report.failed.append(FileFailure(path, error))
         self._log({"event": "failed", "path": path, "error": error})
+
+    def _note(self, report: IngestReport, path: str, note: str) -> None:
+        """A document that was ingested but that the user should know about (little text, pages not read)."""
+        report.notes.append(FileFailure(path, note))
+        self._log({"event": "note", "path": path, "note": note})
 
     def _log(self, record: dict[str, Any]) -> None:
         self.settings.log_dir.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,7 @@ class Chunk:
     run_id: str = ""
     # (offset in `text`, page, section) where the page or section changes inside the chunk
     spans: tuple[tuple[int, Page, str], ...] = ()
+    ocr_confidence: float | None = None  # text read by OCR: the lowest mean word confidence (0-100) of its pages
 
     def metadata(self) -> dict[str, Any]:
         """Flat metadata for the vector store; groups become exact-match boolean keys."""
@@ -60,6 +61,8 @@ class Chunk:
             meta["page"] = self.page
         if self.spans:
             meta["spans"] = json.dumps([list(s) for s in self.spans], ensure_ascii=False)
+        if self.ocr_confidence is not None:
+            meta["ocr_confidence"] = self.ocr_confidence
         for group in self.groups:
             meta[group_key(group)] = True
         return meta
@@ -81,6 +84,7 @@ class Chunk:
             modified=float(meta.get("modified", 0.0)),
             run_id=str(meta.get("run_id", "")),
             spans=_spans(meta.get("spans")),
+            ocr_confidence=float(meta["ocr_confidence"]) if meta.get("ocr_confidence") is not None else None,
         )
 
     def located(self, offset: int | None) -> tuple[Page, str]:
@@ -205,6 +209,9 @@ class IngestReport:
     total_chunks: int = 0
     seconds: float = 0.0
     run_id: str = ""
+    # Ingested files with something to know (little text for their size, pages not read): the run's
+    # text output, its log and `lore status` show them; the JSON report keeps the contract's keys.
+    notes: list[FileFailure] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {

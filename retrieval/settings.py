@@ -96,7 +96,16 @@ class IngestSettings(BaseModel):
     chunk_overlap: int = Field(32, ge=0)
     default_groups: list[str] = Field(default_factory=lambda: ["all-staff"])
     max_file_mb: float = Field(100.0, gt=0)
-    max_unzipped_mb: float = Field(500.0, gt=0)  # zip-bomb guard for DOCX/PPTX/XLSX
+    max_unzipped_mb: float = Field(500.0, gt=0)  # zip-bomb guard for DOCX/PPTX/XLSX: XML bytes actually decompressed
+    max_zip_ratio: float = Field(200.0, gt=1)  # zip-bomb guard: per archive member of 5 MB or more
+    max_text_chars: int = Field(50_000_000, ge=1000)  # expansion guard: characters a workbook's cells may expand to
+    guard_seconds: float = Field(20.0, gt=0)  # the expansion guard's own time budget per file
+    ocr: bool = True  # OCR scanned PDF pages and images with Tesseract (ingest/ocr.py)
+    ocr_languages: list[str] = Field(default_factory=lambda: ["eng"])  # Tesseract languages; each needs tesseract-ocr-<lang>
+    ocr_page_timeout_s: float = Field(60.0, gt=0)  # per page; a page over it is left out and noted
+    ocr_dpi: int = Field(300, ge=72, le=600)  # rendering resolution of PDF pages for OCR
+    ocr_low_confidence: float = Field(60.0, ge=0, le=100)  # pages whose mean word confidence is lower are flagged
+    convert_timeout_s: float = Field(120.0, gt=0)  # LibreOffice conversion of legacy/OpenDocument Office files
     file_timeout_s: float = Field(300.0, gt=0)
     workers: int = Field(0, ge=0)  # parser processes; 0: one per core
     embed_batch_size: int = Field(64, ge=1)
@@ -180,7 +189,8 @@ class AppSettings(BaseModel):
     history_conversations: int = Field(30, ge=1)  # conversations listed in the sidebar
     upload_max_mb: float = Field(50.0, gt=0)
     upload_types: list[str] = Field(
-        default_factory=lambda: [".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".html", ".htm", ".md", ".txt", ".eml"]
+        default_factory=lambda: [".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".html", ".htm", ".md", ".txt", ".eml",
+                                 ".doc", ".xls", ".ppt", ".rtf", ".odt", ".ods", ".odp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"]  # fmt: skip
     )
 
 

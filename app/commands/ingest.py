@@ -44,33 +44,45 @@ def run_ingest(ctx: Context) -> int:
         f"{report.total_chunks} in the store ({report.seconds:.1f} s)"
     ]
     lines += [f"  failed: {f.path}: {f.error}" for f in report.failed]
+    lines += [f"  note: {n.path}: {n.error}" for n in report.notes]
     ctx.emit(doc, "\n".join(lines))
     return 0
 
 
 def show_status(ctx: Context) -> int:
     from ingest.manifest import Manifest
+    from ingest.notes import notes_summary
     from retrieval.models import list_models
     from retrieval.store import make_store
 
     settings = ctx.settings
     summary = {"documents": 0, "failed_documents": 0, "last_ingest": None}
+    failures: list[dict] = []
     if settings.state_db.exists():
         manifest = Manifest(settings.state_db)
         try:
             summary = manifest.summary()
+            failures = [{"path": r.path, "error": r.error} for r in manifest.rows() if r.state == "failed"]
         finally:
             manifest.close()
+    noted = notes_summary(settings.state_db)
     chunks = make_store(settings).count() if settings.store.kind == "http" or settings.store_dir.exists() else 0
     doc = {"documents": summary["documents"], "chunks": chunks, "last_ingest": summary["last_ingest"], "models": list_models(settings),
-           "collection": settings.store.collection, "failed_documents": summary["failed_documents"]}  # fmt: skip
+           "collection": settings.store.collection, "failed_documents": summary["failed_documents"],
+           "failures": failures, "notes": noted["notes"], "ocr": noted["ocr"]}  # fmt: skip
     last = summary["last_ingest"]
+    ocr = noted["ocr"]
     text = [
         f"collection {settings.store.collection}: {doc['documents']} documents, {chunks} chunks",
         f"last ingest: {last['finished']} ({last['status']})" if last else "last ingest: never",
         f"generator: {doc['models']['generator']['kind']} {doc['models']['generator']['model']}",
         f"embedder:  {doc['models']['embedder']['kind']} {doc['models']['embedder']['model']}",
     ]
+    if ocr["pages"]:
+        text.append(f"OCR: {ocr['pages']} pages in {ocr['documents']} documents, {len(ocr['low_confidence'])} with low-confidence pages")
+    text += [f"  low OCR confidence: {d['path']}: pages {', '.join(map(str, d['pages']))} (confidence {d['confidence']:.0f})" for d in ocr["low_confidence"]]
+    text += [f"  failed: {f['path']}: {f['error']}" for f in failures]
+    text += [f"  note: {n['path']}: {n['note']}" for n in noted["notes"]]
     ctx.emit(doc, "\n".join(text))
     return 0
 

@@ -35,6 +35,9 @@ def show_report(report: IngestReport) -> None:
     if doc["failed"]:
         st.error(f"{len(doc['failed'])} file(s) failed:")
         st.dataframe(doc["failed"], hide_index=True, width="stretch")
+    if report.notes:
+        st.warning(f"{len(report.notes)} file(s) ingested with a note:")
+        st.dataframe([{"path": n.path, "note": n.error} for n in report.notes], hide_index=True, width="stretch")
 
 
 def recent_runs(manifest, limit: int = 10) -> list[dict]:
@@ -79,6 +82,30 @@ def overview(settings: Settings) -> None:
     if failed:
         with st.expander(f"Last run: {len(failed)} failure(s)", icon=":material/error:", expanded=True):
             st.dataframe(failed, hide_index=True, width="stretch")
+    document_notes(settings, manifest)
+
+
+def document_notes(settings: Settings, manifest) -> None:
+    """Documents without text (failed with the reason), ingested ones with a note, and OCR'd pages
+    whose confidence is low: what a user would otherwise believe is searchable."""
+    from ingest.notes import notes_summary
+
+    failures = [{"path": r.path, "reason": r.error} for r in manifest.rows() if r.state == "failed"]
+    noted = notes_summary(settings.state_db)
+    ocr = noted["ocr"]
+    if failures:
+        with st.expander(f"Documents not searchable: {len(failures)}", icon=":material/block:"):
+            st.dataframe(failures, hide_index=True, width="stretch")
+    if noted["notes"]:
+        with st.expander(f"Documents with notes: {len(noted['notes'])}", icon=":material/warning:"):
+            st.dataframe(noted["notes"], hide_index=True, width="stretch")
+    if ocr["pages"]:
+        st.caption(f"OCR: {ocr['pages']} page(s) in {ocr['documents']} document(s); below {settings.ingest.ocr_low_confidence:g} % confidence: "
+                   f"{len(ocr['low_confidence'])} document(s).")  # fmt: skip
+    if ocr["low_confidence"]:
+        with st.expander(f"Low OCR confidence: {len(ocr['low_confidence'])} document(s)", icon=":material/visibility_off:", expanded=True):
+            st.dataframe([{"path": d["path"], "pages": ", ".join(map(str, d["pages"])), "confidence": d["confidence"]} for d in ocr["low_confidence"]],
+                         hide_index=True, width="stretch")  # fmt: skip
 
 
 def configured_sources(settings: Settings) -> None:

@@ -107,14 +107,15 @@ def _zip(path, members):
     ("name", "content", "reason"),
     [
         ("empty.txt", b"", "empty file"),
-        ("image.png", b"\x89PNG....", "unsupported file type .png"),
+        ("photo.heic", b"\0\0\0\x18ftypheic", "unsupported file type .heic"),
         ("fake.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "corrupt: an OLE2"),
         ("broken.xlsx", b"PK\x03\x04 not really a zip", "corrupt: not a valid XLSX"),
         ("fake.pdf", b"hello, I am not a PDF", "corrupt: not a PDF"),
         ("old.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "unsupported: legacy .doc needs LibreOffice"),
     ],
 )
-def test_bad_input_is_refused_with_a_reason(tmp_path, name, content, reason):
+def test_bad_input_is_refused_with_a_reason(tmp_path, monkeypatch, name, content, reason):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no LibreOffice here, whatever the machine has
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ParseFailure, match=reason.replace(".", r"\.").replace("(", r"\(")):

@@ -29,8 +29,11 @@ RUN bash scripts/install.sh \
 
 # ---- runtime stage -------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm
+# tesseract-ocr: OCR of scanned PDFs and images; libreoffice-*: legacy .doc/.xls/.ppt, RTF and OpenDocument
+# (ingest.ocr_languages beyond English need their tesseract-ocr-<lang> package added here).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgomp1 libmagic1 \
+      tesseract-ocr tesseract-ocr-eng libreoffice-core libreoffice-writer libreoffice-calc libreoffice-impress \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 lore \
  && mkdir -p /data && chown lore:lore /data

@@ -22,8 +22,17 @@ install:
 models: install
 	$(LORE) models install
 
-# Debian packages for the browser test (headless Chromium + driver); needs root, skipped otherwise.
+# Debian packages: Tesseract (OCR of scans and images) and LibreOffice headless (legacy .doc/.xls/.ppt,
+# RTF, OpenDocument) for ingestion, headless Chromium + driver for the browser test. Needs root;
+# without it each part says what it skips.
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng
+OFFICE_PACKAGES := libreoffice-core libreoffice-writer libreoffice-calc libreoffice-impress
 system-deps:
+	@if command -v tesseract >/dev/null && command -v soffice >/dev/null; then echo "tesseract and libreoffice present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(OCR_PACKAGES) $(OFFICE_PACKAGES) >/dev/null) \
+	  || echo "could not install tesseract/libreoffice: scanned files and legacy Office files will be reported, not read; OCR and LibreOffice tests will be skipped"; \
+	else echo "tesseract/libreoffice not installed (run as root: apt-get install --no-install-recommends $(OCR_PACKAGES) $(OFFICE_PACKAGES)): scanned and legacy Office files will be reported, not read"; fi
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then echo "chromium present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \

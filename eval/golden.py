@@ -100,7 +100,8 @@ def run_golden(
     results = [score_row(r, s) for r, s in zip(rows, scored)]
     summary = summarize_golden(results)
     summary["seconds"] = {"answering": round(answered_s, 2), "scoring": round(time.perf_counter() - started - answered_s, 2)}
-    summary["judge"] = {"name": scorer.judge.name, "engine": "ragas" if scorer.ragas else "lore", **scorer.judge.stats.to_json()}
+    stats = scorer.judge.stats.to_json() if scorer.judge is not None else {}
+    summary["judge"] = {"name": scorer.name, "faithfulness": scorer.mode, "engine": "ragas" if scorer.ragas else "lore", **stats}
     return results, summary
 
 

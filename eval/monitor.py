@@ -59,7 +59,7 @@ class Monitor:
         rows = self.log.unscored(METRIC, self.batch)
         for row in rows:
             scored = self.scorer.score(interaction_item(row))
-            judge = self.scorer.judge.name
+            judge = self.scorer.name
             for metric, value in scored.scores.items():
                 if metric == METRIC or metric in ("answer_relevancy", "citation_validity"):
                     detail = {"detail": scored.detail.get(metric), "error": scored.errors.get(metric)}

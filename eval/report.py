@@ -114,6 +114,14 @@ def _cell(scores: dict[str, Any], name: str) -> str:
     return _fmt(scores[name]) if name in scores else "–"
 
 
+def _claim_note(claim: dict[str, Any]) -> str:
+    """The checker's probability (and the judge's verdict, when both scored the claim)."""
+    parts = [f"checker p={claim['p']:.2f}"] if claim.get("evidence") is not None and claim.get("p") is not None else []
+    if claim.get("judge_supported") is not None:
+        parts.append(f"judge {'yes' if claim['judge_supported'] else 'no'}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def worst(results: Sequence[dict[str, Any]], count: int = 5) -> list[dict[str, Any]]:
     """Lowest faithfulness first (a null counts as worst: the judge could not vouch for it), then wrong refusals."""
 
@@ -144,7 +152,9 @@ def render_markdown(results: Sequence[dict[str, Any]], summary: dict[str, Any], 
         lines.append(f"- answer: {row['answer']}")
         lines.append(f"- faithfulness {_fmt(row['scores'].get('faithfulness'))}, refused {row['refused']}, answerable {row['answerable']}")
         for claim in row.get("detail", {}).get("faithfulness", {}).get("claims", []):
-            lines.append(f"  - {'✔' if claim['supported'] else '✘'} {claim['claim']}")
+            lines.append(f"  - {'✔' if claim['supported'] else '✘'} {claim['claim']}{_claim_note(claim)}")
+            if claim.get("evidence"):
+                lines.append(f"    - closest passage sentence: {claim['evidence']}")
         lines.append("")
     lines += ["## Per question", "", "| id | " + " | ".join(TABLE) + " |", "|---" * (len(TABLE) + 1) + "|"]
     for row in results:
@@ -203,7 +213,9 @@ def render_html(results: Sequence[dict[str, Any]], summary: dict[str, Any], fail
         claims = row.get("detail", {}).get("faithfulness", {}).get("claims", [])
         if claims:
             out.append("<ul>" + "".join(f"<li class='{'good' if c['supported'] else 'bad'}'>{'supported' if c['supported'] else 'NOT supported'}: "
-                                         f"{e(c['claim'])}</li>" for c in claims) + "</ul>")
+                                         f"{e(c['claim'])}{e(_claim_note(c))}"
+                                         + (f"<br><small>closest passage sentence: <i>{e(c['evidence'])}</i></small>" if c.get("evidence") else "")
+                                         + "</li>" for c in claims) + "</ul>")
         if row.get("errors"):
             out.append(f"<p class='fail'>judge errors: {e(json.dumps(row['errors']))}</p>")
         for i, ctx in enumerate(row.get("contexts", []), 1):

@@ -20,6 +20,8 @@ from eval.datasets import ScoreItem
 from eval.judge import Judge, JudgeResult, faithfulness, verify
 from retrieval.errors import ConfigError, ModelNotFoundError
 
+FAITHFULNESS_MODES = ("checker", "judge", "combined")
+
 # Metrics a judge computes: a null here is a judge failure and counts towards the NaN rate.
 JUDGE_METRICS = ("faithfulness", "answer_relevancy", "citation_validity", "context_precision", "context_recall")
 HIGHER_IS_BETTER_EXCEPT = {"latency_ms", "first_token_ms", "prompt_tokens", "completion_tokens"}
@@ -39,33 +41,46 @@ class ScoredItem:
 class Scorer:
     def __init__(
         self,
-        judge: Judge,
+        judge: Judge | None,
         *,
+        checker: Any = None,
+        mode: str = "judge",
         raise_exceptions: bool = False,
         relevancy: bool = True,
         citation_check: bool = True,
         concurrency: int = 1,
         ragas: Any = None,
     ):
-        self.judge = judge
+        self.judge = judge  # None: the checker scores alone (no LLM loaded)
+        self.checker = checker  # eval.checker.ConsistencyChecker, or None when none is trained
+        self.mode = mode  # what `faithfulness` is: FAITHFULNESS_MODES
         self.raise_exceptions = raise_exceptions
         self.relevancy = relevancy
         self.citation_check = citation_check
         self.concurrency = concurrency
         self.ragas = ragas  # eval.ragas_adapter.RagasMetrics, used instead of the lore judge when set
 
+    @property
+    def name(self) -> str:
+        """What produced the faithfulness score: the checker, the judge, or both."""
+        names = [n for n in (self.checker.name if self.checker is not None and self.mode != "judge" else "",
+                             self.judge.name if self.judge is not None and self.mode != "checker" else "") if n]
+        return "+".join(names) or "word-overlap"
+
     @classmethod
-    def from_settings(cls, settings, judge: Judge) -> Scorer:
+    def from_settings(cls, settings, judge: Judge | None, *, checker: Any = None, mode: str | None = None) -> Scorer:
         cfg = settings.eval
         ragas = None
-        if cfg.engine == "ragas" or (cfg.engine == "auto" and cfg.judge == "openai"):
+        if judge is not None and (mode or cfg.faithfulness) != "checker" and (cfg.engine == "ragas" or (cfg.engine == "auto" and cfg.judge == "openai")):
             from eval.ragas_adapter import RagasMetrics
 
             ragas = RagasMetrics(judge, raise_exceptions=cfg.raise_exceptions)
         return cls(
             judge,
+            checker=checker,
+            mode=mode or cfg.faithfulness,
             raise_exceptions=cfg.raise_exceptions,
-            relevancy=cfg.relevancy,
+            relevancy=cfg.relevancy and judge is not None,
             citation_check=cfg.citation_check,
             concurrency=cfg.concurrency,
             ragas=ragas,
@@ -98,19 +113,29 @@ class Scorer:
         elif self.ragas is not None:
             self._guard(out, "faithfulness", lambda: self._ragas_scores(item, out))
         else:
-            result: JudgeResult | None = self._guard(out, "faithfulness", lambda: faithfulness(self.judge, item.contexts, item.answer))
+            result: JudgeResult | None = self._guard(out, "faithfulness", lambda: self._faithfulness(item))
             if result is not None:
                 out.scores["faithfulness"] = result.score
                 out.detail["faithfulness"] = result.detail()
                 if result.error:
                     out.errors["faithfulness"] = result.error
-        if self.relevancy and item.question and not refused:
+        if self.relevancy and self.judge is not None and item.question and not refused:
             out.scores["answer_relevancy"] = self._guard(out, "answer_relevancy", lambda: self.judge.relevancy(item.question, item.answer))
-        if self.citation_check and not refused:
+        if self.citation_check and (self.judge is not None or self.checker is not None) and not refused:
             self._guard(out, "citation_validity", lambda: self._citation_validity(item, out))
         self._reference_metrics(item, out, refused)
         out.seconds = time.perf_counter() - started
         return out
+
+    def _faithfulness(self, item: ScoreItem) -> JudgeResult:
+        """The configured score: the judge's share of supported claims, the checker's calibrated
+        probability, the two stacked, or — no checker and no judge — plain word overlap."""
+        judged = None
+        if self.judge is not None and (self.mode != "checker" or self.checker is None):
+            judged = faithfulness(self.judge, item.contexts, item.answer)
+        if self.checker is None or self.mode == "judge":
+            return judged if judged is not None else overlap_faithfulness(item.contexts, item.answer)
+        return self.checker.faithfulness(item.contexts, item.answer, judged if self.mode == "combined" else None)
 
     def _ragas_scores(self, item: ScoreItem, out: ScoredItem) -> None:
         out.scores.update(self.ragas.score(item, relevancy=self.relevancy))
@@ -121,7 +146,8 @@ class Scorer:
         checks = []
         for sentence, numbers in m.cited_sentences(item.answer):
             cited = [backing[n - 1] for n in numbers if 1 <= n <= len(backing) and backing[n - 1]]
-            supported = bool(cited) and all(verify(self.judge, [sentence], "\n\n".join(cited)))
+            verifier = self.checker if self.checker is not None and (self.mode == "checker" or self.judge is None) else self.judge
+            supported = bool(cited) and all(verify(verifier, [sentence], "\n\n".join(cited)))
             checks.append({"sentence": sentence, "markers": numbers, "supported": supported})
         if checks:
             out.scores["citation_validity"] = sum(c["supported"] for c in checks) / len(checks)
@@ -159,6 +185,13 @@ class Scorer:
             for index in order:
                 run(index)
         return [r for r in results if r is not None]
+
+
+def overlap_faithfulness(contexts: Sequence[str], answer: str) -> JudgeResult:
+    """The fallback when no checker is trained and no judge runs: share of the answer's words in the contexts."""
+    from eval.checker import word_overlap
+
+    return JudgeResult(round(word_overlap(contexts, m.strip_markers(answer)), 4), [], error=None)
 
 
 def is_nan(value: Any) -> bool:

@@ -171,6 +171,11 @@ class EvalSettings(BaseModel):
     concurrency: int = Field(1, ge=1)  # parallel judge requests (API judges; the local model runs one at a time)
     max_new_tokens: int = Field(160, ge=16)  # generation budget per golden question in `lore eval`
     monitor_nice: int = Field(10, ge=0, le=19)  # `lore monitor` lowers its CPU priority so the app and API stay responsive
+    # What the faithfulness score is (docs/evaluation.md): `checker` (the trained consistency checker, fast),
+    # `judge` (the LLM judge alone) or `combined` (the checker and the judge's verdicts, one calibrated score).
+    faithfulness: Literal["checker", "judge", "combined"] = "combined"  # lore score, lore eval
+    monitor_faithfulness: Literal["checker", "judge", "combined"] = "checker"  # lore monitor: every new answer
+    checker_threads: int = Field(1, ge=1)  # torch threads for the checker (short texts: one thread is fastest on busy cores)
 
 
 class AppSettings(BaseModel):
@@ -277,7 +282,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "api": {"models": {"generator": {"kind": "openai"}}},
     "test": {
         "models": {"generator": {"kind": "fake"}, "embedder": {"kind": "hash"}},
-        "eval": {"judge": "fake"},
+        "eval": {"judge": "fake", "faithfulness": "judge", "monitor_faithfulness": "judge"},
         "ingest": {"workers": 1},
     },
 }

@@ -21,9 +21,13 @@ def register(sub, common) -> None:
         parser.add_argument("--engine", choices=["auto", "lore", "ragas"], help="metric implementation (setting eval.engine)")
         parser.add_argument("--raise-exceptions", action="store_true", default=None,
                             help="stop at the first judge failure instead of scoring null (setting eval.raise_exceptions)")
+        parser.add_argument("--faithfulness", choices=["checker", "judge", "combined"],
+                            help="what the faithfulness score is: the trained checker, the LLM judge, or both in one calibrated score "
+                                 "(settings eval.faithfulness; eval.monitor_faithfulness for lore monitor)")
 
     def judge_overrides(args) -> dict:
-        return {"eval.judge": args.judge, "eval.engine": args.engine, "eval.raise_exceptions": args.raise_exceptions}
+        key = "eval.monitor_faithfulness" if args.command == "monitor" else "eval.faithfulness"
+        return {"eval.judge": args.judge, "eval.engine": args.engine, "eval.raise_exceptions": args.raise_exceptions, key: args.faithfulness}
 
     score = sub.add_parser("score", parents=[common], help="score answers in a JSONL file (faithfulness and more)")
     score.add_argument("file", type=Path, help='JSONL lines {"id","question","contexts":[...],"answer"}')
@@ -54,13 +58,22 @@ def register(sub, common) -> None:
     )
 
 
-def _scorer(ctx: Context, chat_model=None):
+def _scorer(ctx: Context, chat_model=None, mode: str | None = None):
+    """The scorer for `mode` (default eval.faithfulness): the LLM judge is loaded only when the score
+    needs it; a missing checker is a one-line note and a fallback, never a failed run."""
+    from eval.checker import load_checker
     from eval.judge import make_judge
     from eval.scorer import Scorer
 
-    judge = make_judge(ctx.settings, chat_model=chat_model)
-    judge.warm_up()
-    return Scorer.from_settings(ctx.settings, judge)
+    mode = mode or ctx.settings.eval.faithfulness
+    checker, note = load_checker(ctx.settings, mode)
+    if note:
+        ctx.info(f"lore {ctx.args.command}: {note}")
+    judge = None
+    if mode != "checker":
+        judge = make_judge(ctx.settings, chat_model=chat_model)
+        judge.warm_up()
+    return Scorer.from_settings(ctx.settings, judge, checker=checker, mode=mode)
 
 
 def _summary_line(summary: dict) -> str:
@@ -167,7 +180,8 @@ def run_monitor(ctx: Context) -> int:
     if cfg.monitor_nice and hasattr(os, "nice"):
         os.nice(cfg.monitor_nice)  # judging is background work: the app and the API answer first
     try:
-        monitor = Monitor(InteractionLog(ctx.settings.interactions_db), _scorer(ctx), flag_below=cfg.flag_below, batch=cfg.monitor_batch)
+        scorer = _scorer(ctx, mode=cfg.monitor_faithfulness)
+        monitor = Monitor(InteractionLog(ctx.settings.interactions_db), scorer, flag_below=cfg.flag_below, batch=cfg.monitor_batch)
 
         def show(report) -> None:
             for flag in report.flagged:

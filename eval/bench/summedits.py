@@ -53,6 +53,26 @@ def sample_pairs(rows: list[dict[str, Any]], groups_per_domain: int, pairs_per_g
     return chosen
 
 
+def group_halves(rows: list[dict[str, Any]], seed: int = 13, sampled: int = 6) -> dict[str, str]:
+    """Every seed group's half (`tune` or `test`), the same halves `sample_pairs(rows, sampled, …, seed)`
+    gives its groups: groups in the judge's sample keep their half, and the rest of each domain's shuffled
+    groups continue the alternation. Settings are chosen on `tune`; `test` is only measured."""
+    rng = random.Random(seed)
+    by_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_group[row["group_id"]].append(row)
+    halves: dict[str, str] = {}
+    for domain in sorted({r["domain"] for r in rows}):
+        groups = sorted(g for g in by_group if g.startswith(domain + "/"))
+        rng.shuffle(groups)
+        for index, group in enumerate(groups):
+            halves[group] = "tune" if index % 2 == 0 else "test"
+            if index < sampled:  # sample_pairs draws two shuffles per sampled group: keep the generator in step
+                rng.shuffle([r for r in by_group[group] if r["label"] == 1])
+                rng.shuffle([r for r in by_group[group] if r["label"] == 0])
+    return halves
+
+
 def balanced_accuracy(labels: list[int], predictions: list[int]) -> float | None:
     pos = [p for l, p in zip(labels, predictions) if l == 1]
     neg = [p for l, p in zip(labels, predictions) if l == 0]

@@ -18,6 +18,11 @@ from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 
 MIN_RELEVANCE = 0.3  # share of the topic's (rarity-weighted) words the evidence must speak to
 COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|euros|pounds))", re.I)
+# A value that is no figure of its own: a bare year where no year or date was asked ("2022." as the
+# answer to "How have inventory levels changed?"), or the tail of a figure the model cut (".1 million").
+BARE_YEAR = re.compile(r"^\s*(?:19|20)\d\d\s*\.?\s*$")
+ASKS_WHEN = re.compile(r"\b(?:when|years?|dates?|dated)\b", re.I)
+CUT_FIGURE = re.compile(r"^\s*[-(]?\s*(?:[$€£]\s*)?\.\d")
 
 
 # ---- a typed answer's form ------------------------------------------------------------------------------------------
@@ -133,6 +138,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
     for fact in (piece for fact in draft.facts for piece in _one_figure_each(fact)):
         if empty_value(fact.value):
             out.dropped.append(f"{fact.value!r}: not a value")
+            continue
+        if (BARE_YEAR.match(fact.value) and not ASKS_WHEN.search(question)) or CUT_FIGURE.match(fact.value):
+            out.dropped.append(f"{fact.value!r}: not a figure of its own (a year or a cut-off number)")
             continue
         if counting and any(q.currency for q in quantities(fact.value)):
             out.dropped.append(f"{fact.value!r}: an amount of money where a count was asked")

@@ -22,7 +22,7 @@ from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance
 from retrieval.questions import QuestionPlan, plan
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
-from retrieval.structured import Draft, Fact, messages_for, parse, schema_for
+from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
 
 Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160
@@ -103,18 +103,8 @@ class Composer:
             details["reason"] = f"no passage available to you mentions {the_plan.dates[0]}"
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         contexts = [scored for scored, _ in gathered]
-        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details)
+        shown = [text for _, text in gathered]
         relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights else None
-        checked = check(parse(raw), contexts, query, relevant=relevant,
-                        shown=[text for _, text in gathered])
-        if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
-            self._read_empty_parts(checked, the_plan, owner, contexts, [text for _, text in gathered], weights, query, relevant)
-        if kind == "yes_no" and not checked.facts and not checked.points and checked.verdict != "yes" and relevant is not None:
-            if found := _stated_none(contexts, relevant):
-                checked.verdict = "no"
-                checked.facts.append(Fact(found[0], found[1], found[1]))
-                checked.repaired.append(f"no: the passage says so ({found[1][:60]!r})")
-        details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
         order: list[int] = []  # prompt documents in order of first citation
         evidence: dict[int, str] = {}
 
@@ -124,6 +114,22 @@ class Composer:
                 evidence[doc] = said
             return order.index(doc) + 1
 
+        live = _LiveText(emit, cite, lambda draft: check(draft, contexts, query, relevant=relevant, shown=shown))
+        # one part: its items are shown as they are written (several: the lines follow the parts' order)
+        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=None if the_plan.split else live.add)
+        if live.pieces:
+            details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired}
+            citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
+            return Composed(" ".join(live.pieces), False, citations, contexts, usage, live.first_at, details, retrieve_ms)
+        checked = check(parse(raw), contexts, query, relevant=relevant, shown=shown)
+        if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
+            self._read_empty_parts(checked, the_plan, owner, contexts, shown, weights, query, relevant)
+        if kind == "yes_no" and not checked.facts and not checked.points and checked.verdict != "yes" and relevant is not None:
+            if found := _stated_none(contexts, relevant):
+                checked.verdict = "no"
+                checked.facts.append(Fact(found[0], found[1], found[1]))
+                checked.repaired.append(f"no: the passage says so ({found[1][:60]!r})")
+        details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
         text = self._write(checked, cite, the_plan, owner)
         if not text:
             details["reason"] = "no answer the passages support" + (f" ({checked.dropped[0]})" if checked.dropped else "")
@@ -134,8 +140,10 @@ class Composer:
         return Composed(text, False, citations, contexts, usage, first_at, details, retrieve_ms)
 
     def _fill(self, kind: str, query: str, the_plan: QuestionPlan, gathered: list[tuple[ScoredChunk, str]], progress: Emit,
-              details: dict[str, Any]) -> tuple[str, Usage]:
-        """The model fills the form over the excerpts; where the time went goes into `details`."""
+              details: dict[str, Any], on_item: Callable[[Fact | Point, str | None], None] | None = None) -> tuple[str, Usage]:
+        """The model fills the form over the excerpts; where the time went goes into `details`.
+        `on_item` receives each fact or point of the form as soon as it is written, with the yes/no
+        verdict written before it."""
         a = self.assistant
         shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
         ask = query if not the_plan.split else f"{query} Give the answer for each document separately."
@@ -145,7 +153,16 @@ class Composer:
         stream = a.chat_model.stream(messages, max_tokens=self._answer_tokens(), temperature=0.0,
                                      json_schema=schema_for(kind, len(shown), the_plan.yes_no_first))
         first: list[float] = []
-        raw, looped = read_guarded(stream, lambda _d: first or first.append(time.perf_counter()), fold_digits=False)
+        form = FormReader()
+
+        def on_delta(delta: str) -> None:
+            if not first:
+                first.append(time.perf_counter())
+            if on_item is not None:
+                for item in form.feed(delta):
+                    on_item(item, form.verdict)
+
+        raw, looped = read_guarded(stream, on_delta, fold_digits=False)
         done = time.perf_counter()
         if first:  # reading the prompt, then writing the form
             details["prefill_ms"] = round((first[0] - started) * 1000.0, 1)
@@ -279,6 +296,39 @@ class Composer:
                  retrieve_ms: float) -> Composed:
         emit(REFUSAL)
         return Composed(REFUSAL, True, [], contexts, usage, time.perf_counter(), details, retrieve_ms)
+
+
+class _LiveText:
+    """An answer shown item by item: each fact or point is checked on its own as the model closes
+    it (the checks of one never depend on the others) and, when it survives and says something
+    new, rendered with its marker and emitted, a yes/no verdict before the first. The first item
+    reaches the reader while the rest of the form is still being written."""
+
+    def __init__(self, emit: Emit, cite, check_draft: Callable[[Draft], Checked]):
+        self.emit, self.cite, self.check_draft = emit, cite, check_draft
+        self.checked = Checked()
+        self.pieces: list[str] = []
+        self.first_at: float | None = None
+
+    def add(self, item: Fact | Point, verdict: str | None) -> None:
+        draft = Draft(facts=[item], verdict=verdict) if isinstance(item, Fact) else Draft(points=[item])
+        one = self.check_draft(draft)
+        self.checked.dropped += [d for d in one.dropped if not d.endswith("without a supported fact")]
+        self.checked.repaired += one.repaired
+        values = {(f.doc, f.value) for f in self.checked.facts}
+        said = {p.text.strip().lower() for p in self.checked.points}
+        fresh = Checked(facts=[f for f in one.facts if (f.doc, f.value) not in values],
+                        points=[p for p in one.points if p.text.strip().lower() not in said],
+                        verdict=one.verdict if not self.pieces else None)
+        piece = render(fresh, self.cite) if fresh.facts or fresh.points else ""
+        if not piece:
+            return
+        self.checked.facts += fresh.facts
+        self.checked.points += fresh.points
+        self.emit((" " if self.pieces else "") + piece)
+        self.pieces.append(piece)
+        if self.first_at is None:
+            self.first_at = time.perf_counter()
 
 
 def _citation(scored: ScoredChunk, said: str, snippet_chars: int = 300) -> Citation:

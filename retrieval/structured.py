@@ -22,6 +22,7 @@ nothing is a refusal, with the reasons kept. A bare table number gets its table'
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,13 +140,56 @@ def parse(text: str) -> Draft:
     if not isinstance(data, dict):
         return Draft(malformed=True)
     draft = Draft(verdict=str(data["answer"]).lower() if isinstance(data.get("answer"), str) else None)
-    for item in data.get("facts") or []:
-        if isinstance(item, dict) and str(item.get("value", "")).strip():
-            draft.facts.append(Fact(_int(item.get("doc")), str(item.get("quote", "")), str(item.get("value", "")), str(item.get("about", ""))))
-    for item in data.get("points") or []:
-        if isinstance(item, dict) and str(item.get("text", "")).strip():
-            draft.points.append(Point(_int(item.get("doc")), str(item.get("text", ""))))
+    for key, kind, into in (("facts", Fact, draft.facts), ("points", Point, draft.points)):
+        for item in data.get(key) or []:
+            if isinstance(item, dict) and isinstance(read := _item(item), kind):
+                into.append(read)
     return draft
+
+
+class FormReader:
+    """The items of a form still being written, each as soon as its object is closed
+    (`{"points": [{"doc": 1, "text": "…"}, {…` gives the first point while the second is written),
+    and the yes/no verdict once written: an answer is shown item by item instead of after the
+    whole form."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.verdict: str | None = None
+        self._at: int | None = None  # where the next item object starts, once the list is open
+        self._decoder = json.JSONDecoder()
+
+    def feed(self, delta: str) -> list[Fact | Point]:
+        self.text += delta
+        if self.verdict is None and (said := re.search(r'"answer"\s*:\s*"([^"]*)"', self.text)):
+            self.verdict = said.group(1).lower()
+        if self._at is None:
+            opened = re.search(r'"(?:facts|points)"\s*:\s*\[', self.text)
+            if not opened:
+                return []
+            self._at = opened.end()
+        found: list[Fact | Point] = []
+        while True:
+            at = self._at
+            while at < len(self.text) and self.text[at] in " \t\r\n,":
+                at += 1
+            if at >= len(self.text) or self.text[at] != "{":
+                return found
+            try:
+                item, end = self._decoder.raw_decode(self.text, at)
+            except ValueError:
+                return found  # not closed yet
+            self._at = end
+            if isinstance(item, dict) and (read := _item(item)):
+                found.append(read)
+
+
+def _item(item: dict[str, Any]) -> Fact | Point | None:
+    if str(item.get("value", "")).strip():
+        return Fact(_int(item.get("doc")), str(item.get("quote", "")), str(item.get("value", "")), str(item.get("about", "")))
+    if str(item.get("text", "")).strip():
+        return Point(_int(item.get("doc")), str(item.get("text", "")))
+    return None
 
 
 def _int(value: Any) -> int:

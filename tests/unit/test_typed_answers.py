@@ -154,6 +154,23 @@ def test_money_is_not_an_answer_to_how_many(test_settings):
     assert answer.refused and "where a count was asked" in json.dumps(answer.details)
 
 
+@pytest.mark.parametrize("value", ["2023", ".1 million", "$.146"])
+def test_a_bare_year_or_a_cut_off_figure_is_not_an_answer(test_settings, value):
+    from retrieval.checks import check
+    from retrieval.structured import Draft, Fact
+    from retrieval.schema import ScoredChunk
+
+    passage = ScoredChunk(Chunk(id="q", text="[Q3 › Inventories]\nInventories rose to $1.1 million in 2023 from $0.146 million.",
+                                source="q3.pdf", doc_id="q3.pdf", groups=("all-staff",)), 1.0)
+    checked = check(Draft(facts=[Fact(1, "Inventories rose to $1.1 million in 2023", value)]), [passage],
+                    "How have inventory levels changed?")
+    assert not checked.facts and "not a figure of its own" in checked.dropped[0]
+    if value == "2023":  # a year is the answer when one is asked for
+        asked = check(Draft(facts=[Fact(1, "Inventories rose to $1.1 million in 2023", value)]), [passage],
+                      "In which year did inventories rise?")
+        assert [f.value for f in asked.facts] == ["2023"]
+
+
 def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):
     assistant = assistant_with(test_settings, {"facts": []})
     answer = assistant.ask("What was widget revenue in the year ended March 31, 2031?", groups=["all-staff"])
@@ -293,3 +310,47 @@ def test_a_question_over_several_filings_that_also_asks_why_is_read_from_the_row
         "- 2023 Q2 Widgetco: Widget revenue, Three Months Ended July 1, 2023: 4,480 million. [2]",
     ]
 
+
+@pytest.mark.parametrize("kind", ["text", "yes_no"])
+def test_an_answer_shows_each_item_as_soon_as_the_model_has_written_it(test_settings, kind):
+    """The reader sees the first checked point (or a yes/no verdict with its first fact) while the
+    model still writes the next (on 2 CPU cores the rest of a form takes seconds); the pieces make
+    up the whole answer."""
+    import re
+
+    from retrieval.generators import ChatStream
+    from retrieval.schema import Usage
+
+    first = "This policy covers business travel by all staff."
+    second = "International travel must be requested at least 21 days in advance."
+    written: list[str] = []
+
+    class Writing(FakeChatModel):
+        def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None):
+            self.calls.append(list(messages))
+            doc = doc_number(assistant, "policy-1")
+            if kind == "text":
+                form = {"points": [{"doc": doc, "text": first}, {"doc": doc, "text": second}]}
+            else:
+                form = {"answer": "yes", "facts": [{"doc": doc, "quote": first, "value": "yes"},
+                                                    {"doc": doc, "quote": second, "value": "21 days"}]}
+
+            def deltas():
+                for word in re.findall(r"\S+\s*", json.dumps(form)):
+                    written.append(word)
+                    yield word
+
+            return ChatStream(deltas(), lambda out: Usage(10, len(written)))
+
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
+    assistant = build_assistant(settings, chat_model=Writing())
+    seed(assistant, [*CORPUS, POLICY, RESULTS])
+    question = ("What does the travel policy say about booking international travel?" if kind == "text"
+                else "Does the travel policy cover booking international travel for all staff?")
+    shown: list[tuple[str, str]] = []
+    answer = assistant.ask(question, groups=["all-staff"], on_token=lambda text: shown.append((text, "".join(written))))
+    assert answer.to_json(details=True)["answer_type"] == kind
+    lead = "Yes. " if kind == "yes_no" else ""
+    assert answer.answer == f"{lead}{first} [1] {second} [1]"
+    assert "".join(text for text, _ in shown) == answer.answer
+    assert shown[0][0] == f"{lead}{first} [1]" and second not in shown[0][1]  # shown before the second item was written

@@ -3,9 +3,9 @@ re-ingest against a naive llama-index pipeline (SimpleDirectoryReader + Sentence
 the same MiniLM embedder + Chroma). Each pipeline runs in its own process; peak RSS is the
 sampled peak of that process tree (parent + parser workers).
 
-    flock /tmp/lore-bench.lock .venv/bin/python -m eval.bench.ingest [--skip-naive]
+    flock /tmp/lore-bench.lock .venv/bin/python -m eval.bench.ingest [--skip-naive] [--only-scans | --skip-scans]
 
-Leaves the two stores under --work (default /tmp/lore-bench-sec10q) for eval.bench.sec10q_retrieval.
+Also OCR pages/s and LibreOffice files/s in one parser process (eval/bench/scans.py). Leaves the two stores under --work (default /tmp/lore-bench-sec10q) for eval.bench.sec10q_retrieval.
 """
 
 from __future__ import annotations
@@ -92,10 +92,17 @@ def main() -> None:
     parser.add_argument("--docs", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--skip-scans", action="store_true", help="leave out OCR pages/s and LibreOffice files/s")
+    parser.add_argument("--only-scans", action="store_true", help="only OCR pages/s and LibreOffice files/s (no 10-Q ingest)")
     parser.add_argument("--naive-child", nargs=2, metavar=("DOCS", "STORE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.naive_child:
         print(json.dumps(naive_pipeline(Path(args.naive_child[0]), Path(args.naive_child[1]))))
+        return
+    if args.only_scans:
+        from eval.bench.scans import libreoffice_bench, ocr_bench
+
+        write_results("ingest", {"ocr": ocr_bench(), "libreoffice": libreoffice_bench()})
         return
     docs = args.docs or shared_data("sec10q", "docs")
     total_files = len(list(docs.glob("*.pdf")))
@@ -123,6 +130,11 @@ def main() -> None:
                                      files_ingested=naive["files_ingested"], pages=naive["pages"])  # fmt: skip
         results["first_ingest_speedup_vs_naive"] = round(lore_first["files_per_s"] / results["naive"]["files_per_s"], 2)
         results["first_ingest_speedup_vs_naive_wall"] = round(results["naive"]["wall_seconds"] / lore_first["wall_seconds"], 2)
+    if not args.skip_scans:
+        from eval.bench.scans import libreoffice_bench, ocr_bench
+
+        results["ocr"] = ocr_bench()
+        results["libreoffice"] = libreoffice_bench()
     write_results("ingest", results)
 
 

@@ -75,5 +75,5 @@ def no_text_reason(file: Path, ext: str, ocr_pages: Sequence[OcrPage], notes: Se
     if ext in ZIP_TYPES or ext in (".doc", ".xls", ".ppt", ".odt", ".ods", ".odp", ".rtf"):
         _, pictures = office_parts(file) if ext in ZIP_TYPES else (0, 0)
         where = "pictures, charts or embedded files" if pictures else "headers, footers, pictures or charts"
-        return f"no text: the document body holds no text (only {where}?); nothing to search: save it as PDF to have it OCR'd"
+        return f"no text: the document body holds no text (only {where}?); nothing to search: save it as PDF to have those read"
     return "no text: the file holds nothing to search"

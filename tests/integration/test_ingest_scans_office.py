@@ -238,3 +238,33 @@ def test_a_run_over_scans_and_problem_files(tmp_path, lore_home):
     assert (cited.source, cited.page) == ("bulletin.pdf", 2)
     scanned = [c for c in assistant.store.iter_chunks() if c.source == "bulletin.pdf"]
     assert scanned and all(c.ocr_confidence is not None and c.ocr_confidence > 80 for c in scanned)
+
+
+def blurred(path: Path) -> Path:
+    """A poor scan: small grey-on-white text, out of focus (Tesseract reads it, unsure)."""
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    image = Image.new("L", (1400, 300), 255)
+    ImageDraw.Draw(image).text((20, 40), LABELS.replace(".", " by the archive team."), fill=0, font=ImageFont.load_default(size=14))
+    image.filter(ImageFilter.GaussianBlur(1.8)).save(path)
+    return path
+
+
+@needs_tesseract
+def test_a_poor_scan_is_flagged_low_confidence_and_a_slow_page_times_out(tmp_path, lore_home):
+    from ingest.notes import notes_summary
+    from ingest.pipeline import Ingestor
+    from retrieval.settings import load_settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    blurred(docs / "poor.png")
+    render(NOTICE).save(docs / "clear.png")
+    settings = load_settings(overrides={"profile": "test"})
+    report = Ingestor(settings).run([docs])
+    assert report.added == 2 and report.failed == []
+    low = notes_summary(settings.state_db)["ocr"]["low_confidence"]
+    assert [(Path(d["path"]).name, d["pages"]) for d in low] == [("poor.png", [1])] and low[0]["confidence"] < settings.ingest.ocr_low_confidence
+
+    with pytest.raises(ParseFailure, match=r"^no text: OCR could not read any page \(OCR timeout on page 1 \(ingest.ocr_page_timeout_s=0.01\)\)"):
+        parse_file(str(docs / "clear.png"), Limits(ocr_page_timeout_s=0.01))

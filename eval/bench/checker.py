@@ -1,0 +1,235 @@
+"""Consistency-checker benchmark: SummEdits leave-one-domain-out, the answer-style set, and speed.
+
+    flock /tmp/lore-bench.lock .venv/bin/python -m eval.bench.checker [--judge N]
+
+- **SummEdits, leave one domain out.** `eval.train_checker` fine-tuned one checker per domain on the tune
+  half of the five others and scored the held-out domain (`lodo.jsonl` beside the model). Here the
+  calibration stack of each fold is fitted on the other five domains' tune-half scores only, and the
+  held-out domain's *test* half is measured: AUROC and balanced accuracy (at the stack's 0.5) per domain,
+  pooled and the mean of domains. The LLM judge's column is the existing `summedits.json` measurement
+  (the same halves, a 90-pair test sample of them; balanced accuracy only: its per-pair scores were not kept).
+- **Answer-style set** (eval/bench/data/answer_style.jsonl, test split): the shipped checker's calibrated
+  score beside plain word overlap, and — with `--judge N` — the local LLM judge and the combination on N
+  test items (the combination's stack fitted on N dev items).
+- **Speed**: pairs per second of the checker alone on 2 torch threads, SummEdits pairs and answers.
+Prints JSON on stdout (a table on stderr) and writes eval/bench/results/checker.json (figures only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from eval.bench.summedits import RESULTS as JUDGE_RESULTS, best_threshold
+from eval.bench.summedits import balanced_accuracy
+
+RESULTS = Path(__file__).resolve().parent / "results" / "checker.json"
+TARGETS = {"balanced_accuracy_pooled": 0.72, "auroc_pooled": 0.80, "pairs_per_s": 20.0, "answer_auroc_over_overlap": 0.05}
+
+
+def auroc(labels: list[int], scores: list[float]) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    return round(float(roc_auc_score(labels, scores)), 4) if len(set(labels)) == 2 else None
+
+
+def rounded(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None
+
+
+def lodo(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per held-out domain: stack fitted on the other domains' tune half, measured on its test half."""
+    from eval.train_checker import STACK_FEATURES, fit_stack
+
+    domains = sorted({r["domain"] for r in rows})
+    out: dict[str, Any] = {"domains": {}}
+    pooled_labels: list[int] = []
+    pooled_scores: list[float] = []
+    for domain in domains:
+        fit = [r for r in rows if r["domain"] != domain and r["half"] == "tune"]
+        stack = fit_stack(fit, [r["label"] for r in fit], STACK_FEATURES)
+        test = [r for r in rows if r["domain"] == domain and r["half"] == "test"]
+        labels = [r["label"] for r in test]
+        scores = [stack.probability(r) for r in test]
+        tune = [r for r in rows if r["domain"] == domain and r["half"] == "tune"]
+        out["domains"][domain] = {
+            "n_test": len(test),
+            "auroc": auroc(labels, scores),
+            "balanced_accuracy": rounded(balanced_accuracy(labels, [int(s >= 0.5) for s in scores])),
+            "auroc_tune_half": auroc([r["label"] for r in tune], [stack.probability(r) for r in tune]),
+        }
+        pooled_labels += labels
+        pooled_scores += scores
+    out["n_test"] = len(pooled_labels)
+    out["auroc_pooled"] = auroc(pooled_labels, pooled_scores)
+    out["balanced_accuracy_pooled"] = rounded(balanced_accuracy(pooled_labels, [int(s >= 0.5) for s in pooled_scores]))
+    for key in ("auroc", "balanced_accuracy"):
+        values = [d[key] for d in out["domains"].values() if d[key] is not None]
+        out[f"{key}_domain_mean"] = round(statistics.fmean(values), 4) if values else None
+    return out
+
+
+def judge_column() -> dict[str, Any] | None:
+    if not JUDGE_RESULTS.is_file():
+        return None
+    doc = json.loads(JUDGE_RESULTS.read_text(encoding="utf-8"))
+    return {
+        "source": "eval/bench/results/summedits.json (measured earlier; not re-run)",
+        "pairs": "a 90-pair test sample of the same test half (15 per domain); AUROC not available (per-pair scores not kept)",
+        "variant": doc.get("variant"),
+        "domains": {d: {"balanced_accuracy": v["balanced_accuracy"], "n_test": v["n_test"]} for d, v in doc["domains"].items()},
+        "balanced_accuracy_pooled": doc.get("balanced_accuracy_pooled"),
+        "balanced_accuracy_domain_mean": doc.get("balanced_accuracy_domain_mean"),
+        "pairs_per_s": doc.get("pairs_per_s"),
+    }
+
+
+def answer_style(checker: Any, judge_items: int, home: Path) -> dict[str, Any]:
+    from eval.bench.answer_style import load_answer_set
+    from eval.checker import features, word_overlap
+    from eval.metrics import strip_markers
+
+    items = load_answer_set()
+    dev = [i for i in items if i["split"] == "dev"]
+    test = [i for i in items if i["split"] == "test"]
+    overlap = {i["id"]: word_overlap(i["contexts"], strip_markers(i["answer"])) for i in items}
+    results = checker.check_many([(i["contexts"], i["answer"]) for i in test])
+    stack = checker.stack("checker")
+    scores = {i["id"]: stack.probability(r.features) for i, r in zip(test, results)}
+    labels = [i["label"] for i in test]
+    cut = best_threshold([overlap[i["id"]] for i in dev], [i["label"] for i in dev])
+    out: dict[str, Any] = {
+        "n_test": len(test),
+        "faithful": sum(labels),
+        "checker": {"auroc": auroc(labels, [scores[i["id"]] for i in test]),
+                    "balanced_accuracy": rounded(balanced_accuracy(labels, [int(scores[i["id"]] >= 0.5) for i in test]))},
+        "word_overlap": {"auroc": auroc(labels, [overlap[i["id"]] for i in test]), "threshold_from_dev": round(cut, 4),
+                         "balanced_accuracy": rounded(balanced_accuracy(labels, [int(overlap[i["id"]] >= cut) for i in test]))},
+        "recall_of_errors_by_rule": {},
+    }
+    for rule in sorted({i["rule"] for i in test if not i["label"]}):
+        caught = [scores[i["id"]] < 0.5 for i in test if i["rule"] == rule]
+        out["recall_of_errors_by_rule"][rule] = f"{sum(caught)}/{len(caught)}"
+    if judge_items:
+        out["judge"] = judge_and_combination(checker, dev, test, judge_items, home)
+    return out
+
+
+def judge_and_combination(checker: Any, dev: list[dict[str, Any]], test: list[dict[str, Any]], n: int, home: Path) -> dict[str, Any]:
+    """The local LLM judge on n dev and n test items (balanced, seeded); the combined stack fitted on dev."""
+    from eval.checker import features
+    from eval.judge import faithfulness, make_judge
+    from eval.train_checker import fit_stack
+    from retrieval.settings import load_settings
+
+    def pick(pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rng = random.Random(11)
+        pos = rng.sample([i for i in pool if i["label"]], min(n // 2, sum(i["label"] for i in pool)))
+        neg = rng.sample([i for i in pool if not i["label"]], n - len(pos))
+        return pos + neg
+
+    settings = load_settings(overrides={"home": str(home), "eval": {"judge": "generator"}})
+    judge = make_judge(settings)
+    judge.warm_up()
+    sets = {"dev": pick(dev), "test": pick(test)}
+    rows: dict[str, list[dict[str, float]]] = {}
+    started = time.perf_counter()
+    for name, chosen in sets.items():
+        rows[name] = []
+        checked = checker.check_many([(i["contexts"], i["answer"]) for i in chosen])
+        for item, result in zip(chosen, checked):
+            judged = faithfulness(judge, item["contexts"], item["answer"])
+            rows[name].append(features([c["p"] for c in result.claims], judged, item["contexts"], item["answer"]))
+    seconds = time.perf_counter() - started
+    names = ("min_logit", "mean_logit", "judge_logit", "judge_share")
+    stack = fit_stack(rows["dev"], [i["label"] for i in sets["dev"]], names)
+    test_labels = [i["label"] for i in sets["test"]]
+    single = checker.stack("checker")
+    return {
+        "n_dev": len(sets["dev"]), "n_test": len(sets["test"]),
+        "judge_auroc": auroc(test_labels, [r["judge_logit"] for r in rows["test"]]),
+        "checker_auroc_same_items": auroc(test_labels, [single.probability(r) for r in rows["test"]]),
+        "combined_auroc": auroc(test_labels, [stack.probability(r) for r in rows["test"]]),
+        "combined_balanced_accuracy": rounded(balanced_accuracy(test_labels, [int(stack.probability(r) >= 0.5) for r in rows["test"]])),
+        "combined_stack": stack.to_json(),
+        "judge_pairs_per_s": round(2 * n / seconds, 4),
+    }
+
+
+def speed(checker: Any, pairs: list[tuple[tuple[str, ...], str]], what: str) -> dict[str, Any]:
+    checker.check_many(pairs[:4])  # warm
+    started = time.perf_counter()
+    checker.check_many(pairs)
+    seconds = time.perf_counter() - started
+    return {"what": what, "pairs": len(pairs), "seconds": round(seconds, 2), "pairs_per_s": round(len(pairs) / seconds, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--judge", type=int, default=0, metavar="N", help="also run the local LLM judge on N dev + N answer-style test items")
+    parser.add_argument("--speed-pairs", type=int, default=120)
+    parser.add_argument("--home", type=Path, help="LORE_HOME for the judge cache (default: a temp dir)")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    from retrieval.offline import apply_privacy_defaults
+
+    apply_privacy_defaults()
+    from eval.bench.summedits import DATA, group_halves
+    from eval.checker import ConsistencyChecker
+    from retrieval.settings import load_settings
+
+    settings = load_settings()
+    checker = ConsistencyChecker.from_models_dir(settings.models.dir, threads=2)
+    checker.warm_up()
+    lodo_rows = [json.loads(line) for line in (checker.path / "lodo.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    report: dict[str, Any] = {"benchmark": "checker", "checker": checker.name, "data_hash": checker.meta.get("data_hash"),
+                              "trained": checker.meta.get("train"), "targets": TARGETS}
+    report["summedits_lodo"] = {"checker": lodo(lodo_rows) if lodo_rows else None, "judge": judge_column()}
+    report["answer_style"] = answer_style(checker, args.judge, args.home or Path(tempfile.mkdtemp(prefix="lore-checker-")))
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    halves = group_halves(rows)
+    test = [r for r in rows if halves[r["group_id"]] == "test"]
+    sample = random.Random(3).sample(test, min(args.speed_pairs, len(test)))
+    from eval.bench.answer_style import load_answer_set
+
+    report["speed"] = [speed(checker, [((r["document"],), r["summary"]) for r in sample], "summedits pairs (document, summary)"),
+                       speed(checker, [(tuple(i["contexts"]), i["answer"]) for i in load_answer_set()], "answer-style items (3 passages, answer)")]
+    report["note"] = "measured on a shared 2-core machine (2 torch threads); other work was running"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print_table(report)
+    print(json.dumps(report))
+    return 0
+
+
+def print_table(report: dict[str, Any]) -> None:
+    lines = ["", "SummEdits, leave one domain out (test half)   checker AUROC   checker BA   judge BA (sample)"]
+    checker = report["summedits_lodo"]["checker"] or {"domains": {}}
+    judge = report["summedits_lodo"]["judge"] or {"domains": {}}
+    for domain, doc in checker["domains"].items():
+        j = judge["domains"].get(domain, {}).get("balanced_accuracy")
+        lines.append(f"  {domain:<14} n={doc['n_test']:<4}                  {doc['auroc']}          {doc['balanced_accuracy']}        {j}")
+    lines.append(f"  pooled  n={checker.get('n_test')}   AUROC {checker.get('auroc_pooled')}   BA {checker.get('balanced_accuracy_pooled')}   "
+                 f"judge BA {judge.get('balanced_accuracy_pooled')}; domain means AUROC {checker.get('auroc_domain_mean')} BA {checker.get('balanced_accuracy_domain_mean')}")
+    a = report["answer_style"]
+    lines.append(f"answer-style test (n={a['n_test']}): checker AUROC {a['checker']['auroc']} BA {a['checker']['balanced_accuracy']}; "
+                 f"word overlap AUROC {a['word_overlap']['auroc']} BA {a['word_overlap']['balanced_accuracy']}")
+    if "judge" in a:
+        j = a["judge"]
+        lines.append(f"  with the LLM judge (n={j['n_test']}): judge AUROC {j['judge_auroc']}, checker {j['checker_auroc_same_items']}, "
+                     f"combined {j['combined_auroc']} (BA {j['combined_balanced_accuracy']}); judge {j['judge_pairs_per_s']} items/s")
+    for s in report["speed"]:
+        lines.append(f"speed: {s['pairs_per_s']} pairs/s ({s['what']}, {s['pairs']} in {s['seconds']} s)")
+    print("\n".join(lines), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,6 +17,7 @@ from ingest.coverage import no_text_reason, sparse_note
 from ingest.loaders import Block, Limits, OcrPage, ParsedDocument, ParseFailure, check_file
 from ingest.notes import DocumentNote, DocumentNotes, notes_summary
 from ingest.ocr import OcrOptions, lines_from_data, require_tesseract
+from tests.unit.test_app_chat import app_home  # noqa: F401 - the admin page test's fixture
 
 pytestmark = pytest.mark.unit
 
@@ -281,3 +282,30 @@ def test_a_run_records_ocr_confidence_per_chunk_and_notes(test_settings, tmp_pat
     os.remove(docs / "scan.pdf")
     ingestor.run([docs])
     assert notes_summary(test_settings.state_db)["ocr"]["pages"] == 0
+
+
+def test_the_admin_page_lists_documents_without_text_notes_and_low_confidence_pages(app_home):
+    from ingest.manifest import Manifest
+    from tests.unit.test_app_chat import app_as
+
+    manifest = Manifest(app_home.state_db)
+    manifest.start_run("run1")
+    bad = {"doc_id": "d1", "path": "/share/empty.docx", "source": "empty.docx", "root": "/share", "sha256": "x", "size": 10,
+           "mtime": 0.0, "groups": ("all-staff",), "fingerprint": "f"}  # fmt: skip
+    manifest.record_failure(bad, "no text: the document body holds no text", "run1")
+    manifest.end_run("run1", "ok", {"added": 1, "failed": [{"path": "/share/empty.docx", "error": "no text: the document body holds no text"}]})
+    manifest.close()
+    parsed = ParsedDocument((Block("NarrativeText", "x", 1),), ocr_pages=(OcrPage(1, 95.0), OcrPage(2, 31.0)), notes=("little text: 12 characters",))
+    notes = DocumentNotes(app_home.state_db)
+    notes.put("d2", DocumentNote.of("/share/scan.pdf", "scan.pdf", parsed, 60), "run1")
+    notes.close()
+
+    admin = app_as("root")
+    admin.switch_page("views/ingestion.py").run()
+    assert not admin.exception, admin.exception
+    labels = [e.label for e in admin.expander]
+    assert "Documents not searchable: 1" in labels and "Documents with notes: 1" in labels
+    assert "Low OCR confidence: 1 document(s)" in labels
+    shown = [df.value.to_dict("records") for df in admin.dataframe]
+    assert [{"path": "/share/scan.pdf", "pages": "2", "confidence": 31.0}] in shown
+    assert [{"path": "/share/empty.docx", "reason": "no text: the document body holds no text"}] in shown

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.loaders import Block, ParseFailure
+from ingest.loaders import Block, Limits, OcrPage, ParseFailure
 
 INSTALL = "apt-get install --no-install-recommends tesseract-ocr tesseract-ocr-eng (or run `make system-deps` as root)"
+MIN_PAGE_CHARS = 16  # a PDF page with less text than this (a page number, a stamp) is read by OCR
+IMAGE_PAGE_CHARS = 200  # … and so is one with a little more whose pictures cover half the page (a scan with a label)
 MAX_PIXELS = 60_000_000  # per page: an A3 page at 400 dpi is 31 M; larger is a decompression bomb or a poster
 
 
@@ -171,3 +173,50 @@ def parse_image(file: Path, options: OcrOptions, enabled: bool) -> tuple[list[Bl
         pages.append(result)
         blocks.extend(page_blocks(result))
     return blocks, pages
+
+
+def needs_ocr(page, text: str) -> bool:
+    """A page with (almost) no text layer that draws something, or little text over a page-sized picture."""
+    import pypdfium2.raw as pdfium_c
+
+    chars = len(text.strip())
+    if chars >= IMAGE_PAGE_CHARS or pdfium_c.FPDFPage_CountObjects(page.raw) == 0:
+        return False
+    if chars < MIN_PAGE_CHARS:
+        return True
+    width, height = page.get_size()
+    covered = 0.0
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
+        left, bottom, right, top = obj.get_pos()
+        covered += max(0.0, right - left) * max(0.0, top - bottom)
+    return covered >= 0.5 * width * height
+
+
+def ocr_pdf_pages(pdf, indices: list[int], limits: Limits, has_text: bool) -> tuple[dict[int, tuple[list[str], OcrPage]], list[str]]:
+    """OCR the pages at `indices` (0-based): {page number: (lines, record)} and notes. Without OCR
+    (off, or Tesseract missing) a PDF with no text at all fails; one with text gets a note."""
+    numbers = ", ".join(str(i + 1) for i in indices[:10]) + (" …" if len(indices) > 10 else "")
+    if not limits.ocr:
+        if not has_text:
+            raise ParseFailure("no extractable text (scanned PDF?): OCR is off (ingest.ocr = false); turn it on to read scans")
+        return {}, [f"pages without a text layer not read ({numbers}): OCR is off (ingest.ocr = false)"]
+    options = limits.ocr_options()
+    try:
+        require_tesseract(options)
+    except ParseFailure as exc:
+        if not has_text:
+            raise ParseFailure(f"no extractable text (scanned PDF?): {exc}") from None
+        return {}, [f"pages without a text layer not read ({numbers}): {exc}"]
+    found: dict[int, tuple[list[str], OcrPage]] = {}
+    notes: list[str] = []
+    for index in indices:
+        page = pdf[index]
+        try:
+            image, dpi = render_page(page, options.dpi)
+        finally:
+            page.close()
+        result = ocr_image(image, index + 1, options, dpi)
+        found[index + 1] = (list(result.lines), OcrPage(index + 1, result.confidence, result.error))
+        if result.error:
+            notes.append(result.error)
+    return found, notes

@@ -15,8 +15,6 @@ from pathlib import Path
 from ingest.loaders import Block, Limits, OcrPage, ParseFailure, blocks_from_elements
 
 NO_TEXT = "no extractable text: no text layer, and no page that OCR could read (blank pages?)"
-MIN_PAGE_CHARS = 16  # a page with less text than this (a page number, a stamp) is read by OCR
-IMAGE_PAGE_CHARS = 200  # … and so is one with a little more whose pictures cover half the page (a scan with a label)
 NUMBER = re.compile(r"^\(?[$€£¥]?\(?-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?\)?%?\)?$|^[—–-]+$")
 CURRENCY = {"$", "€", "£", "¥", "%"}
 BULLET = re.compile(r"^([•●◦▪■□◆♦\-–*·]|\(?[a-z0-9]{1,3}[.)])\s+\S")
@@ -38,6 +36,8 @@ def parse_pdf(file: Path, limits: Limits | None = None) -> tuple[list[Block], st
     """(blocks, title, the pages read by OCR, notes for the user)."""
     import pypdfium2 as pdfium
 
+    from ingest.ocr import needs_ocr, ocr_pdf_pages
+
     limits = limits or Limits()
     try:
         pdf = pdfium.PdfDocument(str(file))
@@ -55,11 +55,11 @@ def parse_pdf(file: Path, limits: Limits | None = None) -> tuple[list[Block], st
             page = pdf[index]
             text = page.get_textpage().get_text_range()
             pages.append(_clean_lines(text))
-            if _needs_ocr(page, text):
+            if needs_ocr(page, text):
                 unread.append(index)
             page.close()
         if unread:
-            ocr, notes = _ocr_pages(pdf, unread, limits, any(pages))
+            ocr, notes = ocr_pdf_pages(pdf, unread, limits, any(pages))
     finally:
         pdf.close()
     if not any(pages) and not ocr:
@@ -76,55 +76,6 @@ def parse_pdf(file: Path, limits: Limits | None = None) -> tuple[list[Block], st
     if not blocks and not read:
         raise ParseFailure(NO_TEXT)
     return blocks, title, read, notes
-
-
-def _needs_ocr(page, text: str) -> bool:
-    """A page with (almost) no text layer that draws something, or little text over a page-sized picture."""
-    import pypdfium2.raw as pdfium_c
-
-    chars = len(text.strip())
-    if chars >= IMAGE_PAGE_CHARS or pdfium_c.FPDFPage_CountObjects(page.raw) == 0:
-        return False
-    if chars < MIN_PAGE_CHARS:
-        return True
-    width, height = page.get_size()
-    covered = 0.0
-    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
-        left, bottom, right, top = obj.get_pos()
-        covered += max(0.0, right - left) * max(0.0, top - bottom)
-    return covered >= 0.5 * width * height
-
-
-def _ocr_pages(pdf, indices: list[int], limits: Limits, has_text: bool) -> tuple[dict[int, tuple[list[str], OcrPage]], list[str]]:
-    """OCR the pages at `indices` (0-based): {page number: (lines, record)} and notes. Without OCR
-    (off, or Tesseract missing) a PDF with no text at all fails; one with text gets a note."""
-    from ingest.ocr import ocr_image, render_page, require_tesseract
-
-    numbers = ", ".join(str(i + 1) for i in indices[:10]) + (" …" if len(indices) > 10 else "")
-    if not limits.ocr:
-        if not has_text:
-            raise ParseFailure("no extractable text (scanned PDF?): OCR is off (ingest.ocr = false); turn it on to read scans")
-        return {}, [f"pages without a text layer not read ({numbers}): OCR is off (ingest.ocr = false)"]
-    options = limits.ocr_options()
-    try:
-        require_tesseract(options)
-    except ParseFailure as exc:
-        if not has_text:
-            raise ParseFailure(f"no extractable text (scanned PDF?): {exc}") from None
-        return {}, [f"pages without a text layer not read ({numbers}): {exc}"]
-    found: dict[int, tuple[list[str], OcrPage]] = {}
-    notes: list[str] = []
-    for index in indices:
-        page = pdf[index]
-        try:
-            image, dpi = render_page(page, options.dpi)
-        finally:
-            page.close()
-        result = ocr_image(image, index + 1, options, dpi)
-        found[index + 1] = (list(result.lines), OcrPage(index + 1, result.confidence, result.error))
-        if result.error:
-            notes.append(result.error)
-    return found, notes
 
 
 def _parse_with_pdfminer(file: Path) -> list[Block]:

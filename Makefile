@@ -23,10 +23,12 @@ models: install
 	$(LORE) models install
 
 # Debian packages: Tesseract (OCR of scans and images) and LibreOffice headless (legacy .doc/.xls/.ppt,
-# RTF, OpenDocument) for ingestion, headless Chromium + driver for the browser test. Needs root;
+# RTF, OpenDocument) for ingestion, headless Chromium + driver for the browser test, Dovecot for the IMAP test. Needs root;
 # without it each part says what it skips.
 OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng
 OFFICE_PACKAGES := libreoffice-core libreoffice-writer libreoffice-calc libreoffice-impress
+# Dovecot's IMAP server: only the IMAP source's test starts one (throw-away config, loopback).
+IMAP_PACKAGES := dovecot-imapd
 system-deps:
 	@if command -v tesseract >/dev/null && command -v soffice >/dev/null; then echo "tesseract and libreoffice present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -38,6 +40,11 @@ system-deps:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "could not install chromium: browser tests will be skipped"; \
 	else echo "chromium not installed (run as root: apt-get install chromium chromium-driver): browser tests will be skipped"; fi
+	@if command -v dovecot >/dev/null; then echo "dovecot present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(IMAP_PACKAGES) >/dev/null) \
+	  || echo "could not install $(IMAP_PACKAGES): the IMAP source's test will be skipped"; \
+	else echo "$(IMAP_PACKAGES) not installed (run as root: apt-get install --no-install-recommends $(IMAP_PACKAGES)): the IMAP source's test will be skipped"; fi
 
 sample: setup
 	$(LORE) ingest data/sample --acl-map data/acl.yaml

@@ -80,6 +80,6 @@ def test_lore_score_cli_with_the_local_judge(local_settings, tmp_path, capsys, m
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "x", "question": "q", "contexts": [POLICY],
                                "answer": "Domestic travel must be requested at least 7 days in advance."}) + "\n")
-    assert main(["score", str(src), "--json", "--profile", "local"]) == 0
+    assert main(["score", str(src), "--json", "--profile", "local", "--faithfulness", "judge"]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["scores"]["faithfulness"] == 1.0

@@ -159,7 +159,8 @@ def judge_and_combination(checker: Any, dev: list[dict[str, Any]], test: list[di
         "combined_auroc": auroc(test_labels, [stack.probability(r) for r in rows["test"]]),
         "combined_balanced_accuracy": rounded(balanced_accuracy(test_labels, [int(stack.probability(r) >= 0.5) for r in rows["test"]])),
         "combined_stack": stack.to_json(),
-        "judge_pairs_per_s": round(2 * n / seconds, 4),
+        "judge_items_per_s": round(2 * n / seconds, 4) if not judge.stats.cache_hits else None,  # None: verdicts came from the cache
+        "judge_stats": judge.stats.to_json(),
     }
 
 
@@ -174,7 +175,10 @@ def speed(checker: Any, pairs: list[tuple[tuple[str, ...], str]], what: str) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--judge", type=int, default=0, metavar="N", help="also run the local LLM judge on N dev + N answer-style test items")
+    parser.add_argument("--save-combined-stack", action="store_true",
+                        help="with --judge: store the combination's stack (fitted on the dev items) in the checker's checker.json")
     parser.add_argument("--speed-pairs", type=int, default=120)
+    parser.add_argument("--no-speed", action="store_true", help="accuracy only (no throughput measured: no need for the benchmark lock)")
     parser.add_argument("--home", type=Path, help="LORE_HOME for the judge cache (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
@@ -194,13 +198,19 @@ def main(argv: list[str] | None = None) -> int:
                               "trained": checker.meta.get("train"), "targets": TARGETS}
     report["summedits_lodo"] = {"checker": lodo(lodo_rows) if lodo_rows else None, "judge": judge_column()}
     report["answer_style"] = answer_style(checker, args.judge, args.home or Path(tempfile.mkdtemp(prefix="lore-checker-")))
+    if args.save_combined_stack and "judge" in report["answer_style"]:
+        meta = json.loads((checker.path / "checker.json").read_text(encoding="utf-8"))
+        meta.setdefault("stacks", {})["combined"] = report["answer_style"]["judge"]["combined_stack"]
+        meta.setdefault("metrics", {})["combined_stack_fit"] = {"answer_style_dev_items": report["answer_style"]["judge"]["n_dev"]}
+        (checker.path / "checker.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     halves = group_halves(rows)
     test = [r for r in rows if halves[r["group_id"]] == "test"]
     sample = random.Random(3).sample(test, min(args.speed_pairs, len(test)))
     from eval.bench.answer_style import load_answer_set
 
-    report["speed"] = [speed(checker, [((r["document"],), r["summary"]) for r in sample], "summedits pairs (document, summary)"),
+    previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
+    report["speed"] = [{**s, "carried_over": "from the previous run of this file (--no-speed)"} for s in previous.get("speed", [])] if args.no_speed else [speed(checker, [((r["document"],), r["summary"]) for r in sample], "summedits pairs (document, summary)"),
                        speed(checker, [(tuple(i["contexts"]), i["answer"]) for i in load_answer_set()], "answer-style items (3 passages, answer)")]
     report["note"] = "measured on a shared 2-core machine (2 torch threads); other work was running"
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -225,7 +235,7 @@ def print_table(report: dict[str, Any]) -> None:
     if "judge" in a:
         j = a["judge"]
         lines.append(f"  with the LLM judge (n={j['n_test']}): judge AUROC {j['judge_auroc']}, checker {j['checker_auroc_same_items']}, "
-                     f"combined {j['combined_auroc']} (BA {j['combined_balanced_accuracy']}); judge {j['judge_pairs_per_s']} items/s")
+                     f"combined {j['combined_auroc']} (BA {j['combined_balanced_accuracy']}); judge {j['judge_items_per_s']} items/s")
     for s in report["speed"]:
         lines.append(f"speed: {s['pairs_per_s']} pairs/s ({s['what']}, {s['pairs']} in {s['seconds']} s)")
     print("\n".join(lines), file=sys.stderr)

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS documents (
     pending_ids TEXT NOT NULL,        -- JSON list: writing → new ids; cleanup → stale ids
     error TEXT NOT NULL DEFAULT '',   -- state failed: the reason (content `sha256` failed)
     run_id TEXT NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    token TEXT NOT NULL DEFAULT ''    -- remote sources: the change token (ETag, UIDVALIDITY:UID) of the committed content
 );
 CREATE INDEX IF NOT EXISTS documents_path ON documents(path);
 CREATE TABLE IF NOT EXISTS runs (
@@ -44,7 +45,18 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL,             -- running | ok | failed
     report TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS source_runs (  -- the last run of each named source (sources.yaml)
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    location TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    finished REAL NOT NULL,
+    status TEXT NOT NULL,             -- ok | partial (some items failed) | failed (could not be listed)
+    counts TEXT NOT NULL,             -- JSON: files, added, updated, unchanged, deleted, failed, downloaded, skipped
+    failures TEXT NOT NULL            -- JSON list of {"path","error"} (the first 100)
+);
 """
+COLUMNS = "doc_id, path, source, root, sha256, size, mtime, groups, fingerprint, chunk_ids, state, pending_ids, error, run_id, updated, token"
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,7 @@ class DocumentRow:
     pending_ids: tuple[str, ...]
     error: str
     run_id: str
+    token: str = ""
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> DocumentRow:
@@ -71,6 +84,7 @@ class DocumentRow:
             size=row["size"], mtime=row["mtime"], groups=tuple(g for g in row["groups"].split(",") if g),
             fingerprint=row["fingerprint"], chunk_ids=tuple(json.loads(row["chunk_ids"])), state=row["state"],
             pending_ids=tuple(json.loads(row["pending_ids"])), error=row["error"], run_id=row["run_id"],
+            token=row["token"],
         )  # fmt: skip
 
 
@@ -83,6 +97,9 @@ class Manifest:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a committed state must survive power loss too
         self.db.executescript(SCHEMA)
+        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(documents)")}
+        if "token" not in columns:  # a manifest written before remote sources existed
+            self.db.execute("ALTER TABLE documents ADD COLUMN token TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         self.db.close()
@@ -121,9 +138,9 @@ class Manifest:
         existing = self.get(doc["doc_id"])
         if existing is None or existing.state == "failed":
             self.db.execute(
-                "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO documents ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (doc["doc_id"], doc["path"], doc["source"], doc["root"], "", doc["size"], doc["mtime"], ",".join(doc["groups"]),
-                 "", "[]", "writing", json.dumps(list(pending_ids)), "", run_id, time.time()),
+                 "", "[]", "writing", json.dumps(list(pending_ids)), "", run_id, time.time(), ""),
             )  # fmt: skip
         else:
             self.db.execute(
@@ -135,10 +152,10 @@ class Manifest:
         """The new chunks are in the store: they become the document's chunks; old ones are stale."""
         self.db.execute(
             "UPDATE documents SET path=?, source=?, root=?, sha256=?, size=?, mtime=?, groups=?, fingerprint=?, chunk_ids=?,"
-            " state=?, pending_ids=?, error='', run_id=?, updated=? WHERE doc_id=?",
+            " state=?, pending_ids=?, error='', run_id=?, updated=?, token=? WHERE doc_id=?",
             (doc["path"], doc["source"], doc["root"], doc["sha256"], doc["size"], doc["mtime"], ",".join(doc["groups"]),
              doc["fingerprint"], json.dumps(list(new_ids)), "cleanup" if stale_ids else "ok", json.dumps(list(stale_ids)),
-             run_id, time.time(), doc["doc_id"]),
+             run_id, time.time(), doc.get("token", ""), doc["doc_id"]),
         )  # fmt: skip
 
     def finish(self, doc_id: str) -> None:
@@ -153,8 +170,9 @@ class Manifest:
             self.db.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
         else:
             self.db.execute(
-                "UPDATE documents SET state='ok', pending_ids='[]', sha256=CASE WHEN ? THEN '' ELSE sha256 END WHERE doc_id=?",
-                (force_reparse, doc_id),
+                "UPDATE documents SET state='ok', pending_ids='[]', sha256=CASE WHEN ? THEN '' ELSE sha256 END,"
+                " token=CASE WHEN ? THEN '' ELSE token END WHERE doc_id=?",
+                (force_reparse, force_reparse, doc_id),
             )
 
     def begin_delete(self, doc_id: str) -> None:
@@ -170,13 +188,22 @@ class Manifest:
         if existing is not None and existing.state != "failed":
             return
         self.db.execute(
-            "INSERT OR REPLACE INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO documents ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (doc["doc_id"], doc["path"], doc["source"], doc["root"], doc["sha256"], doc["size"], doc["mtime"],
-             ",".join(doc["groups"]), doc["fingerprint"], "[]", "failed", "[]", error, run_id, time.time()),
+             ",".join(doc["groups"]), doc["fingerprint"], "[]", "failed", "[]", error, run_id, time.time(), doc.get("token", "")),
         )  # fmt: skip
 
-    def touch(self, doc_id: str, path: str, source: str, root: str, mtime: float) -> None:
-        self.db.execute("UPDATE documents SET path=?, source=?, root=?, mtime=? WHERE doc_id=?", (path, source, root, mtime, doc_id))
+    def touch(self, doc_id: str, path: str, source: str, root: str, mtime: float, token: str | None = None) -> None:
+        """Same content, new name, time or change token (a remote item re-read with the same hash)."""
+        self.db.execute(
+            "UPDATE documents SET path=?, source=?, root=?, mtime=?, token=COALESCE(?, token) WHERE doc_id=?",
+            (path, source, root, mtime, token, doc_id),
+        )
+
+    def rows_under(self, prefix: str) -> list[DocumentRow]:
+        """Documents whose path starts with `prefix` (a remote source's root)."""
+        rows = self.db.execute("SELECT * FROM documents WHERE substr(path, 1, ?) = ? ORDER BY path", (len(prefix), prefix)).fetchall()
+        return [DocumentRow.from_sql(r) for r in rows]
 
     # -- runs ------------------------------------------------------------------------------------
     def start_run(self, run_id: str) -> None:
@@ -186,6 +213,22 @@ class Manifest:
         self.db.execute(
             "UPDATE runs SET finished=?, status=?, report=? WHERE run_id=?", (time.time(), status, json.dumps(report), run_id)
         )
+
+    def record_source_run(self, name: str, kind: str, location: str, run_id: str, status: str, counts: dict[str, int],
+                          failures: Sequence[dict[str, str]]) -> None:  # fmt: skip
+        self.db.execute(
+            "INSERT OR REPLACE INTO source_runs VALUES (?,?,?,?,?,?,?,?)",
+            (name, kind, location, run_id, time.time(), status, json.dumps(counts), json.dumps(list(failures)[:100])),
+        )
+
+    def source_runs(self) -> list[dict[str, Any]]:
+        """The last run of every named source, by name."""
+        out = []
+        for row in self.db.execute("SELECT * FROM source_runs ORDER BY name").fetchall():
+            out.append({"name": row["name"], "kind": row["kind"], "location": row["location"], "run_id": row["run_id"],
+                        "finished": _iso(row["finished"]), "status": row["status"], **json.loads(row["counts"]),
+                        "failures": json.loads(row["failures"])})  # fmt: skip
+        return out
 
 
 def _iso(ts: float) -> str:

@@ -14,10 +14,11 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from ingest.lock import IngestLock
 from ingest.manifest import DocumentRow, Manifest
 from ingest.notes import DocumentNote, DocumentNotes
 from ingest.sources import Source, doc_id_for, load_source_config, scan, sources_from_paths
+from ingest.source_status import record_source_runs
 from ingest.workers import ParseFn, ParserPool, ParseResult
 from retrieval.errors import IngestError, LoreError
 from retrieval.names import document_name
@@ -72,6 +74,8 @@ class Ingestor:
         self.limits = Limits.from_settings(self.config)
         self._warming: threading.Thread | None = None
         self._warm_error: BaseException | None = None
+        self._on_progress: Callable[[str, int, int | None], None] | None = None
+        self._staging = settings.home / "staging"  # remote sources' downloads, removed after each run
 
     # -- entry points ------------------------------------------------------------------------------
     def run(self, paths: Sequence[str | Path], *, acl_map: Path | str | Mapping[str, Any] | None = None,
@@ -84,12 +88,17 @@ class Ingestor:
             acl = AclMap.load(Path(acl_map)) if acl_map else AclMap()
         return self._run(sources_from_paths(paths, acl), tuple(self.config.default_groups), delete_missing, progress)
 
-    def run_sources(self, config_file: Path | str, *, delete_missing: bool = True, progress: bool = False) -> IngestReport:
+    def run_sources(self, config_file: Path | str, *, delete_missing: bool = True, progress: bool = False,
+                    on_progress: Callable[[str, int, int | None], None] | None = None) -> IngestReport:  # fmt: skip
+        """The named sources of a sources.yaml: folders, S3 buckets, web sites, IMAP mailboxes.
+        `on_progress(source name, items done, total or None)`; the parsing stage reports as "parse"."""
         sources, default = load_source_config(Path(config_file))
-        return self._run([(s, None) for s in sources], default or tuple(self.config.default_groups), delete_missing, progress)
+        self._on_progress = on_progress
+        return self._run([(s, None) for s in sources], default or tuple(self.config.default_groups), delete_missing, progress, named=True)
 
     # -- the run -----------------------------------------------------------------------------------
-    def _run(self, sources: list[tuple[Source, Path | None]], default_groups: tuple[str, ...], delete_missing: bool, progress: bool) -> IngestReport:
+    def _run(self, sources: list[tuple[Any, Path | None]], default_groups: tuple[str, ...], delete_missing: bool, progress: bool,
+             named: bool = False) -> IngestReport:  # fmt: skip
         started = time.perf_counter()
         run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
         report = IngestReport(run_id=run_id)
@@ -100,10 +109,14 @@ class Ingestor:
             manifest.start_run(run_id)
             try:
                 self._recover(manifest)
-                found = scan(sources, default_groups)
+                found = scan([(s, p) for s, p in sources if isinstance(s, Source)], default_groups)
+                remote = [s for s, _ in sources if not isinstance(s, Source)]
+                stats = self._collect_remote(manifest, remote, default_groups, found, progress) if remote else {}
                 report.files = len(found.files)
                 for failure in found.failed:
                     self._fail(report, failure.path, failure.error)
+                for note in found.notes:
+                    self._note(report, note.path, note.error)
                 todo = self._classify(manifest, found.files, report)
                 self._ingest(manifest, todo, report, run_id, progress)
                 if delete_missing:
@@ -111,6 +124,8 @@ class Ingestor:
                 else:
                     for path in sorted(found.missing):
                         self._fail(report, path, "not found: check the path")
+                if named:
+                    record_source_runs(manifest, [s for s, _ in sources], found, stats, report, run_id)
                 report.total_chunks = self.store.count()
                 report.seconds = time.perf_counter() - started
                 manifest.end_run(run_id, "ok", report.to_json())
@@ -121,9 +136,23 @@ class Ingestor:
                     raise
                 raise IngestError(f"ingest run failed ({exc.__class__.__name__}: {exc}): run it again; completed files are kept") from exc
             finally:
+                shutil.rmtree(self._staging, ignore_errors=True)
                 manifest.close()
                 self.notes.close()
         return report
+
+    def _collect_remote(self, manifest: Manifest, sources: list[Any], default_groups: tuple[str, ...], found: Any, progress: bool) -> dict[str, Any]:
+        """List S3 buckets, web sites and mailboxes; what changed is downloaded into the staging folder."""
+        from ingest.remote import collect
+
+        listed, stats = collect(sources, manifest, self.fingerprint(), self._staging, default_groups, self.config.max_file_mb,
+                                bar=progress, on_progress=self._on_progress)  # fmt: skip
+        found.files.extend(listed.files)
+        found.failed.extend(listed.failed)
+        found.scopes.extend(listed.scopes)
+        found.missing |= listed.missing
+        found.notes.extend(listed.notes)
+        return stats
 
     def _recover(self, manifest: Manifest) -> None:
         """Finish or undo the store changes of a run that was killed."""
@@ -149,26 +178,37 @@ class Ingestor:
         fingerprint = self.fingerprint()
         todo = []
         for file in files:
+            if file.token and not file.local:  # a remote item its change token showed unchanged: nothing was downloaded
+                row = manifest.get(doc_id_for(file.path))
+                if row is not None and row.state == "failed":
+                    self._fail(report, file.path, row.error)
+                elif row is not None:
+                    report.unchanged += 1
+                    if row.source != file.source:
+                        manifest.touch(row.doc_id, file.path, file.source, file.root, row.mtime)
+                continue
             if file.size > self.config.max_file_mb * 2**20:
                 self._fail(report, file.path, f"too large: {file.size / 2**20:.1f} MB > ingest.max_file_mb={self.config.max_file_mb:g}; raise the limit to ingest it")
                 continue
             try:
-                sha = file_sha256(file.path)
+                sha = file_sha256(file.local or file.path)
             except OSError as exc:
                 self._fail(report, file.path, f"unreadable ({exc.strerror}): make the file readable by the ingest user")
                 continue
             doc_id = doc_id_for(file.path)
             doc = {"doc_id": doc_id, "path": file.path, "source": file.source, "root": file.root, "sha256": sha,
-                   "size": file.size, "mtime": file.mtime, "groups": file.groups, "fingerprint": fingerprint}  # fmt: skip
+                   "size": file.size, "mtime": file.mtime, "groups": file.groups, "fingerprint": fingerprint, "token": file.token}  # fmt: skip
             row = manifest.get(doc_id)
             if row is not None and row.sha256 == sha and row.fingerprint == fingerprint:
                 if row.state == "failed":
                     self._fail(report, file.path, row.error)
+                    if file.token and row.token != file.token:  # same bad content under a new change token
+                        manifest.touch(doc_id, file.path, file.source, file.root, file.mtime, file.token)
                     continue
                 if row.groups == file.groups:
                     report.unchanged += 1
-                    if (row.source, row.mtime) != (file.source, file.mtime):
-                        manifest.touch(doc_id, file.path, file.source, file.root, file.mtime)
+                    if (row.source, row.mtime, row.token) != (file.source, file.mtime, file.token):
+                        manifest.touch(doc_id, file.path, file.source, file.root, file.mtime, file.token)
                     continue
             todo.append((file, doc, row if row is not None and row.state != "failed" else None))
         todo.sort(key=lambda t: -t[0].size)  # biggest first: the workers finish together
@@ -183,14 +223,18 @@ class Ingestor:
         warming.start()
         self._warming = warming
         chunker = Chunker(self.embedder.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap)
-        by_path = {file.path: (file, doc, old) for file, doc, old in todo}
+        by_path = {(file.local or file.path): (file, doc, old) for file, doc, old in todo}  # remote items parse their download
         bar = _progress_bar(len(todo), progress)
+        parsed = 0
         pending: list[_Pending] = []
         batch = self.config.embed_batch_size * 4
         try:
-            for result in self._parse_all([f.path for f, _, _ in todo]):
+            for result in self._parse_all([f.local or f.path for f, _, _ in todo]):
                 file, doc, old = by_path[result.path]
                 bar.update(1)
+                parsed += 1
+                if self._on_progress is not None:
+                    self._on_progress("parse", parsed, len(todo))
                 if result.document is None:
                     self._fail(report, file.path, result.error)
                     if not result.error.startswith(TRANSIENT) and not any(s in result.error for s in SETUP_DEPENDENT):

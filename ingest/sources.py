@@ -1,5 +1,6 @@
 """What to ingest: command-line paths (files, folders, globs) or named sources from a
-`sources.yaml`, expanded into `SourceFile`s with their access groups.
+`sources.yaml`, expanded into `SourceFile`s with their access groups. A source's `kind:` is
+`folder` (the default: everything below) or a remote kind (`s3`, `web`, `imap`: ingest/remote/).
 
 A scan also says which documents it could vouch for (`Scope`): only documents inside a scope that
 were not found are deleted from the store, so an unreadable folder or a missing (unmounted)
@@ -14,7 +15,7 @@ import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ingest.acl import SIDECAR_SUFFIX, AclMap, parse_groups, resolve_groups
 from ingest.globs import any_match, has_magic
@@ -28,6 +29,8 @@ SKIP_PREFIXES = (".", "~$")  # hidden files, Office lock files
 class Source:
     """A named root with include/exclude globs and its own ACL rules."""
 
+    kind: ClassVar[str] = "folder"
+
     name: str
     root: Path
     include: tuple[str, ...] = ("**",)
@@ -35,6 +38,14 @@ class Source:
     acl: AclMap = AclMap()
     groups: tuple[str, ...] | None = None  # default groups for this source
     prefix: str = ""  # prepended to each document's display name (the source name)
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "location": self.location, "root": str(self.root), "include": list(self.include),
+                "exclude": list(self.exclude), "groups": list(self.groups) if self.groups is not None else None}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class ScanResult:
     failed: list[FileFailure] = field(default_factory=list)
     scopes: list[Scope] = field(default_factory=list)
     missing: set[str] = field(default_factory=set)  # single files named on the command line that are gone
+    notes: list[FileFailure] = field(default_factory=list)  # what the user should know that is no failure (a crawl limit reached)
 
 
 def doc_id_for(path: str) -> str:
@@ -95,7 +107,7 @@ def _takewhile_plain(parts: Sequence[str]) -> Iterator[str]:
         yield part
 
 
-def load_source_config(path: Path) -> tuple[list[Source], tuple[str, ...] | None]:
+def load_source_config(path: Path) -> tuple[list[Any], tuple[str, ...] | None]:
     """sources.yaml → named sources (see docs/ingestion.md for the format)."""
     import yaml
 
@@ -123,10 +135,15 @@ def load_source_config(path: Path) -> tuple[list[Source], tuple[str, ...] | None
     return sources, default
 
 
-def _source_from_spec(spec: Any, base: Path, where: str) -> list[Source]:
+def _source_from_spec(spec: Any, base: Path, where: str) -> list[Any]:
     if not isinstance(spec, Mapping) or not spec.get("name"):
         raise ConfigError(f"{where}: each source needs a `name` and a `root` (or `roots`)")
     name = str(spec["name"])
+    kind = str(spec.get("kind", "folder"))
+    if kind != "folder":
+        from ingest.remote import parse_remote
+
+        return [parse_remote(kind, spec, base, where)]
     roots = spec.get("roots") or ([spec["root"]] if spec.get("root") else [])
     if not roots:
         raise ConfigError(f"{where}: source {name!r} has no `root`")

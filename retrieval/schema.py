@@ -20,6 +20,10 @@ class SourceFile:
     mtime: float
     sha256: str = ""
     groups: tuple[str, ...] = ()
+    # Remote sources (ingest/remote/): `path` is the item's URI, `local` the downloaded copy to parse
+    # ("" when the change token shows the item unchanged and nothing was downloaded), `token` that token.
+    local: str = ""
+    token: str = ""
 
 
 @dataclass(frozen=True)

@@ -58,18 +58,20 @@ def show_status(ctx: Context) -> int:
     settings = ctx.settings
     summary = {"documents": 0, "failed_documents": 0, "last_ingest": None}
     failures: list[dict] = []
+    sources: list[dict] = []
     if settings.state_db.exists():
         manifest = Manifest(settings.state_db)
         try:
             summary = manifest.summary()
             failures = [{"path": r.path, "error": r.error} for r in manifest.rows() if r.state == "failed"]
+            sources = manifest.source_runs()
         finally:
             manifest.close()
     noted = notes_summary(settings.state_db)
     chunks = make_store(settings).count() if settings.store.kind == "http" or settings.store_dir.exists() else 0
     doc = {"documents": summary["documents"], "chunks": chunks, "last_ingest": summary["last_ingest"], "models": list_models(settings),
            "collection": settings.store.collection, "failed_documents": summary["failed_documents"],
-           "failures": failures, "notes": noted["notes"], "ocr": noted["ocr"]}  # fmt: skip
+           "failures": failures, "notes": noted["notes"], "ocr": noted["ocr"], "sources": sources}  # fmt: skip
     last = summary["last_ingest"]
     ocr = noted["ocr"]
     text = [
@@ -81,6 +83,10 @@ def show_status(ctx: Context) -> int:
     if ocr["pages"]:
         text.append(f"OCR: {ocr['pages']} pages in {ocr['documents']} documents, {len(ocr['low_confidence'])} with low-confidence pages")
     text += [f"  low OCR confidence: {d['path']}: pages {', '.join(map(str, d['pages']))} (confidence {d['confidence']:.0f})" for d in ocr["low_confidence"]]
+    for source in sources:  # the named sources of sources.yaml, each with its last run
+        text.append(f"source {source['name']} ({source['kind']} {source['location']}): last run {source['finished']}, {source['status']}, "
+                    f"{source['files']} items, {source['failed']} failed")  # fmt: skip
+        text += [f"    {f['path']}: {f['error']}" for f in source["failures"][:10]]
     text += [f"  failed: {f['path']}: {f['error']}" for f in failures]
     text += [f"  note: {n['path']}: {n['note']}" for n in noted["notes"]]
     ctx.emit(doc, "\n".join(text))

@@ -109,27 +109,71 @@ def document_notes(settings: Settings, manifest) -> None:
 
 
 def configured_sources(settings: Settings) -> None:
-    """Named sources from `LORE_HOME/sources.yaml` (the same file `lore ingest --source-config` reads)."""
+    """Named sources from `LORE_HOME/sources.yaml` (the same file `lore ingest --source-config` reads):
+    folders, S3 buckets, web sites and mailboxes, each with its last run; a run shows progress per source."""
     from ingest.sources import load_source_config
 
     path = sources_file(settings)
     if not path.is_file():
         return
     st.subheader("Configured sources")
-    sources, _default = load_source_config(path)
-    st.dataframe(
-        [{"source": s.name, "root": str(s.root), "include": ", ".join(s.include), "groups": ", ".join(s.groups or ())} for s in sources],
-        hide_index=True,
-        width="stretch",
-    )
+    try:
+        sources, _default = load_source_config(path)
+    except LoreError as exc:
+        common.show_error(exc)
+        return
+    st.dataframe(source_table(settings, sources), hide_index=True, width="stretch")
+    for run in last_source_runs(settings):
+        if run["failures"]:
+            with st.expander(f"{run['name']}: {len(run['failures'])} failure(s) in the last run", icon=":material/error:"):
+                st.dataframe(run["failures"], hide_index=True, width="stretch")
     if st.button("Run all configured sources now", icon=":material/sync:", key="run_sources"):
         from ingest.pipeline import Ingestor
 
         assistant = common.assistant(settings)
         ingestor = Ingestor(settings, store=assistant.store, embedder=assistant.embedder, lexical=assistant.lexical)
+        bars = {s.name: st.progress(0.0, text=f"{s.name}: waiting") for s in sources}
+        bars["parse"] = st.progress(0.0, text="parsing and embedding: waiting")
+
+        def on_progress(name: str, done: int, total: int | None) -> None:
+            bar = bars.get(name)
+            if bar is None:
+                return
+            label = "parsing and embedding" if name == "parse" else name
+            if total:
+                bar.progress(min(1.0, done / total), text=f"{label}: {done} of {total}")
+            else:  # a listing: how many items so far
+                bar.progress(0.5, text=f"{label}: {done} item(s) listed")
+
         with st.spinner("Ingesting the configured sources…"):
-            report = ingestor.run_sources(path, delete_missing=True)
+            report = ingestor.run_sources(path, delete_missing=True, on_progress=on_progress)
+        for name, bar in bars.items():
+            bar.progress(1.0, text=f"{'parsing and embedding' if name == 'parse' else name}: done")
         show_report(report)
+
+
+def last_source_runs(settings: Settings) -> list[dict]:
+    from ingest.manifest import Manifest
+
+    if not settings.state_db.exists():
+        return []
+    manifest = Manifest(settings.state_db)
+    try:
+        return manifest.source_runs()
+    finally:
+        manifest.close()
+
+
+def source_table(settings: Settings, sources: list) -> list[dict]:
+    """One row per configured source: what and where it is, its groups, and its last run."""
+    runs = {r["name"]: r for r in last_source_runs(settings)}
+    rows = []
+    for source in sources:
+        run = runs.get(source.name, {})
+        rows.append({"source": source.name, "kind": source.kind, "location": source.location, "groups": ", ".join(source.groups or ()),
+                     "last run": run.get("finished", "never"), "status": run.get("status", ""), "items": run.get("files"),
+                     "failed": run.get("failed")})  # fmt: skip
+    return rows
 
 
 def sources_file(settings: Settings) -> Path:

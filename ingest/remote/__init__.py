@@ -20,7 +20,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -95,7 +95,12 @@ class RemoteSource:
     def common(spec: Mapping[str, Any], base: Path, where: str, own_keys: Iterable[str]) -> dict[str, Any]:
         """The options every kind shares, validated; unknown keys are refused (a typo would else be ignored)."""
         name = str(spec["name"])
-        unknown = sorted(set(spec) - COMMON_KEYS - set(own_keys))
+        own_keys = set(own_keys)
+        for key in spec:
+            if f"{key}_env" in own_keys and f"{key}_file" in own_keys:  # a secret written into the YAML itself
+                raise ConfigError(f"{where}: source {name!r}: `{key}` holds a secret in the YAML; put it in an environment variable or a file "
+                                  f"and name it with `{key}_env` or `{key}_file` instead")  # fmt: skip
+        unknown = sorted(set(spec) - COMMON_KEYS - own_keys)
         if unknown:
             raise ConfigError(f"{where}: source {name!r} ({spec.get('kind')}) has unknown key(s) {', '.join(unknown)}: see docs/sources.md")
         acl_spec = spec.get("acl")
@@ -295,7 +300,7 @@ def collect(sources: Sequence[RemoteSource], manifest: Manifest, fingerprint: st
         except SourceUnavailable as exc:
             ctx.fail_source(f"{exc} {NOTHING_DELETED}")
         except LoreError as exc:  # a missing secret, a bad option only visible now
-            ctx.fail_source(f"{exc} {NOTHING_DELETED}")
+            ctx.fail_source(f"source {source.name!r}: {exc} {NOTHING_DELETED}")
         finally:
             tqdm_bar.close()
         if not ctx.stats.complete:
@@ -320,20 +325,6 @@ def _bar(name: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(desc=name, unit="item", file=sys.stderr, disable=not enabled or None, leave=False)
-
-
-@dataclass(frozen=True)
-class Listed:
-    """An item as a listing shows it, before any download."""
-
-    path: str
-    display: str
-    root: str
-    token: str
-    groups: tuple[str, ...]
-    size: int | None = None
-    mtime: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_remote(kind: str, spec: Mapping[str, Any], base: Path, where: str) -> RemoteSource:

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.acl import parse_groups
 from ingest.remote import Collection, DownloadError, RemoteSource, SourceUnavailable, too_large
@@ -65,6 +66,8 @@ class S3Source(RemoteSource):
                 f"{where}: S3 source {name!r} needs access_key_env and secret_key_env (or *_file); "
                 "or `credentials: default` for boto3's own chain, `credentials: anonymous` for a public bucket"
             )
+        if urlsplit(str(spec.get("endpoint_url", "") or "")).password:
+            raise ConfigError(f"{where}: source {name!r}: endpoint_url holds a password; use access_key_env/secret_key_env instead")
         style = str(spec.get("addressing_style", ""))
         if style not in ("", "path", "virtual", "auto"):
             raise ConfigError(f"{where}: source {name!r}: addressing_style must be path, virtual or auto")

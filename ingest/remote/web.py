@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ingest.remote import Collection, DownloadError, RemoteSource, SourceUnavailable, too_large
 from ingest.remote.credentials import SecretRef, mask_url
@@ -69,6 +70,8 @@ class WebSource(RemoteSource):
             raise ConfigError(f"{where}: web source {name!r} needs `urls` (the start pages)")
         urls = []
         for value in raw:
+            if "@" in str(value) and urlsplit(str(value)).password:
+                raise ConfigError(f"{where}: web source {name!r}: a URL holds a password; use username with password_env or password_file")
             url = normalise_url(str(value))
             if url is None:
                 raise ConfigError(f"{where}: web source {name!r}: {mask_url(str(value))!r} is not an http(s) URL")
@@ -118,7 +121,7 @@ class WebSource(RemoteSource):
 class Crawl:
     """One crawl of a web source (state kept here, not on the frozen source)."""
 
-    def __init__(self, source: WebSource, ctx: Collection):
+    def __init__(self, source: WebSource, ctx: Collection, transport: Any = None):
         import httpx
 
         from ingest.loaders import SUPPORTED
@@ -133,7 +136,8 @@ class Crawl:
         elif source.password is not None:
             auth = httpx.BasicAuth(source.username, source.password.read())
         verify: Any = source.ca_bundle or source.verify_tls
-        self.client = httpx.Client(headers=headers, auth=auth, verify=verify, follow_redirects=False, timeout=httpx.Timeout(source.timeout_s))
+        self.client = httpx.Client(headers=headers, auth=auth, verify=verify, follow_redirects=False, timeout=httpx.Timeout(source.timeout_s),
+                                   transport=transport)  # fmt: skip
         self.robots: dict[str, Robots] = {}
         self.last_request: dict[str, float] = {}
         self.complete = True  # no error that hides pages (5xx, timeouts), no limit reached

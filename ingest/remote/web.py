@@ -227,8 +227,8 @@ class Crawl:
         explicit = set(todo)
         if source.sitemap:
             for site, robots in self.robots.items():
-                named = [u for u in (normalise_url(s) for s in robots.sitemaps) if u and site_of(u) == site]
                 scheme = next(u.split(":", 1)[0] for u in source.urls if site_of(u) == site)
+                named = [u for u in (normalise_url(s, f"{scheme}://{site}/") for s in robots.sitemaps) if u and site_of(u) == site]
                 todo += named or [f"{scheme}://{site}/sitemap.xml"]
         pages: list[str] = []
         read = 0

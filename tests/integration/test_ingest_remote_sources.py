@@ -159,6 +159,58 @@ def test_s3_bucket_add_change_delete(s3_server, lore_home, tmp_path, monkeypatch
     assert "environment variable LORE_TEST_S3_UNSET is not set" in by_name["bucket"]["failures"][0]["error"]
 
 
+def test_s3_sigkill_mid_run_then_rerun_equals_clean_ingest(s3_server, tmp_path):
+    """kill -9 of a `lore ingest --source-config` reading a bucket, twice; the next run repairs the store
+    (same chunk ids as a clean run), commits every change token, and leaves no downloads behind."""
+    import signal
+    import sqlite3
+
+    import boto3
+    import chromadb
+
+    client = boto3.client("s3", endpoint_url=s3_server, aws_access_key_id="k", aws_secret_access_key="s", region_name="us-east-1")
+    client.create_bucket(Bucket="killed")
+    for i in range(30):
+        body = f"# Note {i}\n\n" + "\n\n".join(f"Paragraph {j} of note {i} says item {i * 100 + j} is stored in room {j}." for j in range(12))
+        client.put_object(Bucket="killed", Key=f"notes/note-{i:02d}.md", Body=body.encode())
+    spec = {"name": "notes", "kind": "s3", "bucket": "killed", "endpoint_url": s3_server, "access_key_env": "LORE_TEST_S3_KEY",
+            "secret_key_env": "LORE_TEST_S3_SECRET"}  # fmt: skip
+    config = write_config(tmp_path / "sources.yaml", spec)
+    env = {**os.environ, "LORE_TEST_S3_KEY": "k", "LORE_TEST_S3_SECRET": "s", "LORE_PROFILE": "test", "LORE_INGEST__EMBED_BATCH_SIZE": "1"}
+
+    def run(home: Path, wait_for_rows: int | None = None) -> tuple[int, dict | None]:
+        process = subprocess.Popen([sys.executable, "-m", "app.cli", "ingest", "--source-config", str(config), "--json"], cwd=REPO,
+                                   env={**env, "LORE_HOME": str(home)}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while wait_for_rows is not None and time.monotonic() < deadline and process.poll() is None:
+            try:
+                rows = sqlite3.connect(home / "state-lore.sqlite", timeout=1).execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            except sqlite3.Error:
+                rows = 0
+            if rows >= wait_for_rows:
+                process.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        out = process.communicate(timeout=120)[0]
+        return process.returncode, json.loads(out) if process.returncode == 0 else None
+
+    def chunk_ids(home: Path) -> set[str]:
+        return set(chromadb.PersistentClient(path=str(home / "chroma")).get_collection("lore").get(include=[])["ids"])
+
+    code, clean = run(tmp_path / "clean")
+    assert code == 0 and clean["added"] == 30
+    home = tmp_path / "killed"
+    kills = sum(run(home, rows)[0] == -signal.SIGKILL for rows in (1, 12))
+    assert kills >= 1
+    code, final = run(home)
+    assert code == 0 and final["failed"] == []
+    assert chunk_ids(home) == chunk_ids(tmp_path / "clean")
+    rows = sqlite3.connect(home / "state-lore.sqlite").execute("SELECT state, token FROM documents").fetchall()
+    assert len(rows) == 30 and {state for state, _ in rows} == {"ok"} and all(token for _, token in rows)
+    assert not (home / "staging").exists()
+    assert run(home)[1]["unchanged"] == 30
+
+
 # -- a web site ------------------------------------------------------------------------------------
 SITE = {
     "/robots.txt": "User-agent: *\nDisallow: /private/\nSitemap: /sitemap.xml\n",

@@ -260,7 +260,10 @@ class Mailbox:
             ctx.fail(path, too_large(size, ctx.cap_bytes))
             return
         status, data = self.imap.uid("FETCH", str(uid), "(BODY.PEEK[])")
-        raw = next((item[1] for item in data if isinstance(item, tuple) and len(item) == 2), None) if status == "OK" else None
+        if status != "OK":
+            ctx.fail(path, f"the server did not send the message (FETCH answered {status}): retried on the next run")
+            return
+        raw = next((item[1] for item in data if isinstance(item, tuple) and len(item) == 2), None)
         if raw is None:
             return  # expunged since the search
         message = email.message_from_bytes(raw, policy=email.policy.default)

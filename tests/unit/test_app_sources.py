@@ -9,7 +9,7 @@ import socket
 import pytest
 import yaml
 
-from tests.unit.test_app_chat import app_as, app_home, texts  # noqa: F401 - app_home is a fixture
+from tests.unit.test_app_chat import app_as, app_home  # noqa: F401 - app_home is a fixture
 
 pytestmark = pytest.mark.unit
 

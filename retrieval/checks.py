@@ -198,6 +198,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if relevant is not None and relevant(point.text) < min_relevance:
             out.dropped.append(f"point {point.text[:60]!r}: about something else")
             continue
+        if relevant is not None and (figures := quantities(point.text)) and all(
+            relevant(_around(q.text, passages[doc - 1])) < min_relevance for q in figures
+        ):  # the point's words echo the question, the passage's figure is about something else
+            out.dropped.append(f"point {point.text[:60]!r}: its figures stand in the passage beside something else")
+            continue
         out.points.append(Point(doc, without_cut_sentence(point.text.strip())))
     if out.verdict and not out.facts:
         out.dropped.append(f"{out.verdict!r} without a supported fact")
@@ -337,6 +342,19 @@ def _line_of(quote: str, passage: str, limit: int = 300) -> str:
     start = passage.rfind("\n", 0, offset) + 1
     end = passage.find("\n", offset)
     return passage[start : end if end >= 0 else len(passage)][:limit]
+
+
+def _around(figure: str, passage: str, before: int = 200, after: int = 80) -> str:
+    """What the passage says beside a figure: the words before and after it on its line, with the
+    table's heading when the line is a table row."""
+    offset = locate(figure, passage)
+    if offset is None:
+        return ""
+    start = passage.rfind("\n", 0, offset) + 1
+    end = passage.find("\n", offset)
+    line = passage[start : end if end >= 0 else len(passage)]
+    near = line[max(0, offset - start - before) : offset - start + after]
+    return f"{near} {_heading_of(line, passage)}" if line.lstrip().startswith("|") else near
 
 
 def _in_table(number: str, passage: str) -> bool:

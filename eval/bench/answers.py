@@ -249,6 +249,18 @@ def assistant_for(home: Path, overrides: dict[str, Any], corpus: Path, acl: Path
     return assistant
 
 
+def overrides_from(specs: list[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Setting overrides from `--set key.path=JSON` arguments, over `base`."""
+    from app.cli import nested
+    from retrieval.settings import deep_merge
+
+    overrides = dict(base or {})
+    for spec in specs:
+        key, _, value = spec.partition("=")
+        overrides = deep_merge(overrides, nested(key, json.loads(value)))
+    return overrides
+
+
 def run(questions: list[dict[str, Any]], assistants: dict[str, Any], rows_path: Path) -> list[dict[str, Any]]:
     rows = []
     with rows_path.open("w", encoding="utf-8") as out:
@@ -278,13 +290,7 @@ def main() -> None:
     parser.add_argument("--label", default="", help="a name for this run in the results file")
     args = parser.parse_args()
     apply_privacy_defaults()
-    from app.cli import nested
-    from retrieval.settings import deep_merge
-
-    overrides: dict[str, Any] = dict(PRESETS.get(args.preset or "", {}))
-    for spec in args.set:
-        key, _, value = spec.partition("=")
-        overrides = deep_merge(overrides, nested(key, json.loads(value)))
+    overrides = overrides_from(args.set, dict(PRESETS.get(args.preset or "", {})))
     questions = load_questions(args.sets.split(","), args.split)
     if args.ids:
         wanted = set(args.ids.split(","))

@@ -171,6 +171,31 @@ def test_a_bare_year_or_a_cut_off_figure_is_not_an_answer(test_settings, value):
         assert [f.value for f in asked.facts] == ["2023"]
 
 
+def test_a_point_that_echoes_the_question_around_a_figure_about_something_else_is_dropped():
+    """"The latest report shows that the employee satisfaction score is 4,118" — the figure is in the
+    passage, but beside repurchased shares: the point's own words only echo the question."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    topic = {"employee", "satisfaction", "score"}
+
+    def relevant(text: str) -> float:
+        words = {w.rstrip("s") for w in text.lower().replace(",", " ").split()}
+        return len(topic & words) / len(topic)
+
+    passage = ScoredChunk(Chunk(id="q", text=("[Q3 › Key developments]\nWe repurchased 4,118 shares of common stock in the quarter.\n"
+                                              "The employee satisfaction score rose to 78 points in the annual survey."),
+                                source="q3.pdf", doc_id="q3.pdf", groups=("all-staff",)), 1.0)
+    question = "What is the employee satisfaction score?"
+    echoed = check(Draft(points=[Point(1, "The latest report shows that the employee satisfaction score is 4,118.")]), [passage],
+                   question, relevant=relevant)
+    assert not echoed.points and "beside something else" in echoed.dropped[0]
+    stated = check(Draft(points=[Point(1, "The employee satisfaction score rose to 78 points in the annual survey.")]), [passage],
+                   question, relevant=relevant)
+    assert [p.text for p in stated.points] == ["The employee satisfaction score rose to 78 points in the annual survey."]
+
+
 def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):
     assistant = assistant_with(test_settings, {"facts": []})
     answer = assistant.ask("What was widget revenue in the year ended March 31, 2031?", groups=["all-staff"])

@@ -62,6 +62,8 @@ class ImapSource(RemoteSource):
         options = cls.common(spec, base, where, cls.keys)
         name = options["name"]
         who = f"{where} source {name!r}"
+        if "include" in spec or "exclude" in spec:
+            raise ConfigError(f"{where}: IMAP source {name!r}: choose what to read with `folders` (folder names or globs), not include/exclude")
         host = spec.get("host")
         if not isinstance(host, str) or not host.strip():
             raise ConfigError(f"{where}: IMAP source {name!r} needs a `host`")

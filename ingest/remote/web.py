@@ -214,6 +214,12 @@ class Crawl:
             data = _read_capped(response, 512 * 1024)
         return Robots.parse(data.decode("utf-8", "replace"))
 
+    def _included(self, url: str) -> bool:
+        """`include` picks the pages that become documents; the others are still crawled for their links."""
+        from ingest.globs import any_match
+
+        return any_match(self.source.include, relative_path(url))
+
     def _allowed_path(self, url: str) -> bool:
         from ingest.globs import any_match
 
@@ -322,12 +328,16 @@ class Crawl:
             found = page_links(dest.read_bytes(), url)
             links = found.links
             self._store_links(url, token, links)
-            if found.noindex:
+            if found.noindex or not self._included(url):
                 dest.unlink(missing_ok=True)
                 ctx.skip()
                 if known is not None:
-                    ctx.gone(url)  # the page asks not to be indexed any more
+                    ctx.gone(url)  # noindex now, or no longer included: out of the store
                 return links
+        if not self._included(url):
+            dest.unlink(missing_ok=True)
+            ctx.skip()
+            return links
         ctx.downloaded(url, self._display(url), self._root(url), dest, token, _modified(response.headers), groups)
         return links
 

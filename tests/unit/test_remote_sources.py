@@ -189,6 +189,21 @@ def test_crawl_stays_on_the_site_and_honours_robots(tmp_path):
     assert not any(r.startswith("/secret") for r in requested) and ctx.stats.skipped >= 2
 
 
+def test_crawl_include_picks_documents_exclude_stops_the_crawl(tmp_path):
+    pages = {
+        "/robots.txt": (404, ""),
+        "/": (200, '<a href="/docs/a.html">a</a> <a href="/blog/">b</a> <a href="/drafts/x.html">x</a>'),
+        "/blog/": (200, '<a href="/docs/b.html">b</a>'),
+        "/docs/a.html": (200, "<p>a</p>"),
+        "/docs/b.html": (200, "<p>b</p>"),
+        "/drafts/x.html": (200, '<a href="/docs/c.html">c</a>'),
+        "/docs/c.html": (200, "<p>c</p>"),
+    }
+    ctx, requested = crawl(tmp_path, pages, include=["docs/**"], exclude=["drafts/**"])
+    assert sorted(f.path for f in ctx.result.files) == ["http://site.test/docs/a.html", "http://site.test/docs/b.html"]
+    assert "/blog/" in requested and "/drafts/x.html" not in requested  # crawled through, never fetched
+
+
 def test_crawl_robots_unavailable_fails_the_source(tmp_path):
     from ingest.remote import SourceUnavailable
 
@@ -279,6 +294,7 @@ def test_kinds_default_to_folder_and_parse(tmp_path):
         ({"kind": "imap", "host": "h", "user": "u", "password": "hunter2"}, "holds a secret in the YAML"),
         ({"kind": "imap", "host": "h", "user": "u", "password_env": "P", "folders": {"INBOX": ["bad group!"]}}, "invalid group name"),
         ({"kind": "web", "urls": ["https://x/"], "max_mb": 0}, "max_mb must be a positive number"),
+        ({"kind": "imap", "host": "h", "user": "u", "password_env": "P", "include": ["x"]}, "choose what to read with `folders`"),
     ],
 )
 def test_bad_source_specs_name_the_fix(tmp_path, spec, message):

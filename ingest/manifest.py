@@ -221,6 +221,11 @@ class Manifest:
             (name, kind, location, run_id, time.time(), status, json.dumps(counts), json.dumps(list(failures)[:100])),
         )
 
+    def forget_sources(self, keep: Sequence[str]) -> None:
+        """Drop the last-run rows of sources no longer configured."""
+        names = list(keep)
+        self.db.execute(f"DELETE FROM source_runs WHERE name NOT IN ({','.join('?' * len(names))})", names)
+
     def source_runs(self) -> list[dict[str, Any]]:
         """The last run of every named source, by name."""
         out = []

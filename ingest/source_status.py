@@ -43,7 +43,8 @@ def owns(source: Any, path: str) -> bool:
 
 def record_source_runs(manifest: Manifest, sources: Sequence[Any], found: Any, stats: dict[str, Any], report: IngestReport, run_id: str) -> None:
     """One row per named source: `ok`; `partial` (items or parts failed); `failed` (it could not be
-    listed at all, so nothing of it was deleted)."""
+    listed at all, so nothing of it was deleted). Sources no longer in the file are forgotten."""
+    manifest.forget_sources([s.name for s in sources])
     for source in sources:
         failures = [{"path": f.path, "error": f.error} for f in report.failed if owns(source, f.path)]
         counts: dict[str, int] = {"files": sum(1 for f in found.files if owns(source, f.path)), "failed": len(failures)}

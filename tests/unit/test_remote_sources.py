@@ -388,3 +388,36 @@ def test_an_older_manifest_gains_the_token_column(tmp_path):
                              "fingerprint": "fp", "token": "t"}, "no text: x", "r")  # fmt: skip
     assert manifest.get("e").token == "t" and manifest.get("e").state == "failed"
     manifest.close()
+
+
+def test_source_runs_status_and_ownership(tmp_path):
+    from ingest.manifest import Manifest
+    from ingest.remote import SourceStats
+    from ingest.source_status import record_source_runs
+    from ingest.sources import ScanResult
+    from retrieval.schema import FileFailure, IngestReport, SourceFile
+
+    folder, bucket, site, mail = load(
+        tmp_path, {"name": "share", "root": str(tmp_path / "share")},
+        {"name": "bucket", "kind": "s3", "bucket": "b", "prefix": "docs/", "credentials": "anonymous"},
+        {"name": "site", "kind": "web", "urls": ["https://intranet:8443/"]},
+        {"name": "mail", "kind": "imap", "host": "mail.example.com", "user": "u", "password_env": "P"},
+    )  # fmt: skip
+    found = ScanResult(files=[SourceFile(str(tmp_path / "share" / "a.md"), "share/a.md", str(tmp_path / "share"), 1, 0.0),
+                              SourceFile("s3://b/docs/x.pdf", "bucket/x.pdf", "s3://b/docs/", 1, 0.0),
+                              SourceFile("s3://b/other/y.pdf", "?", "s3://b/", 1, 0.0),
+                              SourceFile("https://intranet:8443/a", "site/a", "https://intranet:8443/", 1, 0.0)])  # fmt: skip
+    report = IngestReport(failed=[FileFailure("s3://b/docs/x.pdf", "no text: …"), FileFailure("https://intranet:8443/b", "HTTP 404: …"),
+                                  FileFailure("https://intranet/b", "another port"), FileFailure(mail.location, "source 'mail': refused")])  # fmt: skip
+    stats = {"bucket": SourceStats(listed=1, downloaded=1, complete=True), "site": SourceStats(listed=2, complete=True),
+             "mail": SourceStats(error="refused")}  # fmt: skip
+    manifest = Manifest(tmp_path / "state.sqlite")
+    manifest.record_source_run("retired", "s3", "s3://old/", "r0", "ok", {"files": 1, "failed": 0}, [])
+    record_source_runs(manifest, [folder, bucket, site, mail], found, stats, report, "r1")
+    runs = {r["name"]: r for r in manifest.source_runs()}
+    assert set(runs) == {"share", "bucket", "site", "mail"}  # the source no longer configured is forgotten
+    assert (runs["share"]["status"], runs["share"]["files"], runs["share"]["failed"]) == ("ok", 1, 0)
+    assert (runs["bucket"]["status"], runs["bucket"]["files"], runs["bucket"]["downloaded"]) == ("partial", 1, 1)  # not other/y.pdf
+    assert [f["path"] for f in runs["site"]["failures"]] == ["https://intranet:8443/b"]
+    assert runs["mail"]["status"] == "failed" and runs["mail"]["failures"][0]["error"] == "source 'mail': refused"
+    manifest.close()

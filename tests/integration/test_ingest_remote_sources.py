@@ -85,7 +85,8 @@ def lore_status(home: Path) -> dict:
 # -- S3 --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def s3_server():
-    from moto.server import ThreadedMotoServer
+    server_module = pytest.importorskip("moto.server", reason="moto is not installed: pip install -e '.[dev]' (moto[s3], flask, flask-cors)")
+    ThreadedMotoServer = server_module.ThreadedMotoServer  # noqa: N806 - the class, as moto names it
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
     server.start()

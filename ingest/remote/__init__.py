@@ -154,7 +154,6 @@ class Collection:
         self.result = ScanResult()
         self.stats = SourceStats()
         self._progress = progress
-        self._seen: set[str] = set()
 
     # -- what the manifest knows -----------------------------------------------------------------
     def known(self, path: str) -> DocumentRow | None:
@@ -180,15 +179,7 @@ class Collection:
         return self.source.groups if self.source.groups is not None else self.default_groups
 
     # -- results ---------------------------------------------------------------------------------
-    def seen(self, path: str) -> bool:
-        """True when `path` was already listed in this run (a second link, a redirect to a known page)."""
-        if path in self._seen:
-            return True
-        self._seen.add(path)
-        return False
-
     def unchanged(self, path: str, display: str, root: str, row: DocumentRow) -> None:
-        self._seen.add(path)
         self.stats.listed += 1
         self.stats.unchanged += 1
         self.result.files.append(SourceFile(path=path, source=display, root=root, size=row.size, mtime=row.mtime,
@@ -196,7 +187,6 @@ class Collection:
         self.tick()
 
     def downloaded(self, path: str, display: str, root: str, local: Path, token: str, mtime: float, groups: tuple[str, ...]) -> None:
-        self._seen.add(path)
         self.stats.listed += 1
         self.stats.downloaded += 1
         self.result.files.append(SourceFile(path=path, source=display, root=root, size=local.stat().st_size, mtime=mtime,
@@ -204,7 +194,6 @@ class Collection:
         self.tick()
 
     def fail(self, path: str, error: str) -> None:
-        self._seen.add(path)
         self.stats.listed += 1
         self.result.failed.append(FileFailure(path, " ".join(error.split())))
         self.tick()

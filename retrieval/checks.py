@@ -198,9 +198,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if relevant is not None and relevant(point.text) < min_relevance:
             out.dropped.append(f"point {point.text[:60]!r}: about something else")
             continue
-        if relevant is not None and (figures := quantities(point.text)) and all(
+        if relevant is not None and (figures := quantities(point.text)) and quote_support(point.text, passages[doc - 1]) < 1.0 and all(
             relevant(_around(q.text, passages[doc - 1])) < min_relevance for q in figures
-        ):  # the point's words echo the question, the passage's figure is about something else
+        ):  # not the passage's own sentence: its words echo the question, the passage's figure is about something else
             out.dropped.append(f"point {point.text[:60]!r}: its figures stand in the passage beside something else")
             continue
         out.points.append(Point(doc, without_cut_sentence(point.text.strip())))

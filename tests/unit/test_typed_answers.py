@@ -379,3 +379,4 @@ def test_an_answer_shows_each_item_as_soon_as_the_model_has_written_it(test_sett
     assert answer.answer == f"{lead}{first} [1] {second} [1]"
     assert "".join(text for text, _ in shown) == answer.answer
     assert shown[0][0] == f"{lead}{first} [1]" and second not in shown[0][1]  # shown before the second item was written
+

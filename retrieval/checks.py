@@ -334,26 +334,30 @@ def _heading_of(quote: str, passage: str) -> str:
     return first
 
 
-def _line_of(quote: str, passage: str, limit: int = 300) -> str:
-    """The passage line that holds a (short) quote: a name or figure with the words around it."""
-    offset = locate(quote, passage)
+def _line_at(said: str, passage: str) -> tuple[str, int] | None:
+    """The passage line where `said` sits (retrieval/checks.locate), with its offset in that line."""
+    offset = locate(said, passage)
     if offset is None:
-        return ""
+        return None
     start = passage.rfind("\n", 0, offset) + 1
     end = passage.find("\n", offset)
-    return passage[start : end if end >= 0 else len(passage)][:limit]
+    return passage[start : end if end >= 0 else len(passage)], offset - start
+
+
+def _line_of(quote: str, passage: str, limit: int = 300) -> str:
+    """The passage line that holds a (short) quote: a name or figure with the words around it."""
+    found = _line_at(quote, passage)
+    return found[0][:limit] if found else ""
 
 
 def _around(figure: str, passage: str, before: int = 200, after: int = 80) -> str:
     """What the passage says beside a figure: the words before and after it on its line, with the
     table's heading when the line is a table row."""
-    offset = locate(figure, passage)
-    if offset is None:
+    found = _line_at(figure, passage)
+    if found is None:
         return ""
-    start = passage.rfind("\n", 0, offset) + 1
-    end = passage.find("\n", offset)
-    line = passage[start : end if end >= 0 else len(passage)]
-    near = line[max(0, offset - start - before) : offset - start + after]
+    line, at = found
+    near = line[max(0, at - before) : at + after]
     return f"{near} {_heading_of(line, passage)}" if line.lstrip().startswith("|") else near
 
 

@@ -311,15 +311,15 @@ class _LiveText:
         self.first_at: float | None = None
 
     def add(self, item: Fact | Point, verdict: str | None) -> None:
-        draft = Draft(facts=[item], verdict=verdict) if isinstance(item, Fact) else Draft(points=[item])
-        one = self.check_draft(draft)
-        self.checked.dropped += [d for d in one.dropped if not d.endswith("without a supported fact")]
+        # checked without the verdict: one item's drop is not the answer's; the verdict leads the first item kept
+        one = self.check_draft(Draft(facts=[item]) if isinstance(item, Fact) else Draft(points=[item]))
+        self.checked.dropped += one.dropped
         self.checked.repaired += one.repaired
         values = {(f.doc, f.value) for f in self.checked.facts}
         said = {p.text.strip().lower() for p in self.checked.points}
         fresh = Checked(facts=[f for f in one.facts if (f.doc, f.value) not in values],
                         points=[p for p in one.points if p.text.strip().lower() not in said],
-                        verdict=one.verdict if not self.pieces else None)
+                        verdict=verdict if verdict in ("yes", "no") and one.facts and not self.pieces else None)
         piece = render(fresh, self.cite) if fresh.facts or fresh.points else ""
         if not piece:
             return

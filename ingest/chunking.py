@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from ingest.loaders import Block
 
 CountTokens = Callable[[Sequence[str]], list[int]]
+# A table's unit row, "| (In millions) |" or "| (dollars in thousands, except per share) |": it stands below
+# the heading row, so a table split over chunks repeats it with the heading (its figures mean nothing without it).
+UNIT_ROW = re.compile(r"^\|[\s|]*\((?:[a-z$ ]*\bin\s+)?(?:thousands|millions|billions)\b[^)]*\)[\s|]*$", re.I)
 SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=[\"'(\[]?[A-Z0-9])")
 
 
@@ -123,6 +126,7 @@ class Chunker:
             return
         header = "\n".join(block.rows[:2])
         body = list(block.rows[2:])
+        units = [r for r in body[:2] if UNIT_ROW.match(r)]
         header_n = self.count([header])[0] if body else 0
         counts = self.count(body) if body else []
         if current.body_tokens() > 0:
@@ -133,6 +137,9 @@ class Chunker:
             if rows and used + n + 1 > budget:
                 current.units.append(_Unit("\n".join([header, *rows]), used, "Table", block.page, False, section))
                 flush(False)
+                if units and header_n and not header.endswith(units[-1]):  # from the second chunk on: the unit row too
+                    header = "\n".join([header, *units])
+                    header_n = self.count([header])[0]
                 rows, used = [], header_n
             rows.append(row)
             used += n + 1

@@ -38,7 +38,7 @@ from retrieval.names import document_name
 from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
 from retrieval.settings import Settings
 
-PARSER_VERSION = "6"  # bump when parsing or chunking changes what a file turns into (6: OCR, LibreOffice, no empty documents)
+PARSER_VERSION = "7"  # bump when parsing or chunking changes what a file turns into (6: OCR, LibreOffice, no empty documents; 7: a split table repeats its unit row)
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
 # Failures that installing a tool or changing a setting cures: not remembered either, so the next run reads the file.
 SETUP_DEPENDENT = ("needs LibreOffice", "OCR is off", "OCR needs Tesseract", "is not installed", "Tesseract does not run")

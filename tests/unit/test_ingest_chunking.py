@@ -64,6 +64,18 @@ def test_tables_split_between_rows_and_repeat_the_header():
     assert seen == list(rows)
 
 
+def test_a_split_table_repeats_its_unit_row_with_the_header():
+    """"| (In millions) |" stands below the heading row: without it a later chunk's figures read as dollars."""
+    header = "| | Three Months Ended | Nine Months Ended |"
+    rows = tuple(f"| Segment {i} with a long descriptive name | {i},000 | {i + 1},000 |" for i in range(30))
+    lines = (header, "| --- | --- | --- |", "| (In millions) |", *rows)
+    drafts = Chunker(words, chunk_tokens=80, overlap=10).chunk([Block("Table", "\n".join(lines), 4, 0, lines)], "q3")
+    assert len(drafts) > 2
+    for draft in drafts:
+        assert draft.text.splitlines()[1:4] == [header, "| --- | --- | --- |", "| (In millions) |"]
+    assert sum(d.text.count("(In millions)") for d in drafts) == len(drafts)  # once per chunk
+
+
 def test_row_cells():
     assert row_cells("Total net sales $ 82,959 $ 81,434 (1,102) —") == ["Total net sales", "$ 82,959", "$ 81,434", "(1,102)", "—"]
     assert row_cells("We expect revenue to grow in 2023.") is None

@@ -33,6 +33,7 @@ from retrieval.generators import ChatModel, make_chat_model
 from retrieval.interactions import InteractionLog
 from retrieval.lexical import LexicalIndex
 from retrieval.names import DocumentNames
+from retrieval.passage_ranker import PassageRanker
 from retrieval.retriever import Reranker, Retrieval, Retriever
 from retrieval.schema import Answer, ChatMessage, ScoredChunk, Timings, Usage
 from retrieval.settings import Settings
@@ -67,6 +68,7 @@ class Assistant:
         # Document names live beside the lexical index (same file), written by ingestion.
         self.names = DocumentNames(lexical.path) if getattr(lexical, "path", None) is not None else None
         self.retriever = Retriever(self.config, store, embedder, lexical, reranker, self.names)
+        self.passage_ranker = PassageRanker.load() if self.config.passage_ranker == "learned" else None
         self.composer = Composer(self)
 
     def warm_up(self, long_running: bool = False) -> None:

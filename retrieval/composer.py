@@ -15,10 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from retrieval.answering import REFUSAL, read_guarded, render_documents, split_sentences
 from retrieval.checks import Checked, check, locate, render, table_cells
 from retrieval.facts import date_in, dates
-from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, term_weights
+from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, term_weights, total_row
+from retrieval.passage_ranker import Query
 from retrieval.questions import QuestionPlan, plan
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
@@ -32,7 +35,11 @@ EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (r
 PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
 MIN_EXCERPT_TOKENS = 40
 MIN_PART_TOKENS = 120  # a part of a question over several documents gets at least this much context
+SCALE = re.compile(r"\b(?:thousand|million|billion)s?\b", re.I)
 TABLE_ROW_MATCH = 0.5  # a part the form left empty is read from a table row naming this much of the topic
+RANK_CANDIDATES = 40  # fused passages the passage ranker re-scores (retrieval.passage_ranker = "learned")
+RANK_ROWS = 10  # and passages brought in for a table row naming the topic, unranked by fusion
+RANK_ROW_MATCH = 0.3
 
 
 @dataclass
@@ -116,7 +123,8 @@ class Composer:
 
         live = _LiveText(emit, cite, lambda draft: check(draft, contexts, query, relevant=relevant, shown=shown))
         # one part: its items are shown as they are written (several: the lines follow the parts' order)
-        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=None if the_plan.split else live.add)
+        whole = the_plan.share and not the_plan.split  # a share: its figure and the total are read together, after the form
+        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=None if the_plan.split or whole else live.add)
         if live.pieces:
             details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired}
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
@@ -124,6 +132,8 @@ class Composer:
         checked = check(parse(raw), contexts, query, relevant=relevant, shown=shown)
         if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
             self._read_empty_parts(checked, the_plan, owner, contexts, shown, weights, query, relevant)
+        if whole:
+            self._read_share(checked, contexts, shown, weights, query, groups)
         if kind == "yes_no" and not checked.facts and not checked.points and checked.verdict != "yes" and relevant is not None:
             if found := _stated_none(contexts, relevant):
                 checked.verdict = "no"
@@ -186,9 +196,12 @@ class Composer:
         for index, part in enumerate(the_plan.parts):
             progress(f"searching {part.label or 'the documents'}")
             t_retrieve = time.perf_counter()
-            found = self._retrieve(the_plan.topic, query, groups, top_k or PROMPT_CANDIDATES, part.docs)
-            if figures and not found.empty:
-                found = self._with_rows(found, the_plan.topic, groups, part.docs)
+            if a.passage_ranker is not None:
+                found = self._ranked(the_plan, query, groups, part.docs, weights, figures)
+            else:
+                found = self._retrieve(the_plan.topic, query, groups, top_k or PROMPT_CANDIDATES, part.docs)
+                if figures and not found.empty:
+                    found = self._with_rows(found, the_plan.topic, groups, part.docs)
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
             if found.empty or found.best_dense < self.config.min_score:
                 parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
@@ -247,6 +260,50 @@ class Composer:
             checked.facts += read.facts
             checked.repaired += [f"{f.value!r}: read from the table row {f.about!r}" for f in read.facts]
 
+    def _read_share(self, checked: Checked, contexts: list[ScoredChunk], shown: list[str], weights: dict[str, float], query: str,
+                    groups: Sequence[str]) -> None:
+        """A share question ("What percentage of total revenue did Services contribute?") is answered
+        with the two figures it is made of: the table row naming the topic and the "Total …" row of
+        the same table (in the next passage of the document when the table continues there). The
+        share itself is not computed: an answer states no number its passages do not hold. Left as
+        the form had it when no total is found."""
+        rows = [(found, doc) for doc in range(1, len(contexts) + 1) if (found := best_row(contexts[doc - 1].chunk.text, weights))]
+        if not rows:
+            return
+        (score, line), doc = max(rows, key=lambda r: r[0][0])
+        if score < TABLE_ROW_MATCH:
+            return
+        chunk = contexts[doc - 1].chunk
+        pool, pool_shown = list(contexts), list(shown)
+        total, total_doc = total_row(chunk.text, line), doc
+        if total is None and chunk.text.rstrip().endswith("|") and (after := self._next_passage(chunk, groups)) is not None:
+            if (total := total_row(after.text, None)) is not None:
+                pool.append(ScoredChunk(after, 0.0))
+                pool_shown.append(after.text)
+                total_doc = len(pool)
+        if total is None:
+            return
+        facts = []
+        for at, row in ((doc, line), (total_doc, total)):
+            cells = table_cells(row)
+            if value := next((c for c in cells[1:] if NUMBER_CELL.search(c)), None):
+                facts.append(Fact(at, row, value, cells[0]))
+        read = check(Draft(facts=facts), pool, query, shown=pool_shown)  # the total names the whole, not the topic
+        if len(read.facts) == 2 and not (SCALE.search(read.facts[0].value) and not SCALE.search(read.facts[1].value)):
+            # (a total whose passage does not state the table's unit, "(In millions)" above the split, is left out:
+            # "$18,120" would read as dollars, and the unit is not in the passage it would cite)
+            contexts.extend(pool[len(contexts):])
+            shown.extend(pool_shown[len(shown):])
+            checked.facts = read.facts
+            checked.verdict = None
+            checked.repaired.append(f"a share: {read.facts[0].value!r} of {read.facts[1].value!r}, read from their table rows")
+
+    def _next_passage(self, chunk, groups: Sequence[str]):
+        """The passage that follows `chunk` in its document, when the reader may see it."""
+        store = self.assistant.store
+        ids = store.ids_where({"$and": [{"doc": chunk.doc_id}, {"chunk_index": chunk.chunk_index + 1}]})
+        return next((c for c in store.get(ids) if set(groups) & set(c.groups)), None)
+
     def _write(self, checked: Checked, cite, the_plan: QuestionPlan, owner: list[int]) -> str:
         """One text, or one line per part (in the order of the parts) for a question over several documents."""
         if not the_plan.split:
@@ -268,6 +325,36 @@ class Composer:
         if docs is not None and (found.empty or found.best_dense < self.config.min_score):
             found = retriever.retrieve(query, list(groups), top_k)  # the names led nowhere: search everything
         return found
+
+    def candidates(self, topic: str, query: str, groups: Sequence[str], docs) -> tuple[Retrieval, list[int | None]]:
+        """What the passage ranker re-scores: the first RANK_CANDIDATES fused passages, then up to
+        RANK_ROWS passages of the named documents whose table row names the topic (None: no fused
+        rank). Each with its cosine to the topic."""
+        found = self._retrieve(topic, query, groups, RANK_CANDIDATES, docs)
+        ranks: list[int | None] = list(range(1, len(found.chunks) + 1))
+        lexical, store = self.assistant.lexical, self.assistant.store
+        if found.empty or lexical is None:
+            return found, ranks
+        seen = {s.chunk.id for s in found.chunks}
+        ids = [cid for cid, _ in lexical.search(topic, ROW_CANDIDATES, list(groups), docs=docs) if cid not in seen]
+        readable = set(groups)
+        extra = [c for c in store.get(ids) if readable & set(c.groups)]
+        rows = best_rows(topic, extra, lexical.document_frequencies, lexical.count_cached(), k=RANK_ROWS, min_match=RANK_ROW_MATCH)
+        if not rows:
+            return found, ranks
+        vector = self.assistant.embedder.embed_query(topic)
+        stored = store.fetch([c.id for c in rows]) if hasattr(store, "fetch") else {}
+        added = [ScoredChunk(c, 0.0, dense_score=float(np.dot(vector, stored[c.id][1])) if c.id in stored else None) for c in rows]
+        return Retrieval([*found.chunks, *added], found.best_dense), ranks + [None] * len(added)
+
+    def _ranked(self, the_plan: QuestionPlan, query: str, groups: Sequence[str], docs, weights: dict[str, float],
+                figures: bool) -> Retrieval:
+        """The candidates re-ordered by the passage ranker (retrieval/passage_ranker.py)."""
+        found, ranks = self.candidates(the_plan.topic, query, groups, docs)
+        if found.empty:
+            return found
+        ranked = self.assistant.passage_ranker.rank(Query(weights, figures, the_plan.kind == "yes_no"), found.chunks, ranks)
+        return Retrieval(ranked, found.best_dense)
 
     def _with_rows(self, found: Retrieval, topic: str, groups: Sequence[str], docs) -> Retrieval:
         """The passages whose table row names the topic (retrieval/focus.py), among the passages of

@@ -91,6 +91,26 @@ def _rows(text: str, weights: dict[str, float]):
         yield sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys()), line
 
 
+def total_row(text: str, row: str | None) -> str | None:
+    """The "Total …" row that closes the table holding `row` in `text` (the whole a segment's or a
+    product's figure is a share of), None when the table ends first. `row=None`: the table that
+    opens `text` (a table split over two passages continues at the top of the next one)."""
+    lines = text.split("\n")
+    if row is None:
+        start = next((i - 1 for i, line in enumerate(lines) if line.startswith("|")), len(lines))
+    elif row in lines:
+        start = lines.index(row)
+    else:
+        return None
+    for line in lines[start + 1:]:
+        if not line.startswith("|"):
+            return None
+        label = line.strip().strip("|").split("|", 1)[0].strip().lower()
+        if label.startswith("total") and NUMBER_CELL.search(line):
+            return line
+    return None
+
+
 def best_rows(
     topic: str,
     candidates: Sequence[Chunk],
@@ -154,7 +174,7 @@ def excerpt(text: str, weights: dict[str, float], budget: int, count_tokens: Cal
             continue
         for sentence in SENTENCE_SPLIT.split(line):
             if sentence.strip():
-                units.append((len(units), sentence.strip(), _overlap(sentence, weights)))
+                units.append((len(units), sentence.strip(), term_overlap(sentence, weights)))
         i += 1
     chosen: list[tuple[int, str]] = []
     used = count_tokens(head) if head else 0
@@ -209,7 +229,8 @@ def relevance(topic: str, weights: dict[str, float], document_frequency: Callabl
     return lambda text: max((topic_share(text, w) for w in every), default=1.0)
 
 
-def _overlap(sentence: str, weights: dict[str, float]) -> float:
+def term_overlap(sentence: str, weights: dict[str, float]) -> float:
+    """The share of the weighted terms' weight that `sentence` uses (stems matched exactly)."""
     total = sum(weights.values()) or 1.0
     got = set(question_terms(sentence))
     return sum(w for t, w in weights.items() if t in got) / total

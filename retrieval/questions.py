@@ -113,6 +113,7 @@ class QuestionPlan:
     named_docs: tuple[str, ...] = field(default=())
     missing_period: str = ""  # the period asked for, when none of the named documents covers it ("Q4 2023")
     dates: tuple[str, ...] = ()  # full dates the question names ("March 30, 2024"): the passages must hold one
+    share: bool = False  # "what percentage of revenue did Services contribute": the part's figure and its table's total
 
     @property
     def split(self) -> bool:
@@ -221,6 +222,9 @@ def plan(
         docs = matching or docs
     terms = name_terms(docs) if name_terms is not None and docs else set()
     topic = topic_of(question, terms)
+    share = asks_share(question)
+    if share:  # "percentage of total revenue" would find the filing's "Percentage of total net sales" rows
+        topic = " ".join(SHARE_WORDS.sub(" ", topic).split()) or topic
     parts: tuple[Part, ...] = (Part(None),)
     over_time = bool(OVER_TIME.search(question))
     if docs:
@@ -239,7 +243,22 @@ def plan(
     absent: tuple[str, ...] = ()
     if present is not None:
         absent = tuple(n for n in subject_names(question) if not present(n))
-    return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs), missing_period, tuple(asked_dates(question)))
+    return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs), missing_period, tuple(asked_dates(question)),
+                        share)
+
+
+SHARE = re.compile(r"^\s*(?:what|which)\s+(?:percentage|percent|proportion|share|portion|fraction)\s+of\b"
+                   r"|\bas\s+an?\s+(?:percentage|percent|proportion|share|portion|fraction)\s+of\b", re.I)
+
+
+SHARE_WORDS = re.compile(r"\b(?:(?:percentage|percent|proportion|share|portion|fraction)\s+of|contribute[sd]?|generated\s+by|"
+                         r"account(?:s|ed)?\s+for|represent(?:s|ed)?|ma(?:k|d)e\s+up|c[oa]me\s+from|business(?:es)?|divisions?)\b", re.I)
+
+
+def asks_share(question: str) -> bool:
+    """Does the question ask what share of a whole one item is ("What percentage of total revenue did
+    the Services segment contribute?", "Data Center revenue as a share of total revenue")?"""
+    return bool(SHARE.search(LEAD_IN.sub("", " ".join(question.split()))))
 
 
 def subject_names(question: str) -> list[str]:

@@ -138,6 +138,9 @@ class RetrievalSettings(BaseModel):
     reranker: Literal["none", "cross_encoder", "llm"] = "none"
     reranker_model: str = ""  # cross_encoder: a local directory or file name in models.dir
     rerank_candidates: int = Field(20, ge=1)
+    # typed answers: the passages offered to the prompt re-ordered by the trained passage ranker
+    # (retrieval/passage_ranker.py), or in the fused order with table-row passages first ("none")
+    passage_ranker: Literal["none", "learned"] = "none"
     context_tokens: int = Field(350, ge=64)  # prompt budget for retrieved text (first-token latency: ~77 tokens/s prefill on 2 cores)
     # structured: typed answers (per-type JSON form, every figure checked against its passage, markers
     # placed by code; retrieval/composer.py); text: the model writes the answer and its markers itself.

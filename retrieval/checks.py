@@ -166,6 +166,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
                 out.dropped.append(f"{fact.value!r}: {', '.join(missing)} not in document {doc}")
                 continue
             out.repaired.append(f"{fact.value!r} → {value!r} (as the document writes it)")
+        if (months := asked_months(question)) and (moved := column_for_period(value, fact.quote, passage, months)):
+            out.repaired.append(f"{value!r} → {moved!r} (the column of the period asked)")
+            value = moved
         about = table_label(value, fact.quote, passage)  # what the value is, from the table itself
         if not about and fact.about and not supported(fact.about, passage, question):
             about = fact.about
@@ -264,31 +267,67 @@ def table_cells(row: str) -> list[str]:
     return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
-def table_label(value: str, quote: str, passage: str) -> str:
-    """For a value read from a table: its row label and its column heading ("Total net sales, Three
-    Months Ended July 1, 2023"), taken from the passage's table; "" when it is not a table value."""
+def _table_cell(value: str, quote: str, passage: str) -> tuple[list[str], list[str] | None, int] | None:
+    """Where a table value stands in the passage: (its row's cells, its table's heading cells when the
+    heading has as many cells, its column); None when it is not a table value."""
     found = quantities(value, keep_years=True)
     if not found:
-        return ""
+        return None
     digits = found[0].text.lstrip("$€£ ").strip()
     lines = passage.splitlines()
     rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("|") and not SEPARATOR.match(line.strip())
             and any(c.lstrip("$€£ ").strip() == digits for c in table_cells(line)[1:])]
     if not rows:
-        return ""
+        return None
     i = max(rows, key=lambda r: quote_support(quote, lines[r]) if quote else 0.0)
     cells = table_cells(lines[i])
     column = next(k for k in range(1, len(cells)) if cells[k].lstrip("$€£ ").strip() == digits)
-    label = cells[0].rstrip(":").strip()
-    if not label or not re.search(r"[A-Za-z]", label):
-        return ""
     for h in range(i - 1, -1, -1):  # the heading row: the line above the nearest separator
         if SEPARATOR.match(lines[h].strip()) and h > 0:
             heading = table_cells(lines[h - 1])
-            if len(heading) == len(cells) and heading[column]:
-                return f"{label}, {heading[column]}"
-            break
-    return label
+            return cells, (heading if len(heading) == len(cells) else None), column
+    return cells, None, column
+
+
+def table_label(value: str, quote: str, passage: str) -> str:
+    """For a value read from a table: its row label and its column heading ("Total net sales, Three
+    Months Ended July 1, 2023"), taken from the passage's table; "" when it is not a table value."""
+    if (where := _table_cell(value, quote, passage)) is None:
+        return ""
+    cells, heading, column = where
+    label = cells[0].rstrip(":").strip()
+    if not label or not re.search(r"[A-Za-z]", label):
+        return ""
+    return f"{label}, {heading[column]}" if heading and heading[column] else label
+
+
+MONTHS = {"three": 3, "six": 6, "nine": 9, "twelve": 12}
+ASKED_MONTHS = re.compile(r"\b(three|six|nine|twelve)[- ]months?\b|\b(?:quarter|quarterly|q[1-4])\b", re.I)
+COLUMN_MONTHS = re.compile(r"\b(three|six|nine|twelve)\s+months\b", re.I)
+
+
+def asked_months(question: str) -> int | None:
+    """The length of the period a question asks about: "three months ended …", "the quarter", "Q3" → 3."""
+    if not (m := ASKED_MONTHS.search(question)):
+        return None
+    return MONTHS[m.group(1).lower()] if m.group(1) else 3
+
+
+def column_for_period(value: str, quote: str, passage: str, months: int) -> str | None:
+    """A table value taken from the column of another period length than the question asks ("Nine
+    Months Ended July 1, 2023" for "the three months ended July 1, 2023"): the same row's value in
+    the column of the asked length (ending on the same date when the table has several); None when
+    the value's column is the asked one, or the table has no such column."""
+    if (where := _table_cell(value, quote, passage)) is None or where[1] is None:
+        return None
+    cells, heading, column = where
+    length = COLUMN_MONTHS.search(heading[column])
+    if length is None or MONTHS[length.group(1).lower()] == months:
+        return None
+    ending = COLUMN_MONTHS.sub("", heading[column]).strip()
+    columns = [k for k in range(1, len(cells)) if (m := COLUMN_MONTHS.search(heading[k])) and MONTHS[m.group(1).lower()] == months]
+    columns.sort(key=lambda k: COLUMN_MONTHS.sub("", heading[k]).strip() != ending)
+    return next((cells[k] for k in columns if re.search(r"\d", cells[k])), None)
 
 
 def scaled_in_passage(value: str, passage: str) -> str:

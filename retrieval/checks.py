@@ -150,7 +150,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             if not _prose(fact.quote):
                 out.dropped.append(f"{fact.value!r}: a verdict without the sentence that shows it")
                 continue
-            fact = Fact(fact.doc, fact.quote, fact.quote, fact.about)
+            # shown whole, not where the form's length limit cut it ("… for $3.6 billion and $4.6")
+            held = next((p for p in ([passages[fact.doc - 1]] if 1 <= fact.doc <= len(passages) else []) + passages
+                         if quote_support(fact.quote, p) >= 0.8), None)
+            quote = whole_sentence(fact.quote, held) if held else fact.quote
+            fact = Fact(fact.doc, quote, quote, fact.about)
         doc = _source_of(fact.quote, fact.value, fact.doc, passages)
         if doc is None:
             out.dropped.append(f"{fact.value!r}: its quote is in no document")
@@ -159,6 +163,8 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if doc != fact.doc:
             out.repaired.append(f"{fact.value!r}: cited document {fact.doc} → {doc}")
         value = fact.value
+        if len(value) > 60 and quote_support(value, passage) >= 0.8:  # a sentence given as the value, cut where the form's limit fell
+            value = whole_sentence(value, passage)
         if missing := supported(value, passage, question):
             value = scaled_in_passage(value, passage)
             missing = supported(value, passage, question) if value != fact.value else missing
@@ -217,6 +223,7 @@ def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:
     """A quote the form cut short (its length is capped), completed to the end of its sentence in
     the passage: "… for $3.6 billion and $4.6" would otherwise be shown as the document's sentence."""
     flat_quote, flat = " ".join(quote.split()), " ".join(passage.split())
+    flat_quote = re.sub(r"\s*(?:\.{3}|…)$", "", flat_quote)  # the model marks its own cut: "… and $4.6 ..."
     start = flat.find(flat_quote) if flat_quote else -1
     if start < 0 or flat_quote.endswith((".", "!", "?")):
         return quote

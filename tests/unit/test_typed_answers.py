@@ -310,8 +310,31 @@ def test_a_quote_the_form_cut_short_is_shown_whole():
                "shares and 17 million shares of our common stock for $3.6 billion and $4.6 billion, respectively. Other text.")
     cut = "For the three months ended September 30, 2023 and 2022, we repurchased 11 million shares and 17 million shares of our common stock for $3.6 billion and $4.6"
     assert whole_sentence(cut, passage).endswith("for $3.6 billion and $4.6 billion, respectively.")
+    assert whole_sentence(cut + " ...", passage).endswith("for $3.6 billion and $4.6 billion, respectively.")  # cut, and marked so
     assert whole_sentence("Other text.", passage) == "Other text."
     assert whole_sentence("not in the passage", passage) == "not in the passage"
+
+
+@pytest.mark.parametrize("value", ["yes", "quote", "11 million"])
+def test_a_yes_whose_quote_the_form_cut_short_shows_the_whole_sentence(test_settings, value):
+    """A yes/no answer's evidence is its quote: cut at the form's length limit it stated "$4.6" for
+    "$4.6 billion" (a number its passage does not hold)."""
+    repurchases = Chunk(
+        id="buyback-1",
+        text=("[Q3 Widgetco › Share repurchases]\nFor the three months ended September 30, 2023 and 2022, we repurchased 11 million "
+              "shares and 17 million shares of our common stock for $3.6 billion and $4.6 billion, respectively. Other text."),
+        source="filings/2023 Q3 Widgetco.pdf", doc_id="filings/2023 Q3 Widgetco.pdf", page=39, section="Share repurchases",
+        groups=("all-staff",),
+    )
+    cut = "For the three months ended September 30, 2023 and 2022, we repurchased 11 million shares and 17 million shares of our common stock for $3.6 billion and $4.6"
+    value = cut if value == "quote" else value  # the verdict word, the cut sentence itself, or a figure of it
+    quote = cut + " ..." if value[0].isdigit() else cut  # the model marks its own cut
+    form = {"answer": "yes", "facts": [{"doc": 1, "quote": quote, "value": value}]}
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
+    assistant = build_assistant(settings, chat_model=FakeChatModel(reply=lambda messages, json_schema=None: json.dumps(form)))
+    seed(assistant, [*CORPUS, repurchases])
+    answer = assistant.ask("Did Widgetco repurchase shares of its common stock in the quarter, and how many?", groups=["all-staff"])
+    assert answer.answer.startswith("Yes. ") and answer.answer.endswith("for $3.6 billion and $4.6 billion, respectively. [1]")
 
 
 def test_a_point_cut_at_its_length_limit_keeps_only_its_complete_sentences():

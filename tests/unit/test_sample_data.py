@@ -194,3 +194,15 @@ def test_meeting_rooms_csv_is_rectangular():
     with (SAMPLE / "operations/meeting-rooms.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert len({len(r) for r in rows}) == 1 and len(rows) > 1
+
+
+def test_a_golden_figure_is_scored_with_the_unit_its_reference_answer_states():
+    """Key facts are the page's own words ("Total net sales 81,797", the unit above the table); the
+    answer benchmark scores the amount as the reference answer states it."""
+    from eval.bench.answers import load_questions, with_reference_scale
+
+    assert with_reference_scale("Total net sales 81,797", "$81,797 million (about $81.8 billion)") == "Total net sales $81,797 million"
+    assert with_reference_scale("Lodging cap per night: GBP 220", "GBP 220 a night") == "Lodging cap per night: GBP 220"
+    assert with_reference_scale("Revenue 1,234 million", "$1,234 million") == "Revenue 1,234 million"
+    golden = {q["id"]: q for q in load_questions(["golden"], "all")}
+    assert golden["ga-025"]["reference"] == "Total net sales $81,797 million"

@@ -147,11 +147,7 @@ def _source_from_spec(spec: Any, base: Path, where: str) -> list[Any]:
     roots = spec.get("roots") or ([spec["root"]] if spec.get("root") else [])
     if not roots:
         raise ConfigError(f"{where}: source {name!r} has no `root`")
-    acl_spec = spec.get("acl")
-    if isinstance(acl_spec, str):
-        acl = AclMap.load(_resolve(base, acl_spec))
-    else:
-        acl = AclMap.from_mapping(acl_spec, f"{where} source {name!r} acl")
+    acl = source_acl(spec, base, where)
     groups = parse_groups(spec["groups"], f"{where} source {name!r} groups") if "groups" in spec else None
     include = tuple(_strings(spec.get("include", ["**"]), where))
     exclude = tuple(_strings(spec.get("exclude", []), where))
@@ -168,6 +164,14 @@ def _strings(value: Any, where: str) -> list[str]:
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
     raise ConfigError(f"{where}: include/exclude must be a glob or a list of globs")
+
+
+def source_acl(spec: Mapping[str, Any], base: Path, where: str) -> AclMap:
+    """A source's `acl`: a path to an ACL map file (relative to the sources file) or the map itself."""
+    acl_spec = spec.get("acl")
+    if isinstance(acl_spec, str):
+        return AclMap.load(_resolve(base, acl_spec))
+    return AclMap.from_mapping(acl_spec, f"{where} source {str(spec['name'])!r} acl")
 
 
 def _resolve(base: Path, value: str) -> Path:

@@ -300,9 +300,17 @@ class Composer:
 
     def _next_passage(self, chunk, groups: Sequence[str]):
         """The passage that follows `chunk` in its document, when the reader may see it."""
-        store = self.assistant.store
-        ids = store.ids_where({"$and": [{"doc": chunk.doc_id}, {"chunk_index": chunk.chunk_index + 1}]})
-        return next((c for c in store.get(ids) if set(groups) & set(c.groups)), None)
+        ids = self.assistant.store.ids_where({"$and": [{"doc": chunk.doc_id}, {"chunk_index": chunk.chunk_index + 1}]})
+        return next(iter(self._readable(ids, groups)), None)
+
+    def _using_topic(self, topic: str, groups: Sequence[str], docs) -> list:
+        """The passages of the named documents that use the topic's words most (BM25), up to ROW_CANDIDATES."""
+        return self._readable([cid for cid, _ in self.assistant.lexical.search(topic, ROW_CANDIDATES, list(groups), docs=docs)], groups)
+
+    def _readable(self, ids: Sequence[str], groups: Sequence[str]) -> list:
+        """The stored chunks of `ids` that `groups` may read (a lexical row out of step with the store never widens access)."""
+        readable = set(groups)
+        return [c for c in self.assistant.store.get(ids) if readable & set(c.groups)]
 
     def _write(self, checked: Checked, cite, the_plan: QuestionPlan, owner: list[int]) -> str:
         """One text, or one line per part (in the order of the parts) for a question over several documents."""
@@ -336,9 +344,7 @@ class Composer:
         if found.empty or lexical is None:
             return found, ranks
         seen = {s.chunk.id for s in found.chunks}
-        ids = [cid for cid, _ in lexical.search(topic, ROW_CANDIDATES, list(groups), docs=docs) if cid not in seen]
-        readable = set(groups)
-        extra = [c for c in store.get(ids) if readable & set(c.groups)]
+        extra = [c for c in self._using_topic(topic, groups, docs) if c.id not in seen]
         rows = best_rows(topic, extra, lexical.document_frequencies, lexical.count_cached(), k=RANK_ROWS, min_match=RANK_ROW_MATCH)
         if not rows:
             return found, ranks
@@ -362,12 +368,10 @@ class Composer:
         row, and a part of a question over several documents has room for one passage or two.
         (On the dev half, rows first against rows after the first ranked passage: golden 0.862 against
         0.793, sec10q one question lost: docs/retrieval.md.)"""
-        lexical, store = self.assistant.lexical, self.assistant.store
+        lexical = self.assistant.lexical
         if lexical is None:
             return found
-        ids = [cid for cid, _ in lexical.search(topic, ROW_CANDIDATES, list(groups), docs=docs)]
-        readable = set(groups)
-        candidates = [c for c in store.get(ids) if readable & set(c.groups)]
+        candidates = self._using_topic(topic, groups, docs)
         rows = best_rows(topic, candidates, lexical.document_frequencies, lexical.count_cached(), k=ROW_PASSAGES)
         if not rows:
             return found

@@ -103,14 +103,9 @@ class RemoteSource:
         unknown = sorted(set(spec) - COMMON_KEYS - own_keys)
         if unknown:
             raise ConfigError(f"{where}: source {name!r} ({spec.get('kind')}) has unknown key(s) {', '.join(unknown)}: see docs/sources.md")
-        acl_spec = spec.get("acl")
-        if isinstance(acl_spec, str):
-            from ingest.sources import _resolve
+        from ingest.sources import source_acl
 
-            acl = AclMap.load(_resolve(base, acl_spec))
-        else:
-            acl = AclMap.from_mapping(acl_spec, f"{where} source {name!r} acl")
-        out: dict[str, Any] = {"name": name, "acl": acl}
+        out: dict[str, Any] = {"name": name, "acl": source_acl(spec, base, where)}
         if "groups" in spec:
             out["groups"] = parse_groups(spec["groups"], f"{where} source {name!r} groups")
         for key in ("include", "exclude"):

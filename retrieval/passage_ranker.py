@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from retrieval.errors import ConfigError
 from retrieval.focus import SENTENCE_SPLIT, row_match, term_overlap, topic_share
 from retrieval.schema import ScoredChunk
 
@@ -112,10 +113,15 @@ class PassageRanker:
 
     @classmethod
     def load(cls, path: Path = DEFAULT_WEIGHTS) -> PassageRanker:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{path} was trained for other features: run python -m eval.train_ranker")
-        return cls(data["weights"], data.get("trained"))
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            weights, features_of = data["weights"], tuple(data["features"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"cannot read the passage ranker's weights {path} ({exc}): run python -m eval.train_ranker, "
+                              f"or set retrieval.passage_ranker = \"none\"") from exc
+        if features_of != FEATURES or len(weights) != len(FEATURES):
+            raise ConfigError(f"{path} was trained for other features: run python -m eval.train_ranker")
+        return cls(weights, data.get("trained"))
 
     def score(self, rows: Sequence[Sequence[float]]) -> list[float]:
         return [sum(w * x for w, x in zip(self.weights, row, strict=True)) for row in rows]

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from retrieval.assistant import build_assistant
+from retrieval.errors import ConfigError
 from retrieval.generators import FakeChatModel
 from retrieval.lexical import stem
 from retrieval.passage_ranker import DEFAULT_WEIGHTS, FEATURES, PassageRanker, Query, features
@@ -55,8 +56,10 @@ def test_the_shipped_weights_load_and_put_the_row_holding_the_asked_figure_first
 def test_weights_for_other_features_are_refused_with_the_command_that_retrains(tmp_path):
     path = tmp_path / "ranker.json"
     path.write_text(json.dumps({"features": ["bias"], "weights": [0.0]}))
-    with pytest.raises(ValueError, match="eval.train_ranker"):
+    with pytest.raises(ConfigError, match="eval.train_ranker"):
         PassageRanker.load(path)
+    with pytest.raises(ConfigError, match="eval.train_ranker"):  # missing: one line that names the fix, not a traceback
+        PassageRanker.load(tmp_path / "absent.json")
 
 
 def test_typed_answers_read_the_passages_in_the_rankers_order(test_settings):

@@ -162,7 +162,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         passage = passages[doc - 1]
         if doc != fact.doc:
             out.repaired.append(f"{fact.value!r}: cited document {fact.doc} → {doc}")
-        value = fact.value
+        value = as_written(fact.value, passage)
+        if value != fact.value:
+            out.repaired.append(f"{fact.value!r} → {value!r} (as the document writes it)")
         if len(value) > 60 and quote_support(value, passage) >= 0.8:  # a sentence given as the value, cut where the form's limit fell
             value = whole_sentence(value, passage)
         if missing := supported(value, passage, question):
@@ -244,10 +246,12 @@ def without_cut_sentence(text: str) -> str:
 def _one_figure_each(fact: Fact) -> list[Fact]:
     """A value that lists several figures of a table ("3M to Dec 2022: $ 9,535, 3M to Dec 2021:
     $ 9,810") is one fact per figure, each labelled from its own column. A quoted sentence that
-    states them all stays one fact: it is shown as the document's sentence."""
+    states them all stays one fact: it is shown as the document's sentence. A value the model wrote
+    as a piece of JSON ('{"facts": [19604]}') is its figures too."""
     figures = quantities(fact.value)
     quoted = _prose(fact.quote) and _states(fact.quote, fact.value) and fact.quote.strip() != fact.value.strip()
-    if len(figures) < 2 or quoted:
+    nested = fact.value.lstrip().startswith("{")  # the form's own structure written into the value: its figures
+    if (len(figures) < 2 and not (figures and nested)) or quoted:
         return [fact]
     return [Fact(fact.doc, fact.quote, q.text, fact.about) for q in figures]
 
@@ -335,6 +339,22 @@ def column_for_period(value: str, quote: str, passage: str, months: int) -> str 
     columns = [k for k in range(1, len(cells)) if (m := COLUMN_MONTHS.search(heading[k])) and MONTHS[m.group(1).lower()] == months]
     columns.sort(key=lambda k: COLUMN_MONTHS.sub("", heading[k]).strip() != ending)
     return next((cells[k] for k in columns if re.search(r"\d", cells[k])), None)
+
+
+GROUPED = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
+
+
+def as_written(value: str, passage: str) -> str:
+    """A figure written without its thousands separators ("19604") in the passage's own spelling
+    ("19,604"), so that its table cell, label and unit are found; otherwise unchanged."""
+    found = quantities(value)
+    if len(found) != 1 or found[0].scaled:
+        return value
+    digits = found[0].text.lstrip("$€£ ").strip()
+    if not re.fullmatch(r"\d{4,}(?:\.\d+)?", digits):
+        return value
+    spelled = next((m.group() for m in GROUPED.finditer(passage) if m.group().replace(",", "") == digits), None)
+    return value.replace(digits, spelled, 1) if spelled else value
 
 
 def scaled_in_passage(value: str, passage: str) -> str:

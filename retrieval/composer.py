@@ -20,7 +20,7 @@ import numpy as np
 from retrieval.answering import REFUSAL, read_guarded, render_documents, split_sentences
 from retrieval.checks import Checked, check, locate, render, table_cells
 from retrieval.facts import date_in, dates
-from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, term_weights, total_row
+from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, search_text, term_weights, total_row
 from retrieval.passage_ranker import Query
 from retrieval.questions import QuestionPlan, plan
 from retrieval.retriever import Retrieval
@@ -305,7 +305,8 @@ class Composer:
 
     def _using_topic(self, topic: str, groups: Sequence[str], docs) -> list:
         """The passages of the named documents that use the topic's words most (BM25), up to ROW_CANDIDATES."""
-        return self._readable([cid for cid, _ in self.assistant.lexical.search(topic, ROW_CANDIDATES, list(groups), docs=docs)], groups)
+        found = self.assistant.lexical.search(search_text(topic), ROW_CANDIDATES, list(groups), docs=docs)
+        return self._readable([cid for cid, _ in found], groups)
 
     def _readable(self, ids: Sequence[str], groups: Sequence[str]) -> list:
         """The stored chunks of `ids` that `groups` may read (a lexical row out of step with the store never widens access)."""

@@ -41,12 +41,13 @@ FRAMING = frozenset(
     outlined consequence consequences way ways partaken substantial escalating particularly notable noted
     alterations alteration evolved evolve shift shifts shifted area areas focus focused allocate allocated scale
     take took taken engage engaged activity activities level levels status position influence influenced segment
-    segments""".split()
+    segments stack stacks against versus relative repercussion repercussions ramification ramifications""".split()
 )
 # Read as the words a filing uses: abbreviations whose letters the word pattern below would lose
-# ("R&D" → "r", "d"), and a few words questions use where documents write another. Applied to
-# questions and passages alike.
+# ("R&D" → "r", "d"), and a few words questions use where documents write another ("net sales" is
+# Apple's and Amazon's "revenue"). Applied to questions and passages alike.
 EQUIVALENTS = {
+    "net sales": "revenue",
     "r&d": "research development", "sg&a": "selling general administrative", "m&a": "mergers acquisitions",
     "p&l": "profit loss", "capex": "capital expense", "opex": "operating expense",
     "buyback": "repurchase", "buybacks": "repurchases", "spending": "expense", "spend": "expense",
@@ -54,6 +55,13 @@ EQUIVALENTS = {
 }
 _EQUIVALENT = re.compile(r"(?<![\w&])(" + "|".join(re.escape(a) for a in EQUIVALENTS) + r")(?![\w&])")
 NUMBER_CELL = re.compile(r"\d")
+# A row of percentages yields to a row of amounts with the same label: "Revenue | 100.0 %" (a table
+# of shares of revenue) is not the revenue. Still found when no amount row names the topic.
+PERCENT_ONLY = 0.01
+# A topic word the table's heading names counts this much for each of its rows: "| Services | 21,213 |"
+# under "| Net sales by category | … |" is the Services revenue; "| Net sales | 6,150 |" under
+# "| Americas | … |" is not, though its label names half the topic.
+HEADING_SHARE = 0.5
 
 
 def question_words(text: str) -> list[str]:
@@ -62,13 +70,20 @@ def question_words(text: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if len(w) > 2 and w not in STOPWORDS and w not in GENERIC and w not in FRAMING))
 
 
+def search_text(topic: str) -> str:
+    """The topic for a word search, with the words its equivalents are written with: "total net
+    sales" also finds a "Revenue" row."""
+    return " ".join([topic, *question_words(topic)])
+
+
 def question_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stem(w) for w in question_words(text)))
 
 
 def row_match(text: str, weights: dict[str, float]) -> float:
-    """How well the best numeric table row (or short labelled line) of `text` names the weighted
-    terms: the share of the terms' weight its label carries, less a little per extra label word."""
+    """How well the best numeric table row of `text` names the weighted terms: the share of the
+    terms' weight its label carries (and half the share its table's heading adds), less a little
+    per extra label word."""
     return max((score for score, _ in _rows(text, weights)), default=0.0)
 
 
@@ -81,14 +96,27 @@ def _rows(text: str, weights: dict[str, float]):
     total = sum(weights.values())
     if not total:
         return
+    heading: set[str] = set()  # the words of the first cell of the table's first row
+    in_table = False
     for line in text.splitlines():
-        if not line.startswith("|") or not NUMBER_CELL.search(line):
+        if not line.startswith("|"):
+            in_table = False
             continue
         label = line.strip().strip("|").split("|", 1)[0]
         got = set(question_terms(label))
-        if not got:
+        if not in_table:
+            in_table, heading = True, got
+        if not got or not NUMBER_CELL.search(line):
             continue
-        yield sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys()), line
+        share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys())
+        share += HEADING_SHARE * sum(w for t, w in weights.items() if t in heading and t not in got) / total
+        yield share - (PERCENT_ONLY if _percent_only(line) else 0.0), line
+
+
+def _percent_only(row: str) -> bool:
+    """A row of percentages ("| Revenue | 100.0 % | 100.0 % |", a table of shares of revenue)."""
+    cells = [c.strip() for c in row.strip().strip("|").split("|")[1:] if NUMBER_CELL.search(c)]
+    return bool(cells) and all(c.endswith("%") for c in cells)
 
 
 def total_row(text: str, row: str | None) -> str | None:
@@ -129,9 +157,19 @@ def best_rows(
 
 
 def term_weights(topic: str, document_frequency: Callable[[Sequence[str]], dict[str, int]], total_chunks: int) -> dict[str, float]:
-    """Each topic word (stemmed) weighted by how rare it is in the index: log(1 + N / (1 + df))."""
+    """Each topic word (stemmed) weighted by how rare it is in the index: log(1 + N / (1 + df)). A
+    word that also stands for a phrase (EQUIVALENTS: "revenue" for "net sales") is as common as
+    the phrase's rarest word, when that is more common: a filing that writes "net sales" says
+    "revenue" rarely, and the rare spelling would outweigh the topic's other words."""
     words = question_words(topic)
-    df = document_frequency(words) if words else {}
+    if not words:
+        return {}
+    spelled = {w: [p for p in phrase.split() if len(p) > 2] for phrase, written in EQUIVALENTS.items() for w in written.split()
+               if w in words}
+    df = document_frequency(list(dict.fromkeys([*words, *(p for ps in spelled.values() for p in ps)])))
+    for word, phrase in spelled.items():
+        if phrase:
+            df[word] = max(df.get(word, 0), min(df.get(p, 0) for p in phrase))
     return {stem(w): math.log(1 + total_chunks / (1 + df.get(w, 0))) for w in words}
 
 

@@ -5,7 +5,8 @@ and the retrieval parts it splits into.
   the structured answer (retrieval/structured.py).
 - Documents are named through their names (retrieval/names.py): "Apple's Q3 2022 10-Q" names one
   filing, "Apple's" alone names Apple's four. "latest"/"most recent" keeps the newest named
-  document; "over time", "these quarters", "each period" split the question into one part per
+  document, unless the question also looks back ("… in the most recent quarter compare to previous
+  quarters?"); "over time", "these quarters", "each period" split the question into one part per
   named document, each retrieved and answered on its own.
 - The topic is the question without the words that only point at documents ("in its Q3 2022
   10-Q", "Apple's", "latest report"): those scope the search, and as search words they match
@@ -83,7 +84,8 @@ OVER_TIME = re.compile(
     r"|\bthese (?:10-?qs|quarters|quarterly reports|reports|filings|periods)\b|\bquarter[- ]to[- ]quarter\b|\bquarter over quarter\b"
     r"|\beach (?:reported |reporting )?(?:period|quarter)\b|\btrend(?:s|ed)?\b|\bevolv(?:ed|e)\b|\bfluctuat\w*\b"
     r"|\bover (?:the|these) (?:reported |reporting )?(?:quarters|periods?|timeframe)\b|\bthroughout the report\w*\b"
-    r"|\breported quarters\b|\bhistorical periods\b|\bchanged over\b|\bcompare[sd]? across\b",
+    r"|\breported quarters\b|\bhistorical periods\b|\bchanged over\b|\bcompare[sd]? across\b"
+    r"|\b(?:previous|prior|past|preceding) (?:quarters|periods)\b",
     re.I,
 )
 CHANGE_WORDS = re.compile(r"\b(?:how\s+(?:has|have|did|do|does)|changed?|changes|trended|trending|varied|vary|varies|shifted|moved|"

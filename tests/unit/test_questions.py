@@ -62,6 +62,8 @@ def test_a_question_over_time_is_one_part_per_document_in_period_order():
 def test_latest_keeps_the_newest_document_and_a_named_period_its_own():
     assert analyse("What was Acme's revenue in the latest quarter?").parts[0].docs == ("a3",)
     assert analyse("What was Acme's revenue in Q1 2023?").parts[0].docs == ("a1",)
+    looking_back = analyse("How does Acme's R&D expense in the most recent quarter compare to previous quarters?")
+    assert [p.docs for p in looking_back.parts] == [("a22",), ("a1",), ("a2",), ("a3",)]
 
 
 def test_a_period_no_document_covers_and_an_absent_subject_are_known_before_retrieval():
@@ -117,3 +119,15 @@ def test_share_questions_are_told_apart_and_searched_for_their_subject(question,
     assert the_plan.share is share and the_plan.kind == "number"
     if share:
         assert not re.search(r"percentage|proportion|share of|contribute|generated|business", the_plan.topic, re.I)
+
+
+def test_net_sales_is_found_as_revenue_and_an_amount_row_before_a_row_of_percentages():
+    from retrieval.focus import best_row, question_terms, search_text
+
+    weights = {t: 1.0 for t in question_terms("total net sales")}  # the topic of "How has NVIDIA's total net sales trended?"
+    shares = "| | 3M to Oct 2023 | 3M to Oct 2022 |\n| Revenue | 100.0 % | 100.0 % |\n| Cost of revenue | 25.9 | 46.3 |"
+    income = "| (In millions) | 3M to Oct 2023 | 3M to Oct 2022 |\n| Net income | $ 9,243 | $ 680 |\n| Revenue | $ 18,120 | $ 5,931 |"
+    assert best_row(shares + "\n" + income, weights) == (1.0, "| Revenue | $ 18,120 | $ 5,931 |")
+    assert best_row(shares, weights)[1] == "| Revenue | 100.0 % | 100.0 % |"  # still found when no amount row names it
+    assert best_row("| Total net sales | 81,797 | 82,959 |", {t: 1.0 for t in question_terms("revenue")})[0] == 1.0
+    assert "revenue" in search_text("total net sales").split() and "sales" in search_text("total net sales").split()

@@ -284,6 +284,17 @@ def test_a_value_listing_several_table_figures_is_one_labelled_fact_per_figure(t
                              "Widget revenue, Year Ended March 31, 2022: 3,870 million. [1]")
 
 
+def test_a_figure_written_without_its_separators_is_shown_as_its_table_writes_it(test_settings):
+    assistant = assistant_with(test_settings, {})
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "Widget revenue | 4,120 | 3,870",
+                    "value": '{"facts": [4120]}'}]}
+    )
+    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    assert answer.answer == "Widget revenue, Year Ended March 31, 2023: 4,120 million. [1]"
+    assert any("'4,120' (as the document writes it)" in r for r in answer.details["checks"]["repaired"])
+
+
 def test_a_yes_no_question_the_form_leaves_open_is_answered_no_from_the_passage_that_says_there_was_none(test_settings):
     policies = Chunk(
         id="policies-1",

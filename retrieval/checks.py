@@ -155,6 +155,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
                          if quote_support(fact.quote, p) >= 0.8), None)
             quote = whole_sentence(fact.quote, held) if held else fact.quote
             fact = Fact(fact.doc, quote, quote, fact.about)
+        if (quoted := from_quote(bare_figure(fact.value), fact.quote)) != fact.value:
+            out.repaired.append(f"{fact.value!r} → {quoted!r} (as its quote writes it)")
+            fact = Fact(fact.doc, fact.quote, quoted, fact.about)
         doc = _source_of(fact.quote, fact.value, fact.doc, passages)
         if doc is None:
             out.dropped.append(f"{fact.value!r}: its quote is in no document")
@@ -221,12 +224,23 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
     return out
 
 
+MISCOPIED_WORDS = 3
+
+
 def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:
     """A quote the form cut short (its length is capped), completed to the end of its sentence in
-    the passage: "… for $3.6 billion and $4.6" would otherwise be shown as the document's sentence."""
+    the passage: "… for $3.6 billion and $4.6" would otherwise be shown as the document's sentence.
+    A quote of eight words or more whose last few words the form miscopied where its length limit
+    fell is completed from the part it copied."""
     flat_quote, flat = " ".join(quote.split()), " ".join(passage.split())
     flat_quote = re.sub(r"\s*(?:\.{3}|…)$", "", flat_quote)  # the model marks its own cut: "… and $4.6 ..."
     start = flat.find(flat_quote) if flat_quote else -1
+    words = flat_quote.split()
+    for drop in range(1, MISCOPIED_WORDS + 1):  # the form's last words miscopied ("… 55.1% forthe"): the part it copied
+        if start >= 0 or len(words) - drop < 8:
+            break
+        flat_quote = " ".join(words[:-drop])
+        start = flat.find(flat_quote)
     if start < 0 or flat_quote.endswith((".", "!", "?")):
         return quote
     end = start + len(flat_quote)
@@ -339,6 +353,33 @@ def column_for_period(value: str, quote: str, passage: str, months: int) -> str 
     columns = [k for k in range(1, len(cells)) if (m := COLUMN_MONTHS.search(heading[k])) and MONTHS[m.group(1).lower()] == months]
     columns.sort(key=lambda k: COLUMN_MONTHS.sub("", heading[k]).strip() != ending)
     return next((cells[k] for k in columns if re.search(r"\d", cells[k])), None)
+
+
+def bare_figure(value: str) -> str:
+    """A figure the form wrapped in stray punctuation ("(4,268, %)"): the figure alone. An
+    accounting negative ("(543)", "-12") and a figure with words stay as written."""
+    found = quantities(value)
+    if len(found) != 1:
+        return value
+    rest = value.replace(found[0].text, "", 1).strip()
+    return found[0].text if re.search(r"[,;:%]", rest) and not re.search(r"[\w$€£]", rest) else value
+
+
+CURRENCY_CODE = re.compile(r"\b(?:USD|EUR|GBP|JPY|CNY|RMB|CHF|CAD|AUD|INR)\b", re.I)
+
+
+def from_quote(value: str, quote: str) -> str:
+    """A figure the model dressed in words its quote does not hold ("GBP 74.0" for the quote's
+    "74.0%"): the quote's own spelling of that figure; otherwise unchanged."""
+    found = quantities(value)
+    if len(found) != 1 or not quote.strip():
+        return value
+    code = CURRENCY_CODE.search(value)
+    if not supported(value, quote) and not (code and code.group(0).lower() not in quote.lower()):
+        return value
+    figure = found[0]
+    same = [q for q in quantities(quote) if abs(q.mantissa - figure.mantissa) < 1e-9 and (not figure.scaled or q.scale == figure.scale)]
+    return same[0].text if len(same) == 1 and not supported(same[0].text, quote) else value
 
 
 GROUPED = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")

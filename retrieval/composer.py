@@ -22,7 +22,7 @@ from retrieval.checks import Checked, check, locate, render, table_cells
 from retrieval.facts import date_in, dates
 from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, search_text, term_weights, total_row
 from retrieval.passage_ranker import Query
-from retrieval.questions import QuestionPlan, plan
+from retrieval.questions import QuestionPlan, plan, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
@@ -440,8 +440,10 @@ REASON_WORDS = re.compile(r"\b(?:factors?|drivers?|reasons?|risks?|legal|proceed
 
 
 def _asks_amount(question: str) -> bool:
-    """A question over several periods about an amount ("How has total net sales changed over time?")."""
-    return bool(AMOUNT_WORDS.search(question)) and not REASON_WORDS.search(question)
+    """A question over several periods about an amount ("How has total net sales changed over time?"),
+    not about its reasons (a closing "what might this suggest about their strategy" asks for no reasons
+    the documents give)."""
+    return bool(AMOUNT_WORDS.search(question)) and not REASON_WORDS.search(without_implication(question))
 
 
 # A passage saying there was none: "There have been no material changes to our accounting policies."

@@ -57,7 +57,10 @@ _EQUIVALENT = re.compile(r"(?<![\w&])(" + "|".join(re.escape(a) for a in EQUIVAL
 NUMBER_CELL = re.compile(r"\d")
 # A row of percentages yields to a row of amounts with the same label: "Revenue | 100.0 %" (a table
 # of shares of revenue) is not the revenue. Still found when no amount row names the topic.
-PERCENT_ONLY = 0.01
+# So does a row of the cash flow statement, unless the topic is about cash: its "Inventories" is the
+# quarter's change in inventories, the balance sheet's is the inventories.
+CASH_FLOWS = re.compile(r"\bcash flows?\b", re.I)
+SECOND_CHOICE = 0.01  # less than one extra label word costs
 # A topic word the table's heading names counts this much for each of its rows: "| Services | 21,213 |"
 # under "| Net sales by category | … |" is the Services revenue; "| Net sales | 6,150 |" under
 # "| Americas | … |" is not, though its label names half the topic.
@@ -97,7 +100,7 @@ def _rows(text: str, weights: dict[str, float]):
     if not total:
         return
     heading: set[str] = set()  # the words of the first cell of the table's first row
-    in_table = False
+    in_table = flows = False
     for line in text.splitlines():
         if not line.startswith("|"):
             in_table = False
@@ -106,11 +109,12 @@ def _rows(text: str, weights: dict[str, float]):
         got = set(question_terms(label))
         if not in_table:
             in_table, heading = True, got
+            flows = bool(CASH_FLOWS.search(label)) and "cash" not in weights
         if not got or not NUMBER_CELL.search(line):
             continue
         share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys())
         share += HEADING_SHARE * sum(w for t, w in weights.items() if t in heading and t not in got) / total
-        yield share - (PERCENT_ONLY if _percent_only(line) else 0.0), line
+        yield share - (SECOND_CHOICE if _percent_only(line) else 0.0) - (SECOND_CHOICE if flows else 0.0), line
 
 
 def _percent_only(row: str) -> bool:

@@ -28,6 +28,14 @@ from retrieval.lexical import STOPWORDS, stem
 AnswerKind = Literal["number", "date", "yes_no", "name", "list", "text"]
 
 YES_NO = re.compile(r"^\s*(?:did|does|do|is|are|was|were|has|have|had|can|could|will|would|should|may|must)\b", re.I)
+# The clause that asks what a figure means, after the clause that asks for it ("How have inventory
+# levels changed over these quarters, and what might this suggest about their supply chain
+# strategies?"): the figure is what the documents state; the meaning is the reader's.
+IMPLICATION = re.compile(
+    r",?\s*(?:and\s+)?(?:what|how)\s+(?:might|does|do|could|would|may|can|did)\s+(?:this|these|that|those|it|they)\s+"
+    r"(?:suggest|indicate|imply|mean|reveal|say|tell|signal|reflect)\b.*$",
+    re.I,
+)
 IF_SO = re.compile(r",?\s*(?:and|&)\s+(?:if so|if yes|if any)\b|,\s*and\s+(?:what|how much|how many|which)\b", re.I)
 DATE = re.compile(r"^\s*(?:when\b|by when\b|on what date\b|what date\b|what is the date\b|what was the date\b)", re.I)
 _AMOUNT_NOUNS = (
@@ -144,6 +152,12 @@ def answer_kind(question: str) -> tuple[AnswerKind, bool]:
     return "text", False
 
 
+def without_implication(question: str) -> str:
+    """The question without a closing "…, and what might this suggest about …" clause (unchanged
+    when nothing comes before it)."""
+    return IMPLICATION.sub("", question).strip() or question
+
+
 def scoping_text(question: str) -> str:
     """The question with "third quarter of 2023" also written as "Q3 2023", as document names write periods."""
     extra = [f"{ORDINAL_QUARTER[m.group(1).lower()]} {m.group(2)}" for m in QUARTER_OF_YEAR.finditer(question)]
@@ -223,7 +237,7 @@ def plan(
             missing_period = f"Q{quarter} {year}"
         docs = matching or docs
     terms = name_terms(docs) if name_terms is not None and docs else set()
-    topic = topic_of(question, terms)
+    topic = topic_of(without_implication(question), terms)
     share = asks_share(question)
     if share:  # "percentage of total revenue" would find the filing's "Percentage of total net sales" rows
         topic = " ".join(SHARE_WORDS.sub(" ", topic).split()) or topic

@@ -131,3 +131,8 @@ def test_net_sales_is_found_as_revenue_and_an_amount_row_before_a_row_of_percent
     assert best_row(shares, weights)[1] == "| Revenue | 100.0 % | 100.0 % |"  # still found when no amount row names it
     assert best_row("| Total net sales | 81,797 | 82,959 |", {t: 1.0 for t in question_terms("revenue")})[0] == 1.0
     assert "revenue" in search_text("total net sales").split() and "sales" in search_text("total net sales").split()
+    flows = "| CASH FLOWS STATEMENTS (In millions) | 3M to Sep 2022 | 3M to Sep 2021 |\n| Inventories | (543) | (777) |"
+    balance = "| BALANCE SHEETS (In millions) | Sep 30, 2022 | Jun 30, 2022 |\n| Inventories | 3,742 | 3,742 |"
+    inventories = {t: 1.0 for t in question_terms("inventory levels")}
+    assert best_row(flows + "\n\n" + balance, inventories)[1] == "| Inventories | 3,742 | 3,742 |"
+    assert best_row(flows, inventories)[1] == "| Inventories | (543) | (777) |"

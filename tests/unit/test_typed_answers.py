@@ -295,6 +295,21 @@ def test_a_figure_written_without_its_separators_is_shown_as_its_table_writes_it
     assert any("'4,120' (as the document writes it)" in r for r in answer.details["checks"]["repaired"])
 
 
+def test_a_figure_dressed_in_words_its_quote_lacks_is_shown_as_the_quote_writes_it(test_settings):
+    from retrieval.checks import bare_figure, from_quote
+
+    quote = "Our overall gross margin increased to 74.0% and 70.9% for the third quarter"
+    assert from_quote("GBP 74.0", quote) == "74.0%"
+    assert from_quote("$74.0 million", quote) == "$74.0 million"  # another figure: left to the checks, which drop it
+    assert [bare_figure(v) for v in ("(4,268, %)", "(543)", "-12", "4,120 million")] == ["4,268", "(543)", "-12", "4,120 million"]
+    assistant = assistant_with(test_settings, {})
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "Gross margin | 1,650 | 1,512", "value": "GBP 1,650"}]}
+    )
+    answer = assistant.ask("What was the gross margin in the year ended March 31, 2023?", groups=["all-staff"])
+    assert answer.answer == "Gross margin, Year Ended March 31, 2023: 1,650 million. [1]"
+
+
 def test_a_yes_no_question_the_form_leaves_open_is_answered_no_from_the_passage_that_says_there_was_none(test_settings):
     policies = Chunk(
         id="policies-1",
@@ -324,6 +339,8 @@ def test_a_quote_the_form_cut_short_is_shown_whole():
     assert whole_sentence(cut + " ...", passage).endswith("for $3.6 billion and $4.6 billion, respectively.")  # cut, and marked so
     assert whole_sentence("Other text.", passage) == "Other text."
     assert whole_sentence("not in the passage", passage) == "not in the passage"
+    miscopied = cut.replace("and $4.6", "andthe")  # the form's last word miscopied where its limit fell
+    assert whole_sentence(miscopied, passage).endswith("for $3.6 billion and $4.6 billion, respectively.")
 
 
 @pytest.mark.parametrize("value", ["yes", "quote", "11 million"])

@@ -45,16 +45,24 @@ FRAMING = frozenset(
 )
 # Read as the words a filing uses: abbreviations whose letters the word pattern below would lose
 # ("R&D" → "r", "d"), and a few words questions use where documents write another ("net sales" is
-# Apple's and Amazon's "revenue"). Applied to questions and passages alike.
+# Apple's and Amazon's "revenue"; the operating cash flow is the statement's "cash … operating
+# activities"). Applied to questions and passages alike; longer phrases first.
 EQUIVALENTS = {
     "net sales": "revenue",
+    "operating cash flow": "cash operating activities", "operating cash flows": "cash operating activities",
+    "cash flow from operations": "cash operating activities", "cash flows from operations": "cash operating activities",
+    "cash from operations": "cash operating activities", "cash flow from operating activities": "cash operating activities",
+    "cash flows from operating activities": "cash operating activities",
     "r&d": "research development", "sg&a": "selling general administrative", "m&a": "mergers acquisitions",
     "p&l": "profit loss", "capex": "capital expense", "opex": "operating expense",
     "buyback": "repurchase", "buybacks": "repurchases", "spending": "expense", "spend": "expense",
     "expenditure": "expense", "expenditures": "expenses",
 }
-_EQUIVALENT = re.compile(r"(?<![\w&])(" + "|".join(re.escape(a) for a in EQUIVALENTS) + r")(?![\w&])")
+_EQUIVALENT = re.compile(r"(?<![\w&])(" + "|".join(re.escape(a) for a in sorted(EQUIVALENTS, key=len, reverse=True)) + r")(?![\w&])")
 NUMBER_CELL = re.compile(r"\d")
+# Words of a row label that say nothing of what it counts ("Net cash provided by operating
+# activities" is the operating cash flow): no extra-word cost.
+ROW_FILLER = frozenset(stem(w) for w in ("net", "provided", "used", "generated"))
 # A row of percentages yields to a row of amounts with the same label: "Revenue | 100.0 %" (a table
 # of shares of revenue) is not the revenue. Still found when no amount row names the topic.
 # So does a row of the cash flow statement, unless the topic is about cash: its "Inventories" is the
@@ -112,7 +120,7 @@ def _rows(text: str, weights: dict[str, float]):
             flows = bool(CASH_FLOWS.search(label)) and "cash" not in weights
         if not got or not NUMBER_CELL.search(line):
             continue
-        share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys())
+        share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys() - ROW_FILLER)
         share += HEADING_SHARE * sum(w for t, w in weights.items() if t in heading and t not in got) / total
         yield share - (SECOND_CHOICE if _percent_only(line) else 0.0) - (SECOND_CHOICE if flows else 0.0), line
 

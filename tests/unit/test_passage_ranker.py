@@ -33,8 +33,8 @@ def test_features_tell_the_row_naming_the_topic_from_prose_using_its_words():
     candidates = [ScoredChunk(PROSE, 0.03, dense_score=0.55, lexical_score=9.0), ScoredChunk(TABLE, 0.0, dense_score=0.41)]
     rows = features(Query(WEIGHTS, figures=True), candidates, [1, None])
     assert all(len(row) == len(FEATURES) for row in rows)
-    # "operating" and "cash" name the row; "net" is a label word the topic lacks ("activities" frames, focus.FRAMING)
-    assert column(rows, "row") == [0.0, pytest.approx((2.0 + 1.5) / 4.5 - 0.02)]
+    # "operating" and "cash" name the row; "net" says nothing of it (focus.ROW_FILLER; "activities" frames, focus.FRAMING)
+    assert column(rows, "row") == [0.0, pytest.approx((2.0 + 1.5) / 4.5)]
     assert column(rows, "table") == [0.0, 1.0] and column(rows, "figures_x_table") == [0.0, 1.0]
     assert column(rows, "unranked") == [0.0, 1.0] and column(rows, "fused_rank")[1] == 1.0
     assert column(rows, "lexical") == [1.0, 0.0]

@@ -136,3 +136,7 @@ def test_net_sales_is_found_as_revenue_and_an_amount_row_before_a_row_of_percent
     inventories = {t: 1.0 for t in question_terms("inventory levels")}
     assert best_row(flows + "\n\n" + balance, inventories)[1] == "| Inventories | 3,742 | 3,742 |"
     assert best_row(flows, inventories)[1] == "| Inventories | (543) | (777) |"
+    leases = "| (In millions) | 9M to Oct 2022 |\n| Operating cash flows used for operating leases | 134 |"
+    statement = "| STATEMENTS OF CASH FLOWS (In millions) | 9M to Oct 2022 |\n| Net cash provided by operating activities | 3,393 |"
+    operating = {t: 1.0 for t in question_terms("operating cash flow")}
+    assert best_row(leases + "\n\n" + statement, operating) == (1.0, "| Net cash provided by operating activities | 3,393 |")

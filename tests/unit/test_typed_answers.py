@@ -273,24 +273,23 @@ def test_a_figure_the_form_got_from_the_wrong_row_is_read_from_the_row_that_name
     assert any("read from the table row" in r and "1,650" in r for r in checks["repaired"])
 
 
-def test_a_value_listing_several_table_figures_is_one_labelled_fact_per_figure(test_settings):
+def ask_with_fact(test_settings, quote: str, value: str, question: str = REVENUE):
+    """The answer when the model's form holds one fact from the results table, as written here."""
     assistant = assistant_with(test_settings, {})
     assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
-        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "| Widget revenue | 4,120 | 3,870 |",
-                    "value": "Mar 2023: 4,120, Mar 2022: 3,870"}]}
+        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": quote, "value": value}]}
     )
-    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    return assistant.ask(question, groups=["all-staff"])
+
+
+def test_a_value_listing_several_table_figures_is_one_labelled_fact_per_figure(test_settings):
+    answer = ask_with_fact(test_settings, "| Widget revenue | 4,120 | 3,870 |", "Mar 2023: 4,120, Mar 2022: 3,870")
     assert answer.answer == ("Widget revenue, Year Ended March 31, 2023: 4,120 million. [1] "
                              "Widget revenue, Year Ended March 31, 2022: 3,870 million. [1]")
 
 
 def test_a_figure_written_without_its_separators_is_shown_as_its_table_writes_it(test_settings):
-    assistant = assistant_with(test_settings, {})
-    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
-        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "Widget revenue | 4,120 | 3,870",
-                    "value": '{"facts": [4120]}'}]}
-    )
-    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    answer = ask_with_fact(test_settings, "Widget revenue | 4,120 | 3,870", '{"facts": [4120]}')
     assert answer.answer == "Widget revenue, Year Ended March 31, 2023: 4,120 million. [1]"
     assert any("'4,120' (as the document writes it)" in r for r in answer.details["checks"]["repaired"])
 
@@ -302,11 +301,7 @@ def test_a_figure_dressed_in_words_its_quote_lacks_is_shown_as_the_quote_writes_
     assert from_quote("GBP 74.0", quote) == "74.0%"
     assert from_quote("$74.0 million", quote) == "$74.0 million"  # another figure: left to the checks, which drop it
     assert [bare_figure(v) for v in ("(4,268, %)", "(543)", "-12", "4,120 million")] == ["4,268", "(543)", "-12", "4,120 million"]
-    assistant = assistant_with(test_settings, {})
-    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
-        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "Gross margin | 1,650 | 1,512", "value": "GBP 1,650"}]}
-    )
-    answer = assistant.ask("What was the gross margin in the year ended March 31, 2023?", groups=["all-staff"])
+    answer = ask_with_fact(test_settings, "Gross margin | 1,650 | 1,512", "GBP 1,650", "What was the gross margin in the year ended March 31, 2023?")
     assert answer.answer == "Gross margin, Year Ended March 31, 2023: 1,650 million. [1]"
 
 

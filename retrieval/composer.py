@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from retrieval.answering import REFUSAL, read_guarded, render_documents, split_sentences
-from retrieval.checks import Checked, check, locate, render, table_cells
+from retrieval.checks import Checked, check, locate, render
 from retrieval.facts import date_in, dates
-from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, search_text, term_weights, total_row
+from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, search_text, table_cells, term_weights, total_row
 from retrieval.passage_ranker import Query
 from retrieval.questions import QuestionPlan, plan, without_implication
 from retrieval.retriever import Retrieval

@@ -113,7 +113,7 @@ def _rows(text: str, weights: dict[str, float]):
         if not line.startswith("|"):
             in_table = False
             continue
-        label = line.strip().strip("|").split("|", 1)[0]
+        label = table_cells(line)[0]
         got = set(question_terms(label))
         if not in_table:
             in_table, heading = True, got
@@ -125,9 +125,14 @@ def _rows(text: str, weights: dict[str, float]):
         yield share - (SECOND_CHOICE if _percent_only(line) else 0.0) - (SECOND_CHOICE if flows else 0.0), line
 
 
+def table_cells(row: str) -> list[str]:
+    """The cells of a markdown table row, stripped; the first is the row's label."""
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
 def _percent_only(row: str) -> bool:
     """A row of percentages ("| Revenue | 100.0 % | 100.0 % |", a table of shares of revenue)."""
-    cells = [c.strip() for c in row.strip().strip("|").split("|")[1:] if NUMBER_CELL.search(c)]
+    cells = [c for c in table_cells(row)[1:] if NUMBER_CELL.search(c)]
     return bool(cells) and all(c.endswith("%") for c in cells)
 
 
@@ -145,7 +150,7 @@ def total_row(text: str, row: str | None) -> str | None:
     for line in lines[start + 1:]:
         if not line.startswith("|"):
             return None
-        label = line.strip().strip("|").split("|", 1)[0].strip().lower()
+        label = table_cells(line)[0].lower()
         if label.startswith("total") and NUMBER_CELL.search(line):
             return line
     return None

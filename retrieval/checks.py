@@ -172,8 +172,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if len(value) > 60 and quote_support(value, passage) >= 0.8:  # a sentence given as the value, cut where the form's limit fell
             value = whole_sentence(value, passage)
         if missing := supported(value, passage, question):
-            value = scaled_in_passage(value, passage)
-            missing = supported(value, passage, question) if value != fact.value else missing
+            scaled = scaled_in_passage(value, passage)
+            missing = supported(scaled, passage, question) if scaled != value else missing
+            value = scaled
             if missing:
                 out.dropped.append(f"{fact.value!r}: {', '.join(missing)} not in document {doc}")
                 continue

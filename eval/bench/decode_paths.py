@@ -1,7 +1,10 @@
 """Decode speed where users meet it: raw llama-cpp-python, `lore ask` (the Assistant in one process
 with the embedder loaded and used) and `lore serve` (the HTTP API, streaming), on the same build,
-model and machine. Free-text answers stream one token per delta, so the decode rate is read from
-when the deltas arrive: (tokens - 1) / (last - first).
+model and machine, read from when the streamed text arrives. A piece of text may hold several
+tokens (the answer holds back a citation marker or a number until it is complete), so the tokens
+after the first piece are counted by their share of the characters: tokens x (characters after the
+first piece / all characters) / (last arrival - first). Raw llama-cpp-python streams one token per
+delta: (deltas - 1) / (last - first).
 
     python -m eval.bench.decode_paths [--tokens 128] [--omp-wait-policy passive]
 
@@ -29,6 +32,15 @@ ROUNDS = 3
 
 def _rate(times: list[float]) -> float | None:
     return round((len(times) - 1) / (times[-1] - times[0]), 1) if len(times) > 2 and times[-1] > times[0] else None
+
+
+def _streamed_rate(pieces: list[tuple[float, int]], tokens: int) -> float | None:
+    """Tokens per second from pieces of text that may hold several tokens each: the tokens after the
+    first piece, counted by their share of the characters, over the time from the first piece to the last."""
+    chars = sum(n for _, n in pieces)
+    if len(pieces) < 3 or not chars or not tokens or pieces[-1][0] <= pieces[0][0]:
+        return None
+    return round(tokens * (chars - pieces[0][1]) / chars / (pieces[-1][0] - pieces[0][0]), 1)
 
 
 def raw(tokens: int) -> dict:
@@ -77,9 +89,9 @@ def ask(tokens: int, home: str) -> dict:
     rates = []
     for i in range(ROUNDS):
         assistant.embedder.embed_query(f"the embedder runs in this process too ({i})")
-        times: list[float] = []
-        assistant.ask(QUESTION, groups=["all-staff"], on_token=lambda _t: times.append(time.perf_counter()))
-        rates.append(_rate(times))
+        pieces: list[tuple[float, int]] = []
+        answer = assistant.ask(QUESTION, groups=["all-staff"], on_token=lambda t: pieces.append((time.perf_counter(), len(t))))
+        rates.append(_streamed_rate(pieces, answer.usage.completion_tokens))
     return {"decode_tokens_per_s": max(r for r in rates if r), "rounds": rates}
 
 
@@ -106,12 +118,17 @@ def serve(tokens: int, home: str) -> dict:
         rates = []
         body = {"model": "lore", "stream": True, "messages": [{"role": "user", "content": QUESTION}]}
         for _ in range(ROUNDS):
-            times = []
+            pieces: list[tuple[float, int]] = []  # (arrival, characters) of each piece of text
+            tokens = 0
             with httpx.stream("POST", f"{base}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=600) as r:
                 for line in r.iter_lines():
-                    if line.startswith("data: {") and '"content": "' in line and '"content": ""' not in line:
-                        times.append(time.perf_counter())
-            rates.append(_rate(times))
+                    if not line.startswith("data: {"):
+                        continue
+                    event = json.loads(line[len("data: "):])
+                    if content := event["choices"][0]["delta"].get("content"):
+                        pieces.append((time.perf_counter(), len(content)))
+                    tokens = (event.get("usage") or {}).get("completion_tokens", tokens)
+            rates.append(_streamed_rate(pieces, tokens))
         return {"decode_tokens_per_s": max(r for r in rates if r), "rounds": rates}
     finally:
         server.terminate()

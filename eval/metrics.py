@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from retrieval.answering import looks_like_refusal as _refusal  # one refusal rule for answering and scoring
+from retrieval.text import sentences
 
 MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]")
 MARKER_NUMBERS = re.compile(r"\d{1,3}")
-SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
 
 def strip_markers(text: str) -> str:
@@ -23,8 +23,7 @@ def strip_markers(text: str) -> str:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of an answer, citation markers kept (citation validity needs them)."""
-    parts = (p.strip() for p in SENTENCE.split(text.strip()))
-    return [p for p in parts if p and any(ch.isalnum() for ch in p)]
+    return [p for p in sentences(text, capital=True) if any(ch.isalnum() for ch in p)]
 
 
 def normalize(text: str) -> str:

@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from retrieval.schema import ChatMessage, Citation, ScoredChunk
+from retrieval.text import sentences
 
 REFUSAL = "I could not find this in the documents available to you."
 
@@ -42,7 +43,6 @@ REFUSAL_PHRASES = (
     "not available in the documents",
 )
 
-SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 MARKER_PREFIX = re.compile(r"\[[\d\s,;]*\Z")  # an unfinished marker at the end of the buffer
 MAX_MARKER_CHARS = 24
@@ -71,7 +71,8 @@ class Prompts:
 
 
 def split_sentences(text: str) -> list[str]:
-    return [s for s in SENTENCE_END.split(text.strip()) if s.strip()]
+    """Sentences and clauses (a ";" or ":" ends one too): where a passage may be cut."""
+    return sentences(text, ends=".!?;:")
 
 
 def fit_contexts(

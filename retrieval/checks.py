@@ -16,6 +16,7 @@ from retrieval.facts import amount_in, date_in, dates, name_in, names, quantitie
 from retrieval.focus import table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
+from retrieval.text import sentences
 
 MIN_RELEVANCE = 0.3  # share of the topic's (rarity-weighted) words the evidence must speak to
 COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|euros|pounds))", re.I)
@@ -570,14 +571,12 @@ def supported_any(text: str, passages: Sequence[str], question: str) -> list[str
 def _answer_sentences(text: str) -> list[str]:
     """Sentences with the markers that follow them ("… in advance. [1]" is one)."""
     out: list[str] = []
-    for piece in re.split(r"(?<=[.!?])\s+|\n+", text):
-        if not piece.strip():
-            continue
+    for piece in sentences(text):
         head = re.match(r"^(?:\s*\[\d+\])+", piece)
         if head and out:
             out[-1] += " " + head.group(0).strip()
-            piece = piece[head.end():]
-        if piece.strip():
+            piece = piece[head.end():].strip()
+        if piece:
             out.append(piece)
     return out
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 from retrieval.lexical import STOPWORDS, stem
 from retrieval.schema import Chunk
+from retrieval.text import sentences
 
 # Words every figure question uses and no row label tells apart.
 GENERIC = frozenset(
@@ -190,7 +191,11 @@ def term_weights(topic: str, document_frequency: Callable[[Sequence[str]], dict[
     return {stem(w): math.log(1 + total_chunks / (1 + df.get(w, 0))) for w in words}
 
 
-SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+(?=[\"'(\[]?[A-Z0-9•])|\n+")
+
+
+def passage_sentences(text: str) -> list[str]:
+    """A passage's sentences for excerpts and ranking: a ";" ends one too, and only before a capital."""
+    return sentences(text, ends=".!?;", capital=True)
 
 
 def excerpt(text: str, weights: dict[str, float], budget: int, count_tokens: Callable[[str], int], rows: int = 2,
@@ -227,9 +232,8 @@ def excerpt(text: str, weights: dict[str, float], budget: int, count_tokens: Cal
             units.append((len(units), options, best + bonus))
             i = j
             continue
-        for sentence in SENTENCE_SPLIT.split(line):
-            if sentence.strip():
-                units.append((len(units), sentence.strip(), term_overlap(sentence, weights)))
+        for sentence in passage_sentences(line):
+            units.append((len(units), sentence, term_overlap(sentence, weights)))
         i += 1
     chosen: list[tuple[int, str]] = []
     used = count_tokens(head) if head else 0

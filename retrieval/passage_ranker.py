@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from retrieval.errors import ConfigError
-from retrieval.focus import SENTENCE_SPLIT, row_match, term_overlap, topic_share
+from retrieval.focus import passage_sentences, row_match, term_overlap, topic_share
 from retrieval.schema import ScoredChunk
 
 DEFAULT_WEIGHTS = Path(__file__).with_name("data") / "passage_ranker.json"
@@ -66,7 +66,7 @@ def features(query: Query, candidates: Sequence[ScoredChunk], fused_ranks: Seque
         text = scored.chunk.text
         head, _, body = text.partition("\n") if text.startswith("[") else ("", "", text)
         share = topic_share(body, query.weights)
-        sentences = [(term_overlap(s, query.weights), bool(DIGIT.search(s))) for s in SENTENCE_SPLIT.split(body) if s.strip() and not s.startswith("|")]
+        sentences = [(term_overlap(s, query.weights), bool(DIGIT.search(s))) for s in passage_sentences(body) if not s.startswith("|")]
         sentence = max((o for o, _ in sentences), default=0.0)
         numeric = max((o for o, d in sentences if d), default=0.0)
         table_rows = len(TABLE_ROW.findall(body))

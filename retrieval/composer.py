@@ -20,7 +20,20 @@ import numpy as np
 from retrieval.answering import REFUSAL, read_guarded, render_documents, split_sentences
 from retrieval.checks import Checked, check, locate, render
 from retrieval.facts import date_in, dates
-from retrieval.focus import NUMBER_CELL, best_row, best_rows, excerpt, relevance, search_text, table_cells, term_weights, total_row
+from retrieval.focus import (
+    TOTAL_FIRST,
+    best_row,
+    best_rows,
+    current_value,
+    excerpt,
+    relevance,
+    row_holding,
+    row_score,
+    search_text,
+    table_cells,
+    term_weights,
+    total_row,
+)
 from retrieval.passage_ranker import Query
 from retrieval.questions import QuestionPlan, plan, without_implication
 from retrieval.retriever import Retrieval
@@ -37,6 +50,9 @@ MIN_EXCERPT_TOKENS = 40
 MIN_PART_TOKENS = 120  # a part of a question over several documents gets at least this much context
 SCALE = re.compile(r"\b(?:thousand|million|billion)s?\b", re.I)
 TABLE_ROW_MATCH = 0.5  # a part the form left empty is read from a table row naming this much of the topic
+# Two amounts compared are read from rows whose own labels name them (a heading naming "operating
+# expenses" above a "Research and development" row is not the operating expenses).
+COMPARED_ROW_MATCH = 0.9
 RANK_CANDIDATES = 40  # fused passages the passage ranker re-scores (retrieval.passage_ranker = "learned")
 RANK_ROWS = 10  # and passages brought in for a table row naming the topic, unranked by fusion
 RANK_ROW_MATCH = 0.3
@@ -121,9 +137,17 @@ class Composer:
                 evidence[doc] = said
             return order.index(doc) + 1
 
-        live = _LiveText(emit, cite, lambda draft: check(draft, contexts, query, relevant=relevant, shown=shown))
+        def check_item(draft: Draft) -> Checked:
+            one = check(draft, contexts, query, relevant=relevant, shown=shown)
+            if kind == "number":
+                self._prefer_topic_row(one, contexts, shown, weights, query, relevant)
+            return one
+
+        live = _LiveText(emit, cite, check_item)
         # one part: its items are shown as they are written (several: the lines follow the parts' order)
-        whole = the_plan.share and not the_plan.split  # a share: its figure and the total are read together, after the form
+        compared = bool(the_plan.compared) and not the_plan.split and (kind == "number" or _asks_amount(query))
+        # a share (its figure and the total) or two amounts compared are read together, after the form
+        whole = (the_plan.share or compared) and not the_plan.split
         raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=None if the_plan.split or whole else live.add)
         if live.pieces:
             details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired}
@@ -132,8 +156,10 @@ class Composer:
         checked = check(parse(raw), contexts, query, relevant=relevant, shown=shown)
         if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
             self._read_empty_parts(checked, the_plan, owner, contexts, shown, weights, query, relevant)
-        if whole:
+        if whole and the_plan.share:
             self._read_share(checked, contexts, shown, weights, query, groups)
+        elif compared:
+            self._read_compared(checked, the_plan.compared, contexts, shown, query)
         if kind == "yes_no" and not checked.facts and not checked.points and checked.verdict != "yes" and relevant is not None:
             if found := _stated_none(contexts, relevant):
                 checked.verdict = "no"
@@ -206,6 +232,8 @@ class Composer:
             if found.empty or found.best_dense < self.config.min_score:
                 parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
                 continue
+            if figures and the_plan.compared:
+                found = self._with_compared_rows(found, the_plan.compared, groups, part.docs)
             kept = self._excerpts(found.chunks, weights, share, prefer_tables=figures)
             contexts += kept
             owner += [index] * len(kept)
@@ -251,14 +279,39 @@ class Composer:
             if not rows:
                 continue
             (score, line), doc = max(rows, key=lambda r: r[0][0])
-            cells = table_cells(line)
-            value = next((c for c in cells[1:] if NUMBER_CELL.search(c)), None)
+            value = current_value(contexts[doc - 1].chunk.text, line)
             if score >= TABLE_ROW_MATCH and value:
-                facts.append(Fact(doc, line, value, cells[0]))
+                facts.append(Fact(doc, line, value, table_cells(line)[0]))
         if facts:
             read = check(Draft(facts=facts), contexts, query, relevant=relevant, shown=shown)
             checked.facts += read.facts
             checked.repaired += [f"{f.value!r}: read from the table row {f.about!r}" for f in read.facts]
+
+    @staticmethod
+    def _prefer_topic_row(checked: Checked, contexts: list[ScoredChunk], shown: list[str], weights: dict[str, float], query: str,
+                          relevant) -> None:
+        """A figure the form copied from a table row that names the topic less well than another row of
+        the passages (the cash flow statement's "Inventories", the quarter's change, beside the balance
+        sheet's) is replaced by that row's figure for the latest period. Figures from sentences stay."""
+        if not checked.facts or not weights:
+            return
+        rows = [(found, doc) for doc in range(1, len(contexts) + 1) if (found := best_row(contexts[doc - 1].chunk.text, weights))]
+        if not rows:
+            return
+        (score, line), doc = max(rows, key=lambda r: r[0][0])
+        if score < TABLE_ROW_MATCH:
+            return
+        texts = [contexts[f.doc - 1].chunk.text for f in checked.facts]
+        held = [row_holding(text, f.value) for text, f in zip(texts, checked.facts, strict=True)]
+        if any(row is None for row in held) or line in held:
+            return
+        if max(row_score(text, row, weights) for text, row in zip(texts, held, strict=True)) >= score - TOTAL_FIRST:
+            return
+        value = current_value(contexts[doc - 1].chunk.text, line)
+        read = check(Draft(facts=[Fact(doc, line, value, table_cells(line)[0])]), contexts, query, relevant=relevant, shown=shown) if value else None
+        if read is not None and read.facts:
+            checked.repaired.append(f"{checked.facts[0].value!r} → {read.facts[0].value!r}: the row {table_cells(line)[0]!r} names the topic better")
+            checked.facts = read.facts
 
     def _read_share(self, checked: Checked, contexts: list[ScoredChunk], shown: list[str], weights: dict[str, float], query: str,
                     groups: Sequence[str]) -> None:
@@ -285,9 +338,8 @@ class Composer:
             return
         facts = []
         for at, row in ((doc, line), (total_doc, total)):
-            cells = table_cells(row)
-            if value := next((c for c in cells[1:] if NUMBER_CELL.search(c)), None):
-                facts.append(Fact(at, row, value, cells[0]))
+            if value := current_value(pool[at - 1].chunk.text, row):
+                facts.append(Fact(at, row, value, table_cells(row)[0]))
         read = check(Draft(facts=facts), pool, query, shown=pool_shown)  # the total names the whole, not the topic
         if len(read.facts) == 2 and not (SCALE.search(read.facts[0].value) and not SCALE.search(read.facts[1].value)):
             # (a total whose passage does not state the table's unit, "(In millions)" above the split, is left out:
@@ -379,6 +431,51 @@ class Composer:
         ranked = {s.chunk.id: s for s in found.chunks}
         lead = [ranked.pop(c.id, None) or ScoredChunk(c, 0.0) for c in rows]
         return Retrieval([*lead, *ranked.values()], found.best_dense)
+
+    def _with_compared_rows(self, found: Retrieval, sides: Sequence[str], groups: Sequence[str], docs) -> Retrieval:
+        """For "how did X compare to Y": the passage holding the row that names X and the one holding
+        Y's lead the ranked passages (one passage when both rows are in it). Unchanged unless both
+        are found: the question then compares amounts the filing does not tabulate."""
+        lexical = self.assistant.lexical
+        if lexical is None:
+            return found
+        lead: dict[str, ScoredChunk] = {}
+        ranked = {s.chunk.id: s for s in found.chunks}
+        for side in sides:
+            rows = best_rows(side, self._using_topic(side, groups, docs), lexical.document_frequencies, lexical.count_cached(), k=1,
+                             min_match=COMPARED_ROW_MATCH)
+            if not rows:
+                return found
+            lead.setdefault(rows[0].id, ranked.get(rows[0].id) or ScoredChunk(rows[0], 0.0))
+        return Retrieval([*lead.values(), *(s for cid, s in ranked.items() if cid not in lead)], found.best_dense)
+
+    def _read_compared(self, checked: Checked, sides: Sequence[str], contexts: list[ScoredChunk], shown: list[str], query: str) -> None:
+        """"How did X compare to Y": each side's figure is read from the table row of the passages that
+        names it best (the current period's column), checked like the model's; the model's figures that
+        name neither side go. Left as the form had it unless both rows are found and pass the checks."""
+        lexical = self.assistant.lexical
+        if lexical is None:
+            return
+        facts = []
+        for side in sides:
+            weights = term_weights(side, lexical.document_frequencies, lexical.count_cached())
+            rows = [(found, doc) for doc in range(1, len(contexts) + 1) if (found := best_row(contexts[doc - 1].chunk.text, weights))]
+            if not rows:
+                return
+            (score, line), doc = max(rows, key=lambda r: r[0][0])
+            value = current_value(contexts[doc - 1].chunk.text, line)
+            if score < COMPARED_ROW_MATCH or value is None:
+                return
+            facts.append(Fact(doc, line, value, table_cells(line)[0]))
+        read = check(Draft(facts=facts), contexts, query, shown=shown)  # each row names one side, not the whole topic
+        if len(read.facts) != len(sides):
+            return
+        read_values = {(f.doc, f.value) for f in read.facts}
+        checked.facts = read.facts + [f for f in checked.facts if (f.doc, f.value) in read_values]
+        checked.facts = list({(f.doc, f.value): f for f in checked.facts}.values())
+        checked.points = []
+        checked.verdict = None
+        checked.repaired.append("compared: " + ", ".join(f"{f.value!r} ({f.about})" for f in read.facts) + ", read from their table rows")
 
     def _answer_tokens(self) -> int:
         # A form cut short is unreadable: never less than FORM_MIN_TOKENS for it.

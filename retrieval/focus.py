@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
+from retrieval.facts import dates
 from retrieval.lexical import STOPWORDS, stem
 from retrieval.schema import Chunk
 from retrieval.text import sentences
@@ -74,6 +75,10 @@ SECOND_CHOICE = 0.01  # less than one extra label word costs
 # under "| Net sales by category | … |" is the Services revenue; "| Net sales | 6,150 |" under
 # "| Americas | … |" is not, though its label names half the topic.
 HEADING_SHARE = 0.5
+# Of two rows that name the topic alike, the "Total …" one is the company's ("Total net sales", not the
+# "Net sales" of the Americas segment): less than any other difference between rows.
+TOTAL_LABEL = re.compile(r"^total\b", re.I)
+TOTAL_FIRST = 0.005
 
 
 def question_words(text: str) -> list[str]:
@@ -83,9 +88,11 @@ def question_words(text: str) -> list[str]:
 
 
 def search_text(topic: str) -> str:
-    """The topic for a word search, with the words its equivalents are written with: "total net
-    sales" also finds a "Revenue" row."""
-    return " ".join([topic, *question_words(topic)])
+    """The topic for a word search, with the other spellings of what it names: "total net sales" also
+    finds a "Revenue" row, and "revenue" a "Total net sales" row."""
+    words = question_words(topic)
+    spelled = [phrase for phrase, written in EQUIVALENTS.items() if written in " ".join(words) and " " in phrase]
+    return " ".join([topic, *words, *spelled])
 
 
 def question_terms(text: str) -> list[str]:
@@ -97,6 +104,11 @@ def row_match(text: str, weights: dict[str, float]) -> float:
     terms' weight its label carries (and half the share its table's heading adds), less a little
     per extra label word."""
     return max((score for score, _ in _rows(text, weights)), default=0.0)
+
+
+def row_score(text: str, row: str, weights: dict[str, float]) -> float:
+    """How well one row of `text` names the weighted terms, read in its table (its heading, its statement)."""
+    return max((score for score, line in _rows(text, weights) if line == row), default=0.0)
 
 
 def best_row(text: str, weights: dict[str, float]) -> tuple[float, str] | None:
@@ -123,12 +135,68 @@ def _rows(text: str, weights: dict[str, float]):
             continue
         share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys() - ROW_FILLER)
         share += HEADING_SHARE * sum(w for t, w in weights.items() if t in heading and t not in got) / total
+        share += TOTAL_FIRST if TOTAL_LABEL.match(label) else 0.0
         yield share - (SECOND_CHOICE if _percent_only(line) else 0.0) - (SECOND_CHOICE if flows else 0.0), line
 
 
 def table_cells(row: str) -> list[str]:
     """The cells of a markdown table row, stripped; the first is the row's label."""
     return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def current_value(text: str, row: str) -> str | None:
+    """The value of a table row (a line of `text`) for the latest period its table reports: the first
+    numeric cell under the heading with the latest date (filings put the current quarter first, but
+    some put the year-ago column first), the first numeric cell when the heading has no dates."""
+    cells = table_cells(row)
+    numeric = [k for k in range(1, len(cells)) if NUMBER_CELL.search(cells[k])]
+    if not numeric:
+        return None
+    heading = _heading_cells(text, row)
+    if heading is None or len(heading) != len(cells):
+        return cells[numeric[0]]
+
+    def when(k: int) -> tuple[int, int, int]:
+        found = dates(heading[k])
+        if found:
+            return max((d.year, d.month, d.day or 0) for d in found)
+        years = [int(y) for y in YEAR.findall(heading[k])]
+        return (max(years), 0, 0) if years else (0, 0, 0)
+
+    latest = max(when(k) for k in numeric)
+    return cells[next(k for k in numeric if when(k) == latest)]
+
+
+FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def row_holding(text: str, value: str) -> str | None:
+    """The table row of `text` with a cell that is `value`'s figure ("(1,049 million)" → "| Inventories
+    | 1,049 | (1,213) |"), None when the value is not a table cell."""
+    figure = FIGURE.search(value)
+    if figure is None:
+        return None
+    for line in text.split("\n"):
+        if line.startswith("|") and any(FIGURE.fullmatch(c.strip("$€£()% ").strip()) and c.strip("$€£()% ").strip() == figure.group(0)
+                                        for c in table_cells(line)[1:]):
+            return line
+    return None
+
+
+def _heading_cells(text: str, row: str) -> list[str] | None:
+    """The cells of the heading row of the table that holds `row` (the line above its separator)."""
+    lines = text.split("\n")
+    if row not in lines:
+        return None
+    for i in range(lines.index(row) - 1, 0, -1):
+        if not lines[i].startswith("|"):
+            return None
+        if SEPARATOR.match(lines[i]):
+            return table_cells(lines[i - 1])
+    return None
 
 
 def _percent_only(row: str) -> bool:
@@ -193,6 +261,11 @@ def term_weights(topic: str, document_frequency: Callable[[Sequence[str]], dict[
 
 
 
+# A sentence stating an amount ("repurchased 102,673,000 shares … for $18.0 billion"), not only a year.
+STATED_FIGURE = re.compile(r"\$\s?\d|\d%|\d,\d{3}|\b\d+(?:\.\d+)?\s*(?:million|billion|thousand|percent)\b", re.I)
+FIGURE_FIRST = 0.05
+
+
 def passage_sentences(text: str) -> list[str]:
     """A passage's sentences for excerpts and ranking: a ";" ends one too, and only before a capital."""
     return sentences(text, ends=".!?;", capital=True)
@@ -203,7 +276,8 @@ def excerpt(text: str, weights: dict[str, float], budget: int, count_tokens: Cal
     """The parts of a passage (its `[document › section]` first line kept) that use the weighted
     words most, in their original order, within `budget` tokens: for a table its heading row and
     the best `rows` rows, for prose its best sentences. The passage itself when it fits.
-    `prefer_tables` (a question for a figure): a table whose row names the words goes first."""
+    `prefer_tables` (a question for a figure): a table whose row names the words goes first, and a
+    sentence that states an amount before one as relevant that does not."""
     if count_tokens(text) <= budget or not weights:
         return text
     lines = text.split("\n")
@@ -233,7 +307,9 @@ def excerpt(text: str, weights: dict[str, float], budget: int, count_tokens: Cal
             i = j
             continue
         for sentence in passage_sentences(line):
-            units.append((len(units), sentence, term_overlap(sentence, weights)))
+            # for a figure, of two sentences that name the topic as fully the one stating a figure goes first
+            stated = FIGURE_FIRST if prefer_tables and STATED_FIGURE.search(sentence) else 0.0
+            units.append((len(units), sentence, term_overlap(sentence, weights) + stated))
         i += 1
     chosen: list[tuple[int, str]] = []
     used = count_tokens(head) if head else 0

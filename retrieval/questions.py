@@ -36,6 +36,11 @@ IMPLICATION = re.compile(
     r"(?:suggest|indicate|imply|mean|reveal|say|tell|signal|reflect)\b.*$",
     re.I,
 )
+# "What do the inventory levels in the Q3 2022 report suggest about product demand?": the levels are
+# what the filing states, what they suggest is the reader's; answered with the figure, asked for alone.
+LEVELS = re.compile(r"\b(?:inventory|inventories|cash|debt|liquidity|headcount)\s+(?:levels?|positions?|balances?)\b", re.I)
+INTERPRETED = re.compile(r"\b(?:suggest|suggests|indicate|indicates|imply|implies|reflect|reflects|reveal|reveals|insights?|gleaned|"
+                         r"adapted|adapt|tell|say)\b", re.I)
 IF_SO = re.compile(r",?\s*(?:and|&)\s+(?:if so|if yes|if any)\b|,\s*and\s+(?:what|how much|how many|which)\b", re.I)
 DATE = re.compile(r"^\s*(?:when\b|by when\b|on what date\b|what date\b|what is the date\b|what was the date\b)", re.I)
 _AMOUNT_NOUNS = (
@@ -124,6 +129,7 @@ class QuestionPlan:
     missing_period: str = ""  # the period asked for, when none of the named documents covers it ("Q4 2023")
     dates: tuple[str, ...] = ()  # full dates the question names ("March 30, 2024"): the passages must hold one
     share: bool = False  # "what percentage of revenue did Services contribute": the part's figure and its table's total
+    compared: tuple[str, ...] = ()  # "how did operating expenses compare to revenue": the two amounts, each read from its row
 
     @property
     def split(self) -> bool:
@@ -243,6 +249,8 @@ def plan(
         topic = " ".join(SHARE_WORDS.sub(" ", topic).split()) or topic
     parts: tuple[Part, ...] = (Part(None),)
     over_time = bool(OVER_TIME.search(question))
+    if kind == "text" and not over_time and (levels := LEVELS.search(question)) and INTERPRETED.search(question):
+        kind, topic = "number", levels.group(0)
     if docs:
         labelled = [(d, (doc_name(d) or d) if doc_name else d) for d in docs]
         by_period = sorted(labelled, key=lambda dl: document_period(dl[1]))
@@ -260,7 +268,34 @@ def plan(
     if present is not None:
         absent = tuple(n for n in subject_names(question) if not present(n))
     return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs), missing_period, tuple(asked_dates(question)),
-                        share)
+                        share, () if over_time else compared_amounts(topic))
+
+
+# "X compare(d) to Y", "X measure up against Y", "X relative to Y": two amounts set side by side.
+COMPARED = re.compile(
+    r"\s+(?:compared?s?|compared)\s+(?:to|with|against)\s+|\s+(?:measure[sd]?|stack(?:s|ed)?)\s+up\s+(?:against|to|with)\s+"
+    r"|\s+relative\s+to\s+|\s+versus\s+|\s+vs\.?\s+|\s+against\s+", re.I)
+COMPARED_OPENING = re.compile(r"^\s*(?:how\s+(?:did|does|do|has|have|is|are|was|were)\s+|what\s+(?:is|was|are|were)\s+)", re.I)
+# "…, and how does this compare to …": the first amount is the clause before
+THIS_COMPARED = re.compile(r"^(?P<x>.+?),?\s+(?:and\s+)?how\s+(?:does|did|do)\s+(?:this|that|it|these|they)$", re.I)
+# the other side is a time, not an amount: "compared to the previous quarter", "relative to last year"
+A_TIME = re.compile(r"^(?:the\s+)?(?:(?:same|previous|prior|past|preceding|last|earlier|corresponding|year[- ]ago)\b|(?:a|one)\s+year\s+ago\b)", re.I)
+
+
+def compared_amounts(topic: str) -> tuple[str, ...]:
+    """The two amounts a topic sets side by side ("how did operating expenses compare to its revenue
+    for the same quarter?" → "operating expenses", "its revenue"), or () when it compares with an
+    earlier time or compares nothing."""
+    parts = COMPARED.split(topic.strip().rstrip("?."), maxsplit=1)
+    if len(parts) != 2:
+        return ()
+    first, second = COMPARED_OPENING.sub("", parts[0]).strip(" ,"), parts[1].strip(" ,")
+    if m := THIS_COMPARED.match(first):
+        first = COMPARED_OPENING.sub("", m.group("x")).strip(" ,")
+    second = re.split(r"\s+(?:for|in|during|over)\s+the\s+(?:same|corresponding)\b|,", second, maxsplit=1)[0].strip()
+    if not first or not second or A_TIME.match(second):
+        return ()
+    return first, second
 
 
 SHARE = re.compile(r"^\s*(?:what|which)\s+(?:percentage|percent|proportion|share|portion|fraction)\s+of\b"

@@ -496,3 +496,57 @@ def test_a_figure_from_the_column_of_another_period_is_read_from_the_column_aske
     answer = assistant.ask(question, groups=["all-staff"])
     assert answer.answer == expected
     assert any("the column of the period asked" in r for r in answer.details["checks"]["repaired"])
+
+
+def test_two_amounts_compared_are_each_read_from_their_row_for_the_latest_period(test_settings):
+    """"How did operating expenses compare to revenue?": the model works out a share no passage
+    states; the answer is the two figures, each from the row naming it, in the column of the latest
+    period even where the table puts the year-ago column first."""
+    statement = Chunk(
+        id="statement-1",
+        text=("[2023 Q1 Widgetco › Statements of operations]\n| (In millions) | Three Months Ended March 31, 2022 | Three Months Ended March 31, 2023 |\n"
+              "| --- | --- | --- |\n| Net sales | 116,444 | 127,358 |\n| Total operating expenses | 112,775 | 122,584 |\n| Operating income | 3,669 | 4,774 |"),
+        source="filings/2023 Q1 Widgetco.pdf", doc_id="filings/2023 Q1 Widgetco.pdf", page=4, section="Statements of operations",
+        groups=("all-staff",),
+    )
+    retrieval = test_settings.retrieval.model_copy(update={"answer_mode": "structured", "min_score": 0.0})
+    assistant = build_assistant(test_settings.model_copy(update={"retrieval": retrieval}), chat_model=FakeChatModel(
+        reply=lambda messages, json_schema=None: json.dumps(
+            {"points": [{"doc": 1, "text": "Operating expenses were 96% of net sales, at $112,775 million."}]})))
+    seed(assistant, [*CORPUS, statement])
+    answer = assistant.ask("How did Widgetco's operating expenses compare to its net sales?", groups=["all-staff"])
+    assert answer.details["type"] == "text" and not answer.refused
+    assert answer.answer == ("Total operating expenses, Three Months Ended March 31, 2023: 122,584 million. [1] "
+                             "Net sales, Three Months Ended March 31, 2023: 127,358 million. [1]")
+    assert "96%" not in answer.answer
+    assert any(r.startswith("compared:") for r in answer.details["checks"]["repaired"])
+
+
+def test_a_figure_from_a_row_that_names_the_topic_less_well_is_read_from_the_better_row(test_settings):
+    """The model copies the cash flow statement's "Inventories" (the period's change) while the
+    balance sheet's row, which names the inventories themselves, is in the prompt: its figure for the
+    latest date is shown instead."""
+    balance = Chunk(
+        id="balance-1",
+        text=("[2022 Q3 Widgetco › Balance sheets]\n| CONDENSED CONSOLIDATED BALANCE SHEETS (In millions) | June 25, 2022 | September 25, 2021 |\n"
+              "| --- | --- | --- |\n| Inventories | 5,433 | 6,580 |\n| Total current assets | 112,292 | 134,836 |"),
+        source="filings/2022 Q3 Widgetco.pdf", doc_id="filings/2022 Q3 Widgetco.pdf", page=3, section="Balance sheets", groups=("all-staff",),
+    )
+    flows = Chunk(
+        id="flows-1",
+        text=("[2022 Q3 Widgetco › Statements of cash flows]\n| CONDENSED CONSOLIDATED STATEMENTS OF CASH FLOWS (In millions) | Nine Months Ended June 25, 2022 |"
+              " Nine Months Ended June 26, 2021 |\n| --- | --- | --- |\n| Inventories | 1,049 | (1,213) |\n| Vendor non-trade receivables | 9,109 | (1,494) |"),
+        source="filings/2022 Q3 Widgetco.pdf", doc_id="filings/2022 Q3 Widgetco.pdf", page=5, section="Statements of cash flows", groups=("all-staff",),
+    )
+    retrieval = test_settings.retrieval.model_copy(update={"answer_mode": "structured", "min_score": 0.0})
+    assistant = build_assistant(test_settings.model_copy(update={"retrieval": retrieval}), chat_model=FakeChatModel(reply=lambda messages, json_schema=None: "{}"))
+    seed(assistant, [*CORPUS, balance, flows])
+    assistant.ask("What were Widgetco's inventories?", groups=["all-staff"])  # the prompt's numbering, for the scripted form
+    flows_doc = next(
+        i for i, (_, text) in enumerate(DOC_BLOCK.findall(assistant.chat_model.calls[-1][-1].content), start=1) if "1,049" in text)
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": flows_doc, "quote": "| Inventories | 1,049 | (1,213) |", "value": "1,049"}]})
+    answer = assistant.ask("What were Widgetco's inventories?", groups=["all-staff"])
+    assert answer.answer == "Inventories, June 25, 2022: 5,433 million. [1]"
+    assert answer.citations[0].chunk_id == "balance-1"
+    assert any("names the topic better" in r for r in answer.details["checks"]["repaired"])

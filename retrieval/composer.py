@@ -261,9 +261,8 @@ class Composer:
     @staticmethod
     def _read_empty_parts(checked: Checked, the_plan: QuestionPlan, owner: list[int], contexts: list[ScoredChunk],
                           shown: list[str], weights: dict[str, float], query: str, relevant) -> None:
-        """A part the form left empty (or whose figures the checks dropped) gets the first figure (a
-        filing's current period) of its passages' table row that names the topic, checked like the
-        model's. Over several documents the model often answers one or two of four, or none when the
+        """A part the form left empty (or whose figures the checks dropped) gets the latest period's
+        figure of its passages' table row that names the topic, checked like the model's. Over several documents the model often answers one or two of four, or none when the
         question also asks why ("…? If so, what are the key drivers?"); for one figure it often copies
         the wrong passage's row (the "Net sales" row for "gross margin") while the right row is
         in the prompt. The rows are there."""
@@ -273,15 +272,13 @@ class Composer:
             if index in answered:
                 continue
             mine = the_plan.parts[index].docs  # a passage of another document (a search that fell back to all) is not this part's
-            rows = [(row, doc) for doc in range(1, len(contexts) + 1)
-                    if owner[doc - 1] == index and (contexts[doc - 1].chunk.doc_id in mine if mine else not the_plan.split)
-                    and (row := best_row(contexts[doc - 1].chunk.text, weights))]
-            if not rows:
-                continue
-            (score, line), doc = max(rows, key=lambda r: r[0][0])
-            value = current_value(contexts[doc - 1].chunk.text, line)
-            if score >= TABLE_ROW_MATCH and value:
-                facts.append(Fact(doc, line, value, table_cells(line)[0]))
+
+            def its_own(doc: int, index: int = index, mine=mine) -> bool:
+                return owner[doc - 1] == index and (contexts[doc - 1].chunk.doc_id in mine if mine else not the_plan.split)
+
+            found = _topic_row(contexts, weights, its_own)
+            if found and found[0] >= TABLE_ROW_MATCH and (fact := _row_fact(contexts, found[2], found[1])):
+                facts.append(fact)
         if facts:
             read = check(Draft(facts=facts), contexts, query, relevant=relevant, shown=shown)
             checked.facts += read.facts
@@ -295,20 +292,18 @@ class Composer:
         sheet's) is replaced by that row's figure for the latest period. Figures from sentences stay."""
         if not checked.facts or not weights:
             return
-        rows = [(found, doc) for doc in range(1, len(contexts) + 1) if (found := best_row(contexts[doc - 1].chunk.text, weights))]
-        if not rows:
+        found = _topic_row(contexts, weights)
+        if found is None or found[0] < TABLE_ROW_MATCH:
             return
-        (score, line), doc = max(rows, key=lambda r: r[0][0])
-        if score < TABLE_ROW_MATCH:
-            return
+        score, line, doc = found
         texts = [contexts[f.doc - 1].chunk.text for f in checked.facts]
         held = [row_holding(text, f.value) for text, f in zip(texts, checked.facts, strict=True)]
         if any(row is None for row in held) or line in held:
             return
         if max(row_score(text, row, weights) for text, row in zip(texts, held, strict=True)) >= score - TOTAL_FIRST:
             return
-        value = current_value(contexts[doc - 1].chunk.text, line)
-        read = check(Draft(facts=[Fact(doc, line, value, table_cells(line)[0])]), contexts, query, relevant=relevant, shown=shown) if value else None
+        fact = _row_fact(contexts, doc, line)
+        read = check(Draft(facts=[fact]), contexts, query, relevant=relevant, shown=shown) if fact else None
         if read is not None and read.facts:
             checked.repaired.append(f"{checked.facts[0].value!r} → {read.facts[0].value!r}: the row {table_cells(line)[0]!r} names the topic better")
             checked.facts = read.facts
@@ -320,12 +315,10 @@ class Composer:
         the same table (in the next passage of the document when the table continues there). The
         share itself is not computed: an answer states no number its passages do not hold. Left as
         the form had it when no total is found."""
-        rows = [(found, doc) for doc in range(1, len(contexts) + 1) if (found := best_row(contexts[doc - 1].chunk.text, weights))]
-        if not rows:
+        found = _topic_row(contexts, weights)
+        if found is None or found[0] < TABLE_ROW_MATCH:
             return
-        (score, line), doc = max(rows, key=lambda r: r[0][0])
-        if score < TABLE_ROW_MATCH:
-            return
+        _, line, doc = found
         chunk = contexts[doc - 1].chunk
         pool, pool_shown = list(contexts), list(shown)
         total, total_doc = total_row(chunk.text, line), doc
@@ -338,8 +331,8 @@ class Composer:
             return
         facts = []
         for at, row in ((doc, line), (total_doc, total)):
-            if value := current_value(pool[at - 1].chunk.text, row):
-                facts.append(Fact(at, row, value, table_cells(row)[0]))
+            if fact := _row_fact(pool, at, row):
+                facts.append(fact)
         read = check(Draft(facts=facts), pool, query, shown=pool_shown)  # the total names the whole, not the topic
         if len(read.facts) == 2 and not (SCALE.search(read.facts[0].value) and not SCALE.search(read.facts[1].value)):
             # (a total whose passage does not state the table's unit, "(In millions)" above the split, is left out:
@@ -459,14 +452,11 @@ class Composer:
         facts = []
         for side in sides:
             weights = term_weights(side, lexical.document_frequencies, lexical.count_cached())
-            rows = [(found, doc) for doc in range(1, len(contexts) + 1) if (found := best_row(contexts[doc - 1].chunk.text, weights))]
-            if not rows:
+            found = _topic_row(contexts, weights)
+            fact = _row_fact(contexts, found[2], found[1]) if found and found[0] >= COMPARED_ROW_MATCH else None
+            if fact is None:
                 return
-            (score, line), doc = max(rows, key=lambda r: r[0][0])
-            value = current_value(contexts[doc - 1].chunk.text, line)
-            if score < COMPARED_ROW_MATCH or value is None:
-                return
-            facts.append(Fact(doc, line, value, table_cells(line)[0]))
+            facts.append(fact)
         read = check(Draft(facts=facts), contexts, query, shown=shown)  # each row names one side, not the whole topic
         if len(read.facts) != len(sides):
             return
@@ -518,6 +508,23 @@ class _LiveText:
         self.pieces.append(piece)
         if self.first_at is None:
             self.first_at = time.perf_counter()
+
+
+def _topic_row(contexts: Sequence[ScoredChunk], weights: dict[str, float], keep: Callable[[int], bool] = lambda doc: True,
+               ) -> tuple[float, str, int] | None:
+    """The table row of the prompt's passages (those `keep` accepts, by prompt number) that names the
+    weighted topic best: (score, row, prompt number)."""
+    rows = [(found, doc) for doc in range(1, len(contexts) + 1) if keep(doc) and (found := best_row(contexts[doc - 1].chunk.text, weights))]
+    if not rows:
+        return None
+    (score, line), doc = max(rows, key=lambda r: r[0][0])
+    return score, line, doc
+
+
+def _row_fact(contexts: Sequence[ScoredChunk], doc: int, row: str) -> Fact | None:
+    """A fact for a table row of prompt passage `doc`: its latest period's figure, labelled by the row."""
+    value = current_value(contexts[doc - 1].chunk.text, row)
+    return Fact(doc, row, value, table_cells(row)[0]) if value else None
 
 
 def _citation(scored: ScoredChunk, said: str, snippet_chars: int = 300) -> Citation:

@@ -460,9 +460,7 @@ class Composer:
         read = check(Draft(facts=facts), contexts, query, shown=shown)  # each row names one side, not the whole topic
         if len(read.facts) != len(sides):
             return
-        read_values = {(f.doc, f.value) for f in read.facts}
-        checked.facts = read.facts + [f for f in checked.facts if (f.doc, f.value) in read_values]
-        checked.facts = list({(f.doc, f.value): f for f in checked.facts}.values())
+        checked.facts = read.facts
         checked.points = []
         checked.verdict = None
         checked.repaired.append("compared: " + ", ".join(f"{f.value!r} ({f.about})" for f in read.facts) + ", read from their table rows")
@@ -494,9 +492,9 @@ class _LiveText:
         one = self.check_draft(Draft(facts=[item]) if isinstance(item, Fact) else Draft(points=[item]))
         self.checked.dropped += one.dropped
         self.checked.repaired += one.repaired
-        values = {(f.doc, f.value) for f in self.checked.facts}
+        values = {f.value for f in self.checked.facts}  # one figure from two passages (the same row twice) is said once
         said = {p.text.strip().lower() for p in self.checked.points}
-        fresh = Checked(facts=[f for f in one.facts if (f.doc, f.value) not in values],
+        fresh = Checked(facts=[f for f in one.facts if f.value not in values],
                         points=[p for p in one.points if p.text.strip().lower() not in said],
                         verdict=verdict if verdict in ("yes", "no") and one.facts and not self.pieces else None)
         piece = render(fresh, self.cite) if fresh.facts or fresh.points else ""

@@ -550,3 +550,21 @@ def test_a_figure_from_a_row_that_names_the_topic_less_well_is_read_from_the_bet
     assert answer.answer == "Inventories, June 25, 2022: 5,433 million. [1]"
     assert answer.citations[0].chunk_id == "balance-1"
     assert any("names the topic better" in r for r in answer.details["checks"]["repaired"])
+
+
+def test_one_figure_read_from_two_passages_is_stated_once():
+    """The same row in two passages (a table split over chunks repeats rows; two statements list the
+    same total) gives the same figure twice: the answer says it once, citing where it was first read."""
+    from retrieval.composer import _LiveText
+    from retrieval.checks import Checked
+    from retrieval.structured import Fact
+
+    shown: list[str] = []
+    cited: list[int] = []
+    live = _LiveText(shown.append, lambda doc, said: cited.append(doc) or len(cited),
+                     lambda draft: Checked(facts=list(draft.facts), points=list(draft.points)))
+    live.add(Fact(1, "| Total inventories | $ 4,454 |", "$4,454 million", "Total inventories, October 30, 2022"), None)
+    live.add(Fact(2, "| Inventories | $ 4,454 |", "$4,454 million", "Inventories, October 30, 2022"), None)
+    live.add(Fact(2, "| Raw materials | $ 1,021 |", "$1,021 million", "Raw materials, October 30, 2022"), None)
+    assert len(live.pieces) == 2 and "4,454" in live.pieces[0] and "1,021" in live.pieces[1]
+    assert cited == [1, 2]

@@ -66,6 +66,22 @@ def doc_number(assistant, chunk_id: str) -> int:
     raise AssertionError(f"{chunk_id} not in the prompt")
 
 
+def table_assistant(test_settings, reply, *chunks: Chunk):
+    """A structured-mode assistant over the test corpus and `chunks`, with the model's `reply`. (min_score
+    0: the bag-of-words test embedder scores a short question low against a table.)"""
+    retrieval = test_settings.retrieval.model_copy(update={"answer_mode": "structured", "min_score": 0.0})
+    assistant = build_assistant(test_settings.model_copy(update={"retrieval": retrieval}), chat_model=FakeChatModel(reply=reply))
+    seed(assistant, [*CORPUS, *chunks])
+    return assistant
+
+
+def filing(chunk_id: str, name: str, section: str, page: int, body: str) -> Chunk:
+    """A passage of the filing `name` ("2023 Q1 Widgetco"), readable by all staff."""
+    source = f"filings/{name}.pdf"
+    return Chunk(id=chunk_id, text=f"[{name} › {section}]\n{body}", source=source, doc_id=source, page=page, section=section,
+                 groups=("all-staff",))
+
+
 TRAVEL = "How many days in advance must international travel be requested?"
 REVENUE = "What was widget revenue in the year ended March 31, 2023?"
 
@@ -259,11 +275,8 @@ def test_a_figure_the_form_got_from_the_wrong_row_is_read_from_the_row_that_name
               "| --- | --- | --- |\n| Widget revenue | 4,120 | 3,870 |\n| Total gross margin | 1,650 | 1,512 |"),
         source="finance/results-2023.pdf", doc_id="finance/results-2023.pdf", page=5, section="Results", groups=("all-staff",),
     )
-    # (min_score 0: the bag-of-words test embedder scores a two-word question low against a table)
-    retrieval = test_settings.retrieval.model_copy(update={"answer_mode": "structured", "min_score": 0.0})
-    assistant = build_assistant(test_settings.model_copy(update={"retrieval": retrieval}), chat_model=FakeChatModel(
-        reply=lambda messages, json_schema=None: json.dumps({"facts": [{"doc": 1, "quote": "| Widget revenue | 4,120 | 3,870 |", "value": "4,120"}]})))
-    seed(assistant, [*CORPUS, margin])
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": 1, "quote": "| Widget revenue | 4,120 | 3,870 |", "value": "4,120"}]}), margin)
     answer = assistant.ask("What was the gross margin?", groups=["all-staff"])
     assert not answer.refused
     assert answer.answer == "Total gross margin, Year Ended March 31, 2023: 1,650 million. [1]"
@@ -502,18 +515,11 @@ def test_two_amounts_compared_are_each_read_from_their_row_for_the_latest_period
     """"How did operating expenses compare to revenue?": the model works out a share no passage
     states; the answer is the two figures, each from the row naming it, in the column of the latest
     period even where the table puts the year-ago column first."""
-    statement = Chunk(
-        id="statement-1",
-        text=("[2023 Q1 Widgetco › Statements of operations]\n| (In millions) | Three Months Ended March 31, 2022 | Three Months Ended March 31, 2023 |\n"
-              "| --- | --- | --- |\n| Net sales | 116,444 | 127,358 |\n| Total operating expenses | 112,775 | 122,584 |\n| Operating income | 3,669 | 4,774 |"),
-        source="filings/2023 Q1 Widgetco.pdf", doc_id="filings/2023 Q1 Widgetco.pdf", page=4, section="Statements of operations",
-        groups=("all-staff",),
-    )
-    retrieval = test_settings.retrieval.model_copy(update={"answer_mode": "structured", "min_score": 0.0})
-    assistant = build_assistant(test_settings.model_copy(update={"retrieval": retrieval}), chat_model=FakeChatModel(
-        reply=lambda messages, json_schema=None: json.dumps(
-            {"points": [{"doc": 1, "text": "Operating expenses were 96% of net sales, at $112,775 million."}]})))
-    seed(assistant, [*CORPUS, statement])
+    statement = filing("statement-1", "2023 Q1 Widgetco", "Statements of operations", 4, (
+        "| (In millions) | Three Months Ended March 31, 2022 | Three Months Ended March 31, 2023 |\n| --- | --- | --- |\n"
+        "| Net sales | 116,444 | 127,358 |\n| Total operating expenses | 112,775 | 122,584 |\n| Operating income | 3,669 | 4,774 |"))
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps(
+        {"points": [{"doc": 1, "text": "Operating expenses were 96% of net sales, at $112,775 million."}]}), statement)
     answer = assistant.ask("How did Widgetco's operating expenses compare to its net sales?", groups=["all-staff"])
     assert answer.details["type"] == "text" and not answer.refused
     assert answer.answer == ("Total operating expenses, Three Months Ended March 31, 2023: 122,584 million. [1] "
@@ -526,21 +532,13 @@ def test_a_figure_from_a_row_that_names_the_topic_less_well_is_read_from_the_bet
     """The model copies the cash flow statement's "Inventories" (the period's change) while the
     balance sheet's row, which names the inventories themselves, is in the prompt: its figure for the
     latest date is shown instead."""
-    balance = Chunk(
-        id="balance-1",
-        text=("[2022 Q3 Widgetco › Balance sheets]\n| CONDENSED CONSOLIDATED BALANCE SHEETS (In millions) | June 25, 2022 | September 25, 2021 |\n"
-              "| --- | --- | --- |\n| Inventories | 5,433 | 6,580 |\n| Total current assets | 112,292 | 134,836 |"),
-        source="filings/2022 Q3 Widgetco.pdf", doc_id="filings/2022 Q3 Widgetco.pdf", page=3, section="Balance sheets", groups=("all-staff",),
-    )
-    flows = Chunk(
-        id="flows-1",
-        text=("[2022 Q3 Widgetco › Statements of cash flows]\n| CONDENSED CONSOLIDATED STATEMENTS OF CASH FLOWS (In millions) | Nine Months Ended June 25, 2022 |"
-              " Nine Months Ended June 26, 2021 |\n| --- | --- | --- |\n| Inventories | 1,049 | (1,213) |\n| Vendor non-trade receivables | 9,109 | (1,494) |"),
-        source="filings/2022 Q3 Widgetco.pdf", doc_id="filings/2022 Q3 Widgetco.pdf", page=5, section="Statements of cash flows", groups=("all-staff",),
-    )
-    retrieval = test_settings.retrieval.model_copy(update={"answer_mode": "structured", "min_score": 0.0})
-    assistant = build_assistant(test_settings.model_copy(update={"retrieval": retrieval}), chat_model=FakeChatModel(reply=lambda messages, json_schema=None: "{}"))
-    seed(assistant, [*CORPUS, balance, flows])
+    balance = filing("balance-1", "2022 Q3 Widgetco", "Balance sheets", 3, (
+        "| CONDENSED CONSOLIDATED BALANCE SHEETS (In millions) | June 25, 2022 | September 25, 2021 |\n| --- | --- | --- |\n"
+        "| Inventories | 5,433 | 6,580 |\n| Total current assets | 112,292 | 134,836 |"))
+    flows = filing("flows-1", "2022 Q3 Widgetco", "Statements of cash flows", 5, (
+        "| CONDENSED CONSOLIDATED STATEMENTS OF CASH FLOWS (In millions) | Nine Months Ended June 25, 2022 | Nine Months Ended June 26, 2021 |\n"
+        "| --- | --- | --- |\n| Inventories | 1,049 | (1,213) |\n| Vendor non-trade receivables | 9,109 | (1,494) |"))
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: "{}", balance, flows)
     assistant.ask("What were Widgetco's inventories?", groups=["all-staff"])  # the prompt's numbering, for the scripted form
     flows_doc = next(
         i for i, (_, text) in enumerate(DOC_BLOCK.findall(assistant.chat_model.calls[-1][-1].content), start=1) if "1,049" in text)

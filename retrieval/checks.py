@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import table_cells
+from retrieval.focus import SEPARATOR, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import sentences
@@ -287,7 +287,6 @@ def _source_of(quote: str, value: str, doc: int, passages: Sequence[str], min_su
 
 SCALE_WORD = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
 PER_UNIT = re.compile(r"\bper\b|percent|percentage|\bratio\b|\brate\b|\bmargin %", re.I)
-SEPARATOR = re.compile(r"^\|\s*-{3}")
 
 
 def _table_cell(value: str, quote: str, passage: str) -> tuple[list[str], list[str] | None, int] | None:

@@ -137,17 +137,19 @@ class Composer:
                 evidence[doc] = said
             return order.index(doc) + 1
 
+        topic_row = _topic_row(contexts, weights) if kind == "number" and weights else None
+
         def check_item(draft: Draft) -> Checked:
             one = check(draft, contexts, query, relevant=relevant, shown=shown)
-            if kind == "number":
-                self._prefer_topic_row(one, contexts, shown, weights, query, relevant)
+            if topic_row is not None:
+                self._prefer_topic_row(one, topic_row, contexts, shown, weights, query, relevant)
             return one
 
         live = _LiveText(emit, cite, check_item)
         # one part: its items are shown as they are written (several: the lines follow the parts' order)
+        share = the_plan.share and not the_plan.split
         compared = bool(the_plan.compared) and not the_plan.split and (kind == "number" or _asks_amount(query))
-        # a share (its figure and the total) or two amounts compared are read together, after the form
-        whole = (the_plan.share or compared) and not the_plan.split
+        whole = share or compared  # a share (its figure and the total) or two amounts compared are read together, after the form
         raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=None if the_plan.split or whole else live.add)
         if live.pieces:
             details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired}
@@ -156,7 +158,7 @@ class Composer:
         checked = check(parse(raw), contexts, query, relevant=relevant, shown=shown)
         if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
             self._read_empty_parts(checked, the_plan, owner, contexts, shown, weights, query, relevant)
-        if whole and the_plan.share:
+        if share:
             self._read_share(checked, contexts, shown, weights, query, groups)
         elif compared:
             self._read_compared(checked, the_plan.compared, contexts, shown, query)
@@ -262,10 +264,10 @@ class Composer:
     def _read_empty_parts(checked: Checked, the_plan: QuestionPlan, owner: list[int], contexts: list[ScoredChunk],
                           shown: list[str], weights: dict[str, float], query: str, relevant) -> None:
         """A part the form left empty (or whose figures the checks dropped) gets the latest period's
-        figure of its passages' table row that names the topic, checked like the model's. Over several documents the model often answers one or two of four, or none when the
-        question also asks why ("…? If so, what are the key drivers?"); for one figure it often copies
-        the wrong passage's row (the "Net sales" row for "gross margin") while the right row is
-        in the prompt. The rows are there."""
+        figure of its passages' table row that names the topic, checked like the model's. Over several
+        documents the model often answers one or two of four, or none when the question also asks why
+        ("…? If so, what are the key drivers?"); for one figure it often copies the wrong passage's row
+        (the "Net sales" row for "gross margin") while the right row is in the prompt. The rows are there."""
         answered = {owner[f.doc - 1] for f in checked.facts} | {owner[p.doc - 1] for p in checked.points}
         facts: list[Fact] = []
         for index in range(len(the_plan.parts)):
@@ -285,17 +287,14 @@ class Composer:
             checked.repaired += [f"{f.value!r}: read from the table row {f.about!r}" for f in read.facts]
 
     @staticmethod
-    def _prefer_topic_row(checked: Checked, contexts: list[ScoredChunk], shown: list[str], weights: dict[str, float], query: str,
-                          relevant) -> None:
-        """A figure the form copied from a table row that names the topic less well than another row of
-        the passages (the cash flow statement's "Inventories", the quarter's change, beside the balance
-        sheet's) is replaced by that row's figure for the latest period. Figures from sentences stay."""
-        if not checked.facts or not weights:
+    def _prefer_topic_row(checked: Checked, topic_row: tuple[float, str, int], contexts: list[ScoredChunk], shown: list[str],
+                          weights: dict[str, float], query: str, relevant) -> None:
+        """A figure the form copied from a table row that names the topic less well than `topic_row`, the
+        prompt's best (the cash flow statement's "Inventories", the quarter's change, beside the balance
+        sheet's), is replaced by that row's figure for the latest period. Figures from sentences stay."""
+        score, line, doc = topic_row
+        if not checked.facts or score < TABLE_ROW_MATCH:
             return
-        found = _topic_row(contexts, weights)
-        if found is None or found[0] < TABLE_ROW_MATCH:
-            return
-        score, line, doc = found
         texts = [contexts[f.doc - 1].chunk.text for f in checked.facts]
         held = [row_holding(text, f.value) for text, f in zip(texts, checked.facts, strict=True)]
         if any(row is None for row in held) or line in held:
@@ -444,8 +443,8 @@ class Composer:
 
     def _read_compared(self, checked: Checked, sides: Sequence[str], contexts: list[ScoredChunk], shown: list[str], query: str) -> None:
         """"How did X compare to Y": each side's figure is read from the table row of the passages that
-        names it best (the current period's column), checked like the model's; the model's figures that
-        name neither side go. Left as the form had it unless both rows are found and pass the checks."""
+        names it best (the latest period's column), checked like the model's, and the two replace what
+        the form wrote. Left as the form had it unless both rows are found and pass the checks."""
         lexical = self.assistant.lexical
         if lexical is None:
             return

@@ -180,8 +180,7 @@ def row_holding(text: str, value: str) -> str | None:
     if figure is None:
         return None
     for line in text.split("\n"):
-        if line.startswith("|") and any(FIGURE.fullmatch(c.strip("$€£()% ").strip()) and c.strip("$€£()% ").strip() == figure.group(0)
-                                        for c in table_cells(line)[1:]):
+        if line.startswith("|") and figure.group(0) in (c.strip("$€£()% ").strip() for c in table_cells(line)[1:]):
             return line
     return None
 
@@ -257,8 +256,6 @@ def term_weights(topic: str, document_frequency: Callable[[Sequence[str]], dict[
         if phrase:
             df[word] = max(df.get(word, 0), min(df.get(p, 0) for p in phrase))
     return {stem(w): math.log(1 + total_chunks / (1 + df.get(w, 0))) for w in words}
-
-
 
 
 # A sentence stating an amount ("repurchased 102,673,000 shares … for $18.0 billion"), not only a year.

@@ -273,7 +273,7 @@ def plan(
 
 # "X compare(d) to Y", "X measure up against Y", "X relative to Y": two amounts set side by side.
 COMPARED = re.compile(
-    r"\s+(?:compared?s?|compared)\s+(?:to|with|against)\s+|\s+(?:measure[sd]?|stack(?:s|ed)?)\s+up\s+(?:against|to|with)\s+"
+    r"\s+compare[sd]?\s+(?:to|with|against)\s+|\s+(?:measure[sd]?|stack(?:s|ed)?)\s+up\s+(?:against|to|with)\s+"
     r"|\s+relative\s+to\s+|\s+versus\s+|\s+vs\.?\s+|\s+against\s+", re.I)
 COMPARED_OPENING = re.compile(r"^\s*(?:how\s+(?:did|does|do|has|have|is|are|was|were)\s+|what\s+(?:is|was|are|were)\s+)", re.I)
 # "…, and how does this compare to …": the first amount is the clause before

@@ -110,6 +110,20 @@ def driver(browser_tools, tmp_path):
         chrome.quit()
 
 
+def expander_settled(text: str):
+    """A wait condition: the open expander that holds `text`, once no animation runs on it."""
+    from selenium.webdriver.common.by import By
+
+    def settled(driver):
+        found = driver.find_elements(By.XPATH, f"//details[@open][.//p[contains(., '{text}')]]")
+        if not found:
+            return False
+        still = driver.execute_script("return arguments[0].getAnimations().length > 0 || !!arguments[0].style.height;", found[0])
+        return False if still else found[0]
+
+    return settled
+
+
 def test_log_in_ask_and_expand_a_citation(served_app, driver, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -136,10 +150,12 @@ def test_log_in_ask_and_expand_a_citation(served_app, driver, tmp_path):
     assert answer, "the streamed answer with its citation marker is shown"
     assert "page 4" in summary.text and "International travel" in summary.text
     summary.click()
-    passage = wait.until(
-        ec.visibility_of_element_located((By.XPATH, "//details[@open]//p[contains(., 'approved by the line manager')]"))
-    )
-    assert passage.is_displayed()
+    # The expander opens in two timed animations (a few pixels, then the whole passage): judge the
+    # passage once they have ended, and again after both could have run, not in between.
+    wait.until(expander_settled("approved by the line manager"))
+    time.sleep(0.7)
+    details = wait.until(expander_settled("approved by the line manager"))
+    assert details.find_element(By.XPATH, ".//p[contains(., 'approved by the line manager')]").is_displayed()
     assert driver.find_elements(By.XPATH, "//details[@open]//button[contains(., 'Download travel-policy.pdf')]")
     assert driver.find_elements(By.CSS_SELECTOR, "[data-testid='stFeedback'], [data-testid='stButtonGroup']")
     time.sleep(0.5)  # let the expander's open animation finish before the picture

@@ -358,7 +358,8 @@ class Composer:
         return [c for c in self.assistant.store.get(ids) if readable & set(c.groups)]
 
     def _write(self, checked: Checked, cite, the_plan: QuestionPlan, owner: list[int]) -> str:
-        """One text, or one line per part (in the order of the parts) for a question over several documents."""
+        """One text, or one line per part (in the order of the parts) for a question over several
+        documents; a yes/no verdict leads the lines once ("Yes." then what each document says)."""
         if not the_plan.split:
             return render(checked, cite)
         lines = []
@@ -366,10 +367,11 @@ class Composer:
             mine = Checked(
                 facts=[f for f in checked.facts if owner[f.doc - 1] == index],
                 points=[p for p in checked.points if owner[p.doc - 1] == index],
-                verdict=checked.verdict,
             )
             if mine.facts or mine.points:
                 lines.append("- " + render(mine, cite, lead=part.label))
+        if lines and checked.verdict in ("yes", "no"):
+            lines.insert(0, checked.verdict.capitalize() + ".")
         return "\n".join(lines)
 
     def _retrieve(self, topic: str, query: str, groups: Sequence[str], top_k: int | None, docs) -> Retrieval:

@@ -5,6 +5,7 @@ the chunk's first section instead of the sentence's own — in typed and in free
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -264,6 +265,29 @@ def test_a_figure_asked_of_several_filings_reads_the_ones_the_form_left_empty_fr
     ]
     assert [c.chunk_id for c in answer.citations] == ["Q1-table", "Q2-table"]
     assert any("read from the table row" in r and "4,480" in r for r in answer.details["checks"]["repaired"])
+
+
+def test_a_yes_no_question_over_several_filings_opens_with_one_verdict(test_settings):
+    """"Did widget revenue grow over the quarters?" over two filings: "Yes." once, first, then what
+    each filing says on its own line (not "Yes." repeated inside every line, where a reader
+    skimming the answer's first word finds a filing's name)."""
+    chunks = _quarterly("Q1", "April 1, 2023", "4,120", "3,870") + _quarterly("Q2", "July 1, 2023", "4,480", "4,010")
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
+    assistant = build_assistant(settings, chat_model=FakeChatModel(reply=lambda messages, json_schema=None: "{}"))
+    seed(assistant, [*CORPUS, *chunks])
+
+    def reply(messages, json_schema=None):  # the widget row of each filing's table
+        blocks = DOC_BLOCK.findall(messages[-1].content)
+        rows = [(n, re.search(r"\| Widget revenue \| ([\d,]+) \|[^\n]*", text)) for n, (_, text) in enumerate(blocks, start=1)]
+        return json.dumps({"answer": "yes", "facts": [{"doc": n, "quote": row.group(0), "value": row.group(1)} for n, row in rows if row]})
+
+    assistant.chat_model.reply = reply
+    answer = assistant.ask("Did Widgetco's widget revenue grow over the quarters?", groups=["all-staff"])
+    assert answer.to_json(details=True)["answer_type"] == "yes_no"
+    lines = answer.answer.splitlines()
+    assert lines[0] == "Yes."
+    assert [line.split(":")[0] for line in lines[1:]] == ["- 2023 Q1 Widgetco", "- 2023 Q2 Widgetco"]
+    assert "Yes" not in "\n".join(lines[1:])
 
 
 def test_a_figure_the_form_got_from_the_wrong_row_is_read_from_the_row_that_names_the_topic(test_settings):

@@ -23,6 +23,7 @@ from eval.metrics import WORD, split_sentences, strip_markers
 from retrieval.errors import LoreError, ModelUnavailableError
 from retrieval.schema import ChatMessage, Usage
 from retrieval.settings import Settings
+from retrieval.text import content_words
 
 PROMPT_VERSION = "v5"
 
@@ -68,10 +69,6 @@ RELEVANCY_SCHEMA = {
     "required": ["relevant"],
 }
 RELEVANCY_VALUE = {"yes": 1.0, "partly": 0.5, "no": 0.0}
-STOPWORDS = frozenset(
-    "a an the of to in on at for and or but is are was were be been it its this that these those with by "
-    "from as not no do does did can will would should may must has have had you your we our they their".split()
-)
 
 
 class JudgeError(LoreError):
@@ -151,10 +148,6 @@ def faithfulness(judge: Judge, contexts: Sequence[str], answer: str) -> JudgeRes
 
 def verify(judge: Judge, claims: Sequence[str], context: str) -> list[bool]:
     return [v.supported for v in judge.assess(claims, context)]
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
 class FakeJudge:
@@ -283,17 +276,10 @@ def true_probability(model: Any) -> float | None:
     """P(true) over {true, True} vs {false, False} at the first reply position, from llama.cpp's logits
     of the last prompt token (still current: a 1-token reply is sampled, never evaluated). The logits
     are raw, before the grammar: the verdict's confidence, not the constrained choice. None elsewhere."""
-    llm = getattr(model, "_llm", None)
-    if llm is None or not hasattr(llm, "_ctx"):
-        return None
     try:
-        import numpy as np
-
-        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
-        ids = {word: llm.tokenize(word.encode(), add_bos=False) for word in ("true", "True", "false", "False")}
-        if any(len(t) != 1 for t in ids.values()):
+        values = model.next_token_logits(("true", "True", "false", "False"))
+        if values is None:
             return None
-        values = {w: float(logits[t[0]]) for w, t in ids.items()}
         top = max(values.values())
         weights = {w: math.exp(v - top) for w, v in values.items()}
         return (weights["true"] + weights["True"]) / sum(weights.values())

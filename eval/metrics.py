@@ -10,10 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-from retrieval.answering import looks_like_refusal as _refusal  # one refusal rule for answering and scoring
-from retrieval.text import sentences
-
-MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]")
+from retrieval.text import MARKER, sentences
+from retrieval.text import looks_like_refusal as _refusal  # one refusal rule for answering and scoring
 MARKER_NUMBERS = re.compile(r"\d{1,3}")
 WORD = re.compile(r"[a-z0-9]+(?:[.,'][a-z0-9]+)*")
 

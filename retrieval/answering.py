@@ -16,34 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 from retrieval.schema import ChatMessage, Citation, ScoredChunk
-from retrieval.text import sentences
+from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
 
-REFUSAL = "I could not find this in the documents available to you."
-
-# Phrases a model uses when the context lacks the answer (the prompt asks for REFUSAL verbatim; small
-# models paraphrase). Matched case-insensitively on the answer without citation markers.
-REFUSAL_PHRASES = (
-    REFUSAL.lower().rstrip("."),
-    "could not find this in the documents",
-    "could not find the answer",
-    "couldn't find",
-    "cannot find",
-    "can't find",
-    "not in the documents",
-    "not mentioned in the documents",
-    "not found in the documents",
-    "do not contain the answer",
-    "does not contain the answer",
-    "documents do not contain",
-    "documents do not mention",
-    "documents don't contain",
-    "no information",
-    "not provided in the documents",
-    "is not specified",
-    "not available in the documents",
-)
-
-MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 MARKER_PREFIX = re.compile(r"\[[\d\s,;]*\Z")  # an unfinished marker at the end of the buffer
 MAX_MARKER_CHARS = 24
 
@@ -295,14 +269,6 @@ class CitationRewriter:
         return cited
 
 
-_WORD = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
-_FILLER = frozenset("the a an of to in on at for and or is are was were be by with as that this it its from per".split())
-
-
-def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _FILLER}
-
-
 def verifier(contexts: Sequence[ScoredChunk], min_share: float = 0.6, weak_share: float = 0.4) -> Callable[[str, int], int]:
     """Citation check: a sentence citing document n keeps n unless n shares less than `weak_share`
     of the sentence's content words while another document shares at least `min_share` of them
@@ -344,43 +310,6 @@ def _best_supported(overlaps: Sequence[int], words: int, min_share: float) -> in
     if best is None or overlaps[best] < 2 or overlaps[best] < min_share * words:
         return None
     return best
-
-
-# Whole answers that say nothing ("N/A"), after markers and end punctuation are removed.
-EMPTY_ANSWERS = frozenset({
-    "n/a", "na", "n.a", "none", "null", "unknown", "nothing", "not available", "not applicable", "not mentioned", "not stated",
-    "not specified", "not provided", "not disclosed", "not found", "no information", "no data", "no answer",
-    "no relevant information", "information not available", "not in the documents",
-})
-# Said in an answer's first sentence, these make the whole answer a refusal even when it carries a
-# marker ("The documents do not contain this information. [1]").
-OPENING_REFUSALS = (
-    "could not find", "couldn't find", "cannot find", "can't find", "unable to find", "not in the documents",
-    "documents do not", "documents don't", "document does not", "documents provided do not", "context does not",
-    "information is not", "no information", "not provided in the document", "not mentioned in the document",
-    "not specified in the document", "not available in the document", "not stated in the document",
-    "does not provide", "do not provide", "does not specify", "does not mention", "there is no mention", "n/a",
-)
-
-
-NOT_IN_DOCUMENTS = re.compile(r"\bnot (?:\w+ly )?(?:stated|mentioned|provided|specified|available|found|disclosed|given|included)\b.{0,40}\b(?:documents?|context|passages?)\b")
-
-
-def looks_like_refusal(text: str, cited: int) -> bool:
-    """Lore's one rule for "the documents lack the answer" (answering and evaluation alike): an
-    empty answer or one that only says "N/A"; a first sentence that says the documents lack it
-    (markers or not); or a refusal phrase anywhere in an answer that cites nothing."""
-    plain = MARKER.sub("", text).strip().lower()
-    bare = re.sub(r"[\s.!;:,]+$", "", plain)
-    if not bare or bare in EMPTY_ANSWERS or re.fullmatch(r"[\W_]*(?:n/?a|none|unknown)[\W_]*", bare):
-        return True
-    first = split_sentences(plain)[0] if plain else ""
-    if any(p in first[:160] for p in OPENING_REFUSALS + REFUSAL_PHRASES[:2]) or NOT_IN_DOCUMENTS.search(first[:200]):
-        return True
-    head = plain[:120]
-    if any(p in head for p in REFUSAL_PHRASES) and (cited == 0 or plain.startswith(REFUSAL_PHRASES[:2])):
-        return True
-    return cited == 0 and any(p in plain for p in REFUSAL_PHRASES)
 
 
 # ---- degenerate repetition ---------------------------------------------------------------------

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 
 from retrieval.answering import (
-    REFUSAL,
     CitationRewriter,
     Prompts,
     RepetitionGuard,
@@ -20,7 +19,6 @@ from retrieval.answering import (
     attributor,
     condense_messages,
     fit_contexts,
-    looks_like_refusal,
     recent_history,
     repeated_tail,
     verifier,
@@ -38,6 +36,7 @@ from retrieval.retriever import Reranker, Retrieval, Retriever
 from retrieval.schema import Answer, ChatMessage, ScoredChunk, Timings, Usage
 from retrieval.settings import Settings
 from retrieval.store import ChunkStore, make_store
+from retrieval.text import REFUSAL, looks_like_refusal
 
 MAX_QUESTION_CHARS = 4000
 PROMPT_OVERHEAD_TOKENS = 64  # chat template tokens and the question's frame around the documents

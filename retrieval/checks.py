@@ -16,7 +16,7 @@ from retrieval.facts import amount_in, date_in, dates, name_in, names, quantitie
 from retrieval.focus import SEPARATOR, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
-from retrieval.text import sentences
+from retrieval.text import MARKER, looks_like_refusal, sentences
 
 MIN_RELEVANCE = 0.3  # share of the topic's (rarity-weighted) words the evidence must speak to
 COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|euros|pounds))", re.I)
@@ -113,15 +113,12 @@ def passage_text(scored: ScoredChunk) -> str:
 
 # "… cash flow … is [2]." — a marker standing where the value belongs (after a verb or a colon).
 VALUE_MARKER = re.compile(r"(?:\b(?:is|was|were|are|be|been|of|at|to|totaled|totalled|amounted to)|:)\s*\[\s*\d{1,3}\s*\]\s*[.;,]?\s*$", re.I)
-CITATION_MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\]")
 
 
 def empty_value(value: str) -> bool:
     """A value that says nothing: a citation marker where the figure belongs ("[2]"), "N/A", or
     no letter or digit at all."""
-    from retrieval.answering import looks_like_refusal
-
-    bare = CITATION_MARKER.sub("", value).strip(" .,:;-")
+    bare = MARKER.sub("", value).strip(" .,:;-")
     return not bare or not re.search(r"\w", bare) or looks_like_refusal(bare, 0)
 
 
@@ -546,8 +543,8 @@ def check_sentences(text: str, cited: Sequence[ScoredChunk], question: str) -> t
     passages = [passage_text(c) for c in cited]
     kept, removed = [], []
     for sentence in _answer_sentences(text):
-        bare = CITATION_MARKER.sub("", sentence)
-        numbers = [int(n) for m in CITATION_MARKER.findall(sentence) for n in re.findall(r"\d+", m)]
+        bare = MARKER.sub("", sentence)
+        numbers = [int(n) for m in MARKER.findall(sentence) for n in re.findall(r"\d+", m)]
         own = [passages[n - 1] for n in numbers if 1 <= n <= len(passages)]
         if VALUE_MARKER.search(sentence.rstrip()):
             removed.append(f"{sentence[:60]!r}: a marker where a value belongs")

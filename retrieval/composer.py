@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.answering import REFUSAL, read_guarded, render_documents, split_sentences
+from retrieval.answering import read_guarded, render_documents, split_sentences
 from retrieval.checks import Checked, check, locate, render
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
@@ -39,6 +39,7 @@ from retrieval.questions import QuestionPlan, plan, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
+from retrieval.text import REFUSAL
 
 Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160

@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable, Sequence
 
 from retrieval.facts import dates
-from retrieval.lexical import STOPWORDS, stem
+from retrieval.lexical import stem
 from retrieval.schema import Chunk
-from retrieval.text import sentences
+from retrieval.text import STOPWORDS, sentences
 
 # Words every figure question uses and no row label tells apart.
 GENERIC = frozenset(

@@ -75,6 +75,11 @@ class ChatModel(Protocol):
 
     def warm_up(self) -> None: ...
 
+    def next_token_logits(self, words: Sequence[str]) -> dict[str, float] | None:
+        """The raw logits (before any grammar) of `words`, each one token, as the next token after
+        the last prompt the model read; None where the backend does not expose them."""
+        ...
+
 
 _PARAMS_LOCK = threading.Lock()
 
@@ -157,6 +162,19 @@ class LlamaCppChatModel:
     def count_tokens(self, text: str) -> int:
         self.warm_up()
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def next_token_logits(self, words: Sequence[str]) -> dict[str, float] | None:
+        # llama.cpp keeps the logits of the last evaluated token: after a one-token reply (sampled,
+        # never evaluated) they are still those of the prompt's last token.
+        if self._llm is None:
+            return None
+        import numpy as np
+
+        ids = {word: self._llm.tokenize(word.encode(), add_bos=False) for word in words}
+        if any(len(t) != 1 for t in ids.values()):
+            return None
+        logits = np.ctypeslib.as_array(self._llm._ctx.get_logits(), shape=(self._llm.n_vocab(),))
+        return {word: float(logits[t[0]]) for word, t in ids.items()}
 
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
         self.warm_up()
@@ -296,6 +314,9 @@ class TransformersChatModel:
         self.warm_up()
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def next_token_logits(self, words: Sequence[str]) -> dict[str, float] | None:
+        return None
+
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
         # json_schema: transformers has no grammar-constrained decoding here; callers parse leniently.
         self.warm_up()
@@ -388,6 +409,9 @@ class OpenAIChatModel:
         # The server's tokenizer is unknown here; ~4 characters a token is the usual estimate.
         return max(1, len(text) // 4)
 
+    def next_token_logits(self, words: Sequence[str]) -> dict[str, float] | None:
+        return None
+
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
         self.warm_up()
         import openai
@@ -463,6 +487,9 @@ class FakeChatModel:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def next_token_logits(self, words: Sequence[str]) -> dict[str, float] | None:
+        return None
 
     @classmethod
     def default_form(cls, messages: Sequence[ChatMessage], json_schema: dict[str, Any]) -> str:

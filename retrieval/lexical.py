@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from retrieval.schema import Chunk
+from retrieval.text import STOPWORDS
 
 SCHEMA = """
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -31,17 +32,6 @@ DF_TTL_S = 60.0  # document frequencies are re-read at most this often (they dri
 RANK_SORT_MIN_CHUNKS = 20_000  # from this size on, grouped queries let FTS5 sort by `rank` (see search)
 
 TOKEN = re.compile(r"\w+", re.UNICODE)
-
-# Common English function words: dropping them from the OR-query keeps BM25 on the content words.
-STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below between both
-    but by can could did do does doing down during each few for from further had has have having he her here hers
-    herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were what when where which
-    while who whom why will with would you your yours yourself yourselves""".split()
-)
-
 
 def query_terms(text: str) -> list[str]:
     terms = [t.lower() for t in TOKEN.findall(text)]

@@ -23,8 +23,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from retrieval.lexical import STOPWORDS, stem
+from retrieval.lexical import stem
 from retrieval.sqlite import SQLiteFile
+from retrieval.text import STOPWORDS
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS doc_names (

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from retrieval.facts import dates, names
-from retrieval.lexical import STOPWORDS, stem
+from retrieval.lexical import stem
+from retrieval.text import STOPWORDS
 
 AnswerKind = Literal["number", "date", "yes_no", "name", "list", "text"]
 

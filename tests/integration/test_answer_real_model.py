@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from retrieval.answering import REFUSAL
+from retrieval.text import REFUSAL
 from tests.conftest import SAMPLE_DATA
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.answering import REFUSAL, accept_condensed, looks_like_refusal, recent_history
+from retrieval.answering import accept_condensed, recent_history
+from retrieval.text import REFUSAL, looks_like_refusal
 from retrieval.assistant import build_assistant
 from retrieval.errors import InputError
 from retrieval.generators import DOC_BLOCK, FakeChatModel

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api import create_app
-from retrieval.answering import REFUSAL
+from retrieval.text import REFUSAL
 from retrieval.assistant import build_assistant
 from retrieval.generators import FakeChatModel
 from retrieval.testing import RESTRICTED_SECRET, seed

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from app.cli import main
-from retrieval.answering import REFUSAL
+from retrieval.text import REFUSAL
 from retrieval.assistant import build_assistant
 from retrieval.generators import DOC_BLOCK, FakeChatModel
 from retrieval.schema import ChatMessage

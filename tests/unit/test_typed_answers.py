@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from retrieval.answering import REFUSAL
+from retrieval.text import REFUSAL
 from retrieval.assistant import build_assistant
 from retrieval.generators import DOC_BLOCK, FakeChatModel
 from retrieval.schema import Chunk

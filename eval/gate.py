@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from eval.registry import BY_NAME, known
 from retrieval.errors import ConfigError, InputError
 
 THRESHOLDS_FILE = Path(__file__).with_name("thresholds.toml")
@@ -33,6 +34,7 @@ def parse_fail_under(specs: Iterable[str]) -> dict[str, float]:
             out[name.strip()] = float(value)
         except ValueError:
             raise InputError(f"--fail-under {spec!r} is not METRIC=VALUE: write e.g. --fail-under faithfulness=0.8") from None
+        known(name.strip(), "metric in --fail-under")
     return out
 
 
@@ -41,6 +43,9 @@ def load_thresholds(path: Path = THRESHOLDS_FILE) -> Thresholds:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read thresholds {path} ({exc}): fix or restore the file") from exc
+    unknown = [k for section in ("fail_under", "fail_over") for k in doc.get(section, {}) if k not in BY_NAME]
+    if unknown:
+        raise ConfigError(f"{path} names unknown metric {unknown[0]!r}: use one of {', '.join(BY_NAME)}")
     return Thresholds(
         fail_under={k: float(v) for k, v in doc.get("fail_under", {}).items()},
         fail_over={k: float(v) for k, v in doc.get("fail_over", {}).items()},

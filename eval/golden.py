@@ -15,6 +15,7 @@ from typing import Any
 
 from eval import metrics as m
 from eval.datasets import GoldenItem, ScoreItem
+from eval.registry import names
 from eval.scorer import Scorer, ScoredItem, summarize
 
 
@@ -57,7 +58,7 @@ def score_row(row: dict[str, Any], scored: ScoredItem) -> dict[str, Any]:
             if value is not None:
                 scores[name] = round(value, 4)
     else:  # an unanswerable question has no reference answer to overlap with
-        for name in ("exact_match", "string_present", "token_f1", "rouge_l", "bleu", "chrf"):
+        for name in names(reference="answer"):
             scores.pop(name, None)
     scores["latency_ms"] = round(row["timings"]["total_ms"], 1)
     if row["timings"].get("first_token_ms") is not None:

@@ -15,10 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eval.datasets import ScoreItem
+from eval.registry import BY_NAME, names
 from eval.scorer import Scorer
 from retrieval.errors import LockedError
 
 METRIC = "faithfulness"
+# what is kept per interaction: the judged scores an answer gets without a reference
+LIVE_METRICS = tuple(name for name in names(judged=True, reference="") if BY_NAME[name].per_answer)
 
 
 @dataclass
@@ -61,7 +64,7 @@ class Monitor:
             scored = self.scorer.score(interaction_item(row))
             judge = self.scorer.name
             for metric, value in scored.scores.items():
-                if metric == METRIC or metric in ("answer_relevancy", "citation_validity"):
+                if metric in LIVE_METRICS:
                     detail = {"detail": scored.detail.get(metric), "error": scored.errors.get(metric)}
                     self.log.save_score(row["id"], metric, value, judge, detail)
             value = scored.scores.get(METRIC)

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from eval.golden import headline
+from eval.registry import names
 
-PLOTTED = ("faithfulness", "answer_relevancy", "citation_validity", "rouge_l", "token_f1", "context_recall_ids")
-TREND = ("faithfulness", "refusal_accuracy", "answer_relevancy", "citation_validity", "context_recall_ids")
-TABLE = ("faithfulness", "answer_relevancy", "citation_validity", "refusal_correct", "context_recall_ids", "rouge_l", "latency_ms")
+PLOTTED = names(shown="plot")
+TREND = names(shown="trend")
+TABLE = names(shown="table")
 
 
 def append_history(path: Path, summary: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,13 +18,13 @@ from typing import Any
 from eval import metrics as m
 from eval.datasets import ScoreItem
 from eval.judge import Judge, JudgeResult, faithfulness, verify
+from eval.registry import BY_NAME, names
 from retrieval.errors import ConfigError, ModelNotFoundError
 
 FAITHFULNESS_MODES = ("checker", "judge", "combined")
 
-# Metrics a judge computes: a null here is a judge failure and counts towards the NaN rate.
-JUDGE_METRICS = ("faithfulness", "answer_relevancy", "citation_validity", "context_precision", "context_recall")
-HIGHER_IS_BETTER_EXCEPT = {"latency_ms", "first_token_ms", "prompt_tokens", "completion_tokens"}
+# Metrics a judge computes per answer: a null here is a judge failure and counts towards the NaN rate.
+JUDGE_METRICS = tuple(name for name in names(judged=True) if BY_NAME[name].per_answer)
 
 
 @dataclass

@@ -68,6 +68,11 @@ def test_eval_writes_parseable_reports_and_history(seeded, tmp_path, capsys):
     assert summary["metrics"]["faithfulness"]["n"] == 3 and summary["judge_nan_rate"] == 0.0
     rows = [json.loads(line) for line in (report / "results.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["g1", "g2", "g3"]
+    from eval.golden import headline
+    from eval.registry import BY_NAME
+
+    # every figure a run writes is declared once, in the registry (reports, gate and monitor read it)
+    assert {name for r in rows for name in r["scores"]} | set(headline(summary)) <= set(BY_NAME)
     assert rows[0]["scores"]["context_recall_ids"] == 1.0 and "rouge_l" in rows[0]["scores"]
     assert "rouge_l" not in rows[2]["scores"]
     html = (report / "report.html").read_text()

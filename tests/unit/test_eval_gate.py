@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eval.gate import THRESHOLDS_FILE, Thresholds, check, load_thresholds, parse_fail_under
-from retrieval.errors import InputError
+from retrieval.errors import ConfigError, InputError
 
 pytestmark = pytest.mark.unit
 
@@ -30,6 +30,15 @@ def test_check(values, failures):
     assert len(found) == len(failures)
     for message, expected in zip(found, failures):
         assert message.startswith(expected)
+
+
+def test_an_unknown_metric_is_named_in_one_line_with_the_known_ones(tmp_path):
+    with pytest.raises(InputError, match=r"unknown metric in --fail-under 'faithfullness': use one of faithfulness, "):
+        parse_fail_under(["faithfullness=0.8"])
+    bad = tmp_path / "thresholds.toml"
+    bad.write_text("[fail_under]\nfaithfulness = 0.7\nrefusal_acc = 0.5\n")
+    with pytest.raises(ConfigError, match=r"unknown metric 'refusal_acc'"):
+        load_thresholds(bad)
 
 
 def test_repository_thresholds_are_readable():

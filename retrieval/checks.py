@@ -98,6 +98,7 @@ class Checked:
     facts: list[Fact] = field(default_factory=list)
     points: list[Point] = field(default_factory=list)
     verdict: str | None = None
+    unbacked: str | None = None  # the form's yes/no, dropped because none of its own evidence held
     dropped: list[str] = field(default_factory=list)  # one reason per dropped value or point
     repaired: list[str] = field(default_factory=list)
 
@@ -220,7 +221,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         out.points.append(Point(doc, without_cut_sentence(point.text.strip())))
     if out.verdict and not out.facts:
         out.dropped.append(f"{out.verdict!r} without a supported fact")
-        out.verdict = None
+        out.unbacked, out.verdict = out.verdict, None
     return out
 
 

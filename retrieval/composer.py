@@ -159,6 +159,9 @@ class Composer:
         checked = check(parse(raw), contexts, query, relevant=relevant, shown=shown)
         if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
             self._read_empty_parts(checked, the_plan, owner, contexts, shown, weights, query, relevant)
+            if checked.unbacked and checked.facts:  # the form's yes/no had no evidence of its own; the rows are its evidence
+                checked.verdict = checked.unbacked
+                checked.repaired.append(f"{checked.unbacked!r}: backed by the table rows read")
         if share:
             self._read_share(checked, contexts, shown, weights, query, groups)
         elif compared:

@@ -1,5 +1,6 @@
-"""Text rules shared by answering, excerpts, checks and evaluation: where a sentence ends, what a
-citation marker is, when an answer says the documents lack the answer.
+"""Text rules shared by answering, excerpts, checks, search and evaluation: where a sentence ends,
+which words are function words, what a citation marker is, when an answer says the documents lack
+the answer.
 
 A sentence ends at ".", "!" or "?" (and, where a caller asks, ";" or ":") followed by space, and at
 a line break, but not after an abbreviation: "the weakness in foreign currencies relative to the
@@ -57,8 +58,8 @@ def sentences(text: str, ends: str = ".!?", capital: bool = False) -> list[str]:
 
 # ---- content words -----------------------------------------------------------------------------------
 
-# Common English function words: dropping them keeps BM25 queries, topic
-# weights and word-share tests on the words that carry meaning.
+# Common English function words: dropping them keeps BM25 queries, topic weights and word-share tests
+# on the words that carry meaning.
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below between both
     but by can could did do does doing down during each few for from further had has have having he her here hers

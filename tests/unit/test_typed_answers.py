@@ -409,12 +409,15 @@ def test_a_point_cut_at_its_length_limit_keeps_only_its_complete_sentences():
 
 
 def test_a_question_over_several_filings_that_also_asks_why_is_read_from_the_rows_when_the_form_is_empty(test_settings):
+    """The form says "yes" with nothing usable as its evidence ("]["): the figures are read from each
+    filing's row naming the topic, and the form's "yes" stands on them."""
     chunks = _quarterly("Q1", "April 1, 2023", "4,120", "3,870") + _quarterly("Q2", "July 1, 2023", "4,480", "4,010")
     settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
     assistant = build_assistant(settings, chat_model=FakeChatModel(reply=lambda messages, json_schema=None: '{"answer": "yes", "facts": [{"doc": 1, "quote": "][", "value": "]["}]}'))
     seed(assistant, [*CORPUS, *chunks])
     answer = assistant.ask("Has Widgetco's widget revenue changed over the quarters? If so, what are the key drivers?", groups=["all-staff"])
     assert answer.answer.splitlines() == [
+        "Yes.",
         "- 2023 Q1 Widgetco: Widget revenue, Three Months Ended April 1, 2023: 4,120 million. [1]",
         "- 2023 Q2 Widgetco: Widget revenue, Three Months Ended July 1, 2023: 4,480 million. [2]",
     ]

@@ -85,6 +85,9 @@ class Chunker:
                         break
                     tail.insert(0, unit)
             current.units = tail
+            # the next chunk is named after where its text starts: the carried text's section, or the
+            # section being read (a table split over chunks, the text after a heading)
+            current.section = tail[0].section if tail else " › ".join(stack)
 
         for block, tokens in zip(blocks, counts, strict=True):
             if block.kind == "Title":

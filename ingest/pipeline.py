@@ -38,7 +38,7 @@ from retrieval.names import document_name
 from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
 from retrieval.settings import Settings
 
-PARSER_VERSION = "7"  # bump when parsing or chunking changes what a file turns into (6: OCR, LibreOffice, no empty documents; 7: a split table repeats its unit row)
+PARSER_VERSION = "8"  # bump when parsing or chunking changes what a file turns into (6: OCR, LibreOffice, no empty documents; 7: a split table repeats its unit row; 8: a chunk is named after the section its text starts in)
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
 # Failures that installing a tool or changing a setting cures: not remembered either, so the next run reads the file.
 SETUP_DEPENDENT = ("needs LibreOffice", "OCR is off", "OCR needs Tesseract", "is not installed", "Tesseract does not run")

@@ -76,6 +76,29 @@ def test_a_split_table_repeats_its_unit_row_with_the_header():
     assert sum(d.text.count("(In millions)") for d in drafts) == len(drafts)  # once per chunk
 
 
+def test_a_table_after_headings_read_inside_a_short_section_is_named_after_its_own_section():
+    """A filing's cover ends in a few words; the table of contents' and the statements' headings
+    follow before any section is long enough to close: the chunk open since the cover takes them in.
+    The statement table split over the next chunks is named after the heading it stands under
+    ("Item 1. Financial Statements"), not after the cover ("Securities registered …"), and so are
+    its citations."""
+    header = "| (In millions) | Three Months Ended |"
+    rows = tuple(f"| Line {i} of the statement of operations | {i},000 |" for i in range(30))
+    blocks = [
+        Block("Title", "Securities registered pursuant to Section 12(b) of the Act:", 1, 3),
+        Block("NarrativeText", "Yes No 15,821,946,000 shares were outstanding.", 2),
+        Block("Title", "PART I — FINANCIAL INFORMATION", 4, 0),
+        Block("Title", "Item 1. Financial Statements", 4, 1),
+        Block("Text", "Apple Inc.", 4),
+        Block("Table", "\n".join((header, "| --- | --- |", *rows)), 4, 0, (header, "| --- | --- |", *rows)),
+    ]
+    drafts = Chunker(words, chunk_tokens=80, overlap=10).chunk(blocks, "10-Q")
+    tables = [d for d in drafts if "Line 1 " in d.text or "Line 29 " in d.text]
+    assert drafts[0].section.endswith("Section 12(b) of the Act:")
+    assert tables and all(d.section == "PART I — FINANCIAL INFORMATION › Item 1. Financial Statements" for d in tables)
+    assert all(d.text.startswith("[10-Q › Item 1. Financial Statements]") for d in tables)
+
+
 def test_row_cells():
     assert row_cells("Total net sales $ 82,959 $ 81,434 (1,102) —") == ["Total net sales", "$ 82,959", "$ 81,434", "(1,102)", "—"]
     assert row_cells("We expect revenue to grow in 2023.") is None

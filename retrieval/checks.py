@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import SEPARATOR, table_cells
+from retrieval.focus import SEPARATOR, first_figures, row_holding, share_table, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, looks_like_refusal, sentences
@@ -408,10 +408,13 @@ def scaled_in_passage(value: str, passage: str) -> str:
 
 def with_scale(value: str, quote: str, passage: str) -> str:
     """A bare number from a table under "(In millions)" written with its scale (and its currency
-    when the table's figures are in dollars)."""
+    when the table's figures are in dollars); one from a table of shares as a percentage."""
     found = quantities(value)
     if len(found) != 1 or found[0].scaled or found[0].percent:
         return value
+    row = row_holding(passage, found[0].text)
+    if not found[0].currency and row and share_table(passage, row):
+        return value.replace(found[0].text, f"{found[0].text}%", 1)  # its "%" stands on the table's first row only
     scale = table_scale(passage)
     if scale == 1.0 or not _in_table(found[0].text, passage):
         return value
@@ -419,7 +422,8 @@ def with_scale(value: str, quote: str, passage: str) -> str:
     label = table_label(value, quote, passage).split(",")[0]
     if PER_UNIT.search(label) or PER_UNIT.search(quote.split("|")[1] if quote.count("|") > 1 else ""):
         return value  # "(In millions, except per share amounts)": a per-share figure keeps its own unit
-    dollars = not q.currency and ("$" in quote or re.search(r"\$\s*" + re.escape(q.text.lstrip("$ ")), passage) or "dollars in" in passage.lower())
+    dollars = not q.currency and ("$" in quote or re.search(r"\$\s*" + re.escape(q.text.lstrip("$ ")), passage) or "dollars in" in passage.lower()
+                                  or (row is not None and "$" in (first_figures(passage, row) or "")))
     number = q.text.lstrip("$ ").strip()
     return value.replace(q.text, f"{'$' if dollars or q.currency == '$' else ''}{number} {SCALE_WORD[scale]}", 1)
 

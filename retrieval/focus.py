@@ -121,7 +121,7 @@ def _rows(text: str, weights: dict[str, float]):
     if not total:
         return
     heading: set[str] = set()  # the words of the first cell of the table's first row
-    in_table = flows = False
+    in_table = flows = shares = body = False
     for line in text.splitlines():
         if not line.startswith("|"):
             in_table = False
@@ -129,14 +129,19 @@ def _rows(text: str, weights: dict[str, float]):
         label = table_cells(line)[0]
         got = set(question_terms(label))
         if not in_table:
-            in_table, heading = True, got
+            in_table, heading, body, shares = True, got, False, False
             flows = bool(CASH_FLOWS.search(label)) and "cash" not in weights
+        if SEPARATOR.match(line):
+            body = True  # the rows below the heading row; the first with figures says whether they are shares
+            continue
+        if body is True and NUMBER_CELL.search(" ".join(table_cells(line)[1:])):
+            body, shares = "figures seen", _percent_only(line)
         if not got or not NUMBER_CELL.search(line):
             continue
         share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys() - ROW_FILLER)
         share += HEADING_SHARE * sum(w for t, w in weights.items() if t in heading and t not in got) / total
         share += TOTAL_FIRST if TOTAL_LABEL.match(label) else 0.0
-        yield share - (SECOND_CHOICE if _percent_only(line) else 0.0) - (SECOND_CHOICE if flows else 0.0), line
+        yield share - (SECOND_CHOICE if shares or _percent_only(line) else 0.0) - (SECOND_CHOICE if flows else 0.0), line
 
 
 def table_cells(row: str) -> list[str]:
@@ -202,6 +207,26 @@ def _percent_only(row: str) -> bool:
     """A row of percentages ("| Revenue | 100.0 % | 100.0 % |", a table of shares of revenue)."""
     cells = [c for c in table_cells(row)[1:] if NUMBER_CELL.search(c)]
     return bool(cells) and all(c.endswith("%") for c in cells)
+
+
+def first_figures(text: str, row: str) -> str | None:
+    """The first row with figures of the table of `text` that holds `row`. Filings write the unit of a
+    column on that row only: "| Revenue | 100.0 % | 100.0 % |" makes "| Acquisition termination cost
+    | — | 16.3 |" below it 16.3 % of revenue; "| Net sales | $ 81,797 |" makes the rows below dollars."""
+    lines = text.split("\n")
+    if row not in lines:
+        return None
+    at = lines.index(row)
+    separator = next((i for i in range(at, -1, -1) if SEPARATOR.match(lines[i]) or not lines[i].startswith("|")), -1)
+    if separator < 0 or not SEPARATOR.match(lines[separator]):
+        return None
+    return next((line for line in lines[separator + 1 : at + 1] if NUMBER_CELL.search(" ".join(table_cells(line)[1:]))), None)
+
+
+def share_table(text: str, row: str) -> bool:
+    """Whether the table of `text` holding `row` is a table of shares (its first figures are percentages)."""
+    first = first_figures(text, row)
+    return first is not None and _percent_only(first)
 
 
 def total_row(text: str, row: str | None) -> str | None:

@@ -143,6 +143,26 @@ def test_net_sales_is_found_as_revenue_and_an_amount_row_before_a_row_of_percent
     assert best_row(leases + "\n\n" + statement, operating) == (1.0, "| Net cash provided by operating activities | 3,393 |")
 
 
+def test_the_rows_of_a_table_of_shares_are_percentages_and_yield_to_the_amounts():
+    """Filings write the "%" of a table of shares on its first row only: "| Acquisition termination
+    cost | — | 16.3 |" below "| Revenue | 100.0 % | 100.0 % |" is 16.3 % of revenue. It is shown as
+    a percentage, and for the topic the row of the same label in a table of amounts comes first."""
+    from retrieval.checks import with_scale
+    from retrieval.focus import best_row, question_terms, share_table
+
+    shares = ("[10-Q › Results of Operations]\n| | Three Months Ended April 30, 2023 | Three Months Ended May 1, 2022 |\n| --- | --- | --- |\n"
+              "| Revenue | 100.0 % | 100.0 % |\n| Cost of revenue | 35.4 | 34.5 |\n| Acquisition termination cost | — | 16.3 |")
+    amounts = ("[10-Q › Note 15 - Segment Information]\n| (In millions) | Three Months Ended April 30, 2023 | Three Months Ended May 1, 2022 |\n"
+               "| --- | --- | --- |\n| Stock-based compensation expense | $ (735) | $ (578) |\n| Acquisition termination cost | — | (1,353) |")
+    row = "| Acquisition termination cost | — | 16.3 |"
+    assert share_table(shares, row) and not share_table(amounts, "| Acquisition termination cost | — | (1,353) |")
+    assert with_scale("16.3", row, shares) == "16.3%"
+    assert with_scale("1,353", "| Acquisition termination cost | — | (1,353) |", amounts) == "$1,353 million"
+    weights = {t: 1.0 for t in question_terms("acquisition termination cost")}
+    assert best_row(shares + "\n\n" + amounts, weights)[1] == "| Acquisition termination cost | — | (1,353) |"
+    assert best_row(shares, weights)[1] == row  # still found when no table of amounts names it
+
+
 @pytest.mark.parametrize("question,sides", [
     ("How did Apple's operating expenses for Q1 2023 compare to its revenue for the same quarter?", ("Apple's operating expenses", "its revenue")),
     ("In Q1 2023, how did Microsoft's operating expenses measure up against its revenue?", ("Microsoft's operating expenses", "its revenue")),

@@ -123,6 +123,8 @@ def empty_value(value: str) -> bool:
     return not bare or not re.search(r"\w", bare) or looks_like_refusal(bare, 0)
 
 
+# Braces, brackets or quotes the form wrapped a value in (a figure's parentheses are its sign: kept).
+WRAPPED = re.compile(r"^[{\[\"'`]+\s*(?=\S)|(?<=\S)\s*[}\]\"'`]+$")
 VERDICT_WORDS = frozenset({"yes", "no", "true", "false", "not stated"})
 
 
@@ -139,6 +141,8 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if empty_value(fact.value):
             out.dropped.append(f"{fact.value!r}: not a value")
             continue
+        if (bare := WRAPPED.sub("", fact.value.strip())) != fact.value.strip():  # "{98,024}": the form's braces, not the value's
+            fact = Fact(fact.doc, fact.quote, bare, fact.about)
         if (BARE_YEAR.match(fact.value) and not ASKS_WHEN.search(question)) or CUT_FIGURE.match(fact.value):
             out.dropped.append(f"{fact.value!r}: not a figure of its own (a year or a cut-off number)")
             continue

@@ -198,7 +198,13 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.dropped.append(f"{scaled!r}: its passage is about something else ({fact.quote[:50]!r})")
             continue
         seen.add((doc, scaled))
-        out.facts.append(Fact(doc, whole_sentence(fact.quote, passage), scaled, about))
+        sentence = whole_sentence(fact.quote, passage)
+        if _prose(sentence) and supported(sentence, passage_text(contexts[doc - 1]), question):
+            # the form's own sentence, not the document's: what else it states ("… while in Jun 2022 they
+            # were 2,500 million") is unchecked, so it is not shown as the document's; the value is
+            out.repaired.append(f"{scaled!r}: its quote states what document {doc} does not; the value alone is shown")
+            sentence = _line_of(scaled, passage_text(contexts[doc - 1])) or scaled
+        out.facts.append(Fact(doc, sentence, scaled, about))
     for point in draft.points:
         if empty_value(point.text) or VALUE_MARKER.search(point.text):
             out.dropped.append(f"point {point.text[:60]!r}: a marker or nothing where a value belongs")

@@ -128,6 +128,19 @@ def test_a_table_value_is_labelled_from_its_row_and_column_with_the_tables_unit(
     assert answer.citations[0].source == "finance/results-2023.pdf" and answer.citations[0].page == 4
 
 
+def test_a_quote_the_form_wrote_itself_is_not_shown_as_the_documents_sentence(test_settings):
+    """The form's quote is mostly the document's words but adds a figure of its own ("… and domestic
+    travel 7 days"): the checked value is stated, the quote's other figure is not."""
+    assistant = assistant_with(test_settings, {})
+    quote = "International travel must be requested at least 21 days in advance, and domestic travel 7 days."
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "policy-1"), "quote": quote, "value": "21 days"}]}
+    )
+    answer = assistant.ask(TRAVEL, groups=["all-staff"])
+    assert not answer.refused and "21 days" in answer.answer and "7 days" not in answer.answer
+    assert any("the value alone is shown" in r for r in answer.details["checks"]["repaired"])
+
+
 def test_a_citation_names_the_section_of_the_sentence_it_cites(test_settings):
     assistant = assistant_with(test_settings, {})
     quote = "International travel must be requested at least 21 days in advance."

@@ -199,11 +199,12 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             continue
         seen.add((doc, scaled))
         sentence = whole_sentence(fact.quote, passage)
-        if _prose(sentence) and supported(sentence, passage_text(contexts[doc - 1]), question):
+        document = passage_text(contexts[doc - 1])  # without the excerpt: its compact headings are not the document's words
+        if _prose(sentence) and supported(sentence, document, question):
             # the form's own sentence, not the document's: what else it states ("… while in Jun 2022 they
             # were 2,500 million") is unchecked, so it is not shown as the document's; the value is
             out.repaired.append(f"{scaled!r}: its quote states what document {doc} does not; the value alone is shown")
-            sentence = _line_of(scaled, passage_text(contexts[doc - 1])) or scaled
+            sentence = _line_of(scaled, document) or scaled
         out.facts.append(Fact(doc, sentence, scaled, about))
     for point in draft.points:
         if empty_value(point.text) or VALUE_MARKER.search(point.text):

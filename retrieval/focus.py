@@ -121,7 +121,8 @@ def _rows(text: str, weights: dict[str, float]):
     if not total:
         return
     heading: set[str] = set()  # the words of the first cell of the table's first row
-    in_table = flows = shares = body = False
+    in_table = flows = False
+    shares: bool | None = False  # the table's rows are shares of a whole; None: below its heading, before its first figures
     for line in text.splitlines():
         if not line.startswith("|"):
             in_table = False
@@ -129,13 +130,13 @@ def _rows(text: str, weights: dict[str, float]):
         label = table_cells(line)[0]
         got = set(question_terms(label))
         if not in_table:
-            in_table, heading, body, shares = True, got, False, False
+            in_table, heading, shares = True, got, False
             flows = bool(CASH_FLOWS.search(label)) and "cash" not in weights
         if SEPARATOR.match(line):
-            body = True  # the rows below the heading row; the first with figures says whether they are shares
+            shares = None  # the first row with figures below the heading says
             continue
-        if body is True and NUMBER_CELL.search(" ".join(table_cells(line)[1:])):
-            body, shares = "figures seen", _percent_only(line)
+        if shares is None and _has_figures(line):
+            shares = _percent_only(line)
         if not got or not NUMBER_CELL.search(line):
             continue
         share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys() - ROW_FILLER)
@@ -220,7 +221,11 @@ def first_figures(text: str, row: str) -> str | None:
     separator = next((i for i in range(at, -1, -1) if SEPARATOR.match(lines[i]) or not lines[i].startswith("|")), -1)
     if separator < 0 or not SEPARATOR.match(lines[separator]):
         return None
-    return next((line for line in lines[separator + 1 : at + 1] if NUMBER_CELL.search(" ".join(table_cells(line)[1:]))), None)
+    return next((line for line in lines[separator + 1 : at + 1] if _has_figures(line)), None)
+
+
+def _has_figures(row: str) -> bool:
+    return bool(NUMBER_CELL.search(" ".join(table_cells(row)[1:])))
 
 
 def share_table(text: str, row: str) -> bool:

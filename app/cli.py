@@ -78,17 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def nested(dotted: str, value: Any) -> dict[str, Any]:
-    """`nested("store.collection", "x")` → {"store": {"collection": "x"}}."""
-    keys = dotted.split(".")
-    doc: dict[str, Any] = {keys[-1]: value}
-    for key in reversed(keys[:-1]):
-        doc = {key: doc}
-    return doc
-
-
 def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    from retrieval.settings import deep_merge
+    from retrieval.settings import deep_merge, nested
 
     merged: dict[str, Any] = {}
     if args.home:

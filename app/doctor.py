@@ -173,7 +173,7 @@ def check_models_dir(settings: Settings) -> Check:
     installed = (folder / DEFAULT_GENERATOR_FILE).is_file() or settings.models.generator.kind not in ("llama_cpp", "transformers")
     if why := _writable(folder):
         return Check("models.dir", installed, f"{folder} is not writable ({why})",
-                     f"make it writable or set models.dir (LORE_MODELS__DIR) to a writable folder", required=not installed)
+                     "make it writable or set models.dir (LORE_MODELS__DIR) to a writable folder", required=not installed)
     return Check("models.dir", True, f"{folder} writable")
 
 
@@ -220,7 +220,7 @@ def check_office(settings: Settings) -> Check:
 
 
 def check_ocr(settings: Settings) -> Check:
-    from ingest.loaders import ParseFailure, Limits
+    from ingest.blocks import Limits, ParseFailure
     from ingest.ocr import require_tesseract
 
     name = "tesseract (OCR of scans and images)"

@@ -7,6 +7,7 @@ with commas in `groups`, so a group name may not contain a comma or whitespace.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -95,3 +96,17 @@ def resolve_groups(document: Path, relpath: str, acl: AclMap, default: Sequence[
         return sidecar
     mapped = acl.groups_for(relpath)
     return mapped if mapped is not None else tuple(default)
+
+
+def source_acl(spec: Mapping[str, Any], base: Path, where: str) -> AclMap:
+    """A source's `acl`: a path to an ACL map file (relative to the sources file) or the map itself."""
+    acl_spec = spec.get("acl")
+    if isinstance(acl_spec, str):
+        return AclMap.load(resolve_path(base, acl_spec))
+    return AclMap.from_mapping(acl_spec, f"{where} source {str(spec['name'])!r} acl")
+
+
+def resolve_path(base: Path, value: str) -> Path:
+    """`value` (a path in a config file, `~` allowed) relative to the file's folder `base`."""
+    path = Path(os.path.expanduser(str(value)))
+    return path if path.is_absolute() else base / path

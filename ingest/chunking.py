@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ingest.loaders import Block
+from ingest.blocks import Block
 
 CountTokens = Callable[[Sequence[str]], list[int]]
 # A table's unit row, "| (In millions) |" or "| (dollars in thousands, except per share) |": it stands below

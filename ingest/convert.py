@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ingest.loaders import ParseFailure
+from ingest.blocks import ParseFailure
 
 TARGET = {
     ".doc": ".docx", ".rtf": ".docx", ".odt": ".docx", ".docx": ".docx", ".docm": ".docx",

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from ingest.loaders import IMAGE_TYPES, ZIP_TYPES, Block, OcrPage
+from ingest.blocks import IMAGE_TYPES, ZIP_TYPES, Block, OcrPage
 
 SPARSE_RATIO = 0.002  # characters per byte of text-bearing markup
 MIN_MARKUP = 64 * 1024  # smaller files are too small to judge

@@ -18,7 +18,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ingest.loaders import ParseFailure
+from ingest.blocks import ParseFailure
 
 READ_BLOCK = 1 << 20
 KEEP = 8192  # bytes carried across blocks so a tag cut at a block's end is matched in the next

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.loaders import ParsedDocument
+from ingest.blocks import ParsedDocument
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS document_notes (

@@ -21,20 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.loaders import Block, Limits, OcrPage, ParseFailure
+from ingest.blocks import Block, Limits, OcrOptions, OcrPage, ParseFailure
+from ingest.layout import blocks_from_lines
 
 INSTALL = "apt-get install --no-install-recommends tesseract-ocr tesseract-ocr-eng (or run `make system-deps` as root)"
 MIN_PAGE_CHARS = 16  # a PDF page with less text than this (a page number, a stamp) is read by OCR
 IMAGE_PAGE_CHARS = 200  # … and so is one with a little more whose pictures cover half the page (a scan with a label)
 MAX_PIXELS = 60_000_000  # per page: an A3 page at 400 dpi is 31 M; larger is a decompression bomb or a poster
-
-
-@dataclass(frozen=True)
-class OcrOptions:
-    languages: tuple[str, ...] = ("eng",)
-    page_timeout_s: float = 60.0
-    dpi: int = 300  # rendering resolution of PDF pages
-    low_confidence: float = 60.0  # mean word confidence (0-100) under which a page is flagged
 
 
 @dataclass(frozen=True)
@@ -127,8 +120,6 @@ def lines_from_data(data: dict[str, list[Any]]) -> tuple[list[str], float | None
 
 
 def page_blocks(result: PageText) -> list[Block]:
-    from ingest.pdf import blocks_from_lines
-
     return blocks_from_lines(list(result.lines), result.page)
 
 

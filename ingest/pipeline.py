@@ -26,11 +26,13 @@ from typing import Any
 from ingest.acl import AclMap
 from ingest.chunking import Chunker
 from ingest.embedding import apply_embed_dtype
-from ingest.loaders import Limits, ParsedDocument, parse_file
+from ingest.blocks import Limits, ParsedDocument
+from ingest.loaders import parse_file
 from ingest.lock import IngestLock
 from ingest.manifest import DocumentRow, Manifest
 from ingest.notes import DocumentNote, DocumentNotes
-from ingest.sources import Source, doc_id_for, load_source_config, scan, sources_from_paths
+from ingest.source_config import load_source_config
+from ingest.sources import Source, doc_id_for, scan, sources_from_paths
 from ingest.source_status import record_source_runs
 from ingest.workers import ParseFn, ParserPool, ParseResult
 from retrieval.errors import IngestError, LoreError

@@ -1,6 +1,7 @@
 """What to ingest: command-line paths (files, folders, globs) or named sources from a
-`sources.yaml`, expanded into `SourceFile`s with their access groups. A source's `kind:` is
-`folder` (the default: everything below) or a remote kind (`s3`, `web`, `imap`: ingest/remote/).
+`sources.yaml` (read by ingest/source_config.py), expanded into `SourceFile`s with their access
+groups. A source's `kind:` is `folder` (the default: everything below) or a remote kind (`s3`,
+`web`, `imap`: ingest/remote/).
 
 A scan also says which documents it could vouch for (`Scope`): only documents inside a scope that
 were not found are deleted from the store, so an unreadable folder or a missing (unmounted)
@@ -12,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ingest.acl import SIDECAR_SUFFIX, AclMap, parse_groups, resolve_groups
+from ingest.acl import SIDECAR_SUFFIX, AclMap, resolve_groups
 from ingest.globs import any_match, has_magic
-from retrieval.errors import ConfigError, InputError, LoreError
+from retrieval.errors import LoreError
 from retrieval.schema import FileFailure, SourceFile
 
 SKIP_PREFIXES = (".", "~$")  # hidden files, Office lock files
@@ -105,78 +106,6 @@ def _takewhile_plain(parts: Sequence[str]) -> Iterator[str]:
         if has_magic(part):
             return
         yield part
-
-
-def load_source_config(path: Path) -> tuple[list[Any], tuple[str, ...] | None]:
-    """sources.yaml → named sources (see docs/ingestion.md for the format)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise InputError(f"source config {path} not found: check the --source-config path") from exc
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"source config {path} is not valid YAML ({exc.__class__.__name__}): fix the file") from exc
-    if not isinstance(data, Mapping) or "sources" not in data:
-        raise ConfigError(f"source config {path}: expected a top-level `sources:` list or mapping (see docs/ingestion.md)")
-    default = parse_groups(data["default_groups"], f"{path} default_groups") if "default_groups" in data else None
-    items = data["sources"]
-    if isinstance(items, Mapping):
-        items = [{"name": name, **(spec or {})} for name, spec in items.items()]
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"source config {path}: `sources` is empty")
-    base = Path(path).absolute().parent
-    sources: list[Source] = []
-    for spec in items:
-        sources.extend(_source_from_spec(spec, base, str(path)))
-    names = [s.name for s in sources]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"source config {path}: source names must be unique")
-    return sources, default
-
-
-def _source_from_spec(spec: Any, base: Path, where: str) -> list[Any]:
-    if not isinstance(spec, Mapping) or not spec.get("name"):
-        raise ConfigError(f"{where}: each source needs a `name` and a `root` (or `roots`)")
-    name = str(spec["name"])
-    kind = str(spec.get("kind", "folder"))
-    if kind != "folder":
-        from ingest.remote import parse_remote
-
-        return [parse_remote(kind, spec, base, where)]
-    roots = spec.get("roots") or ([spec["root"]] if spec.get("root") else [])
-    if not roots:
-        raise ConfigError(f"{where}: source {name!r} has no `root`")
-    acl = source_acl(spec, base, where)
-    groups = parse_groups(spec["groups"], f"{where} source {name!r} groups") if "groups" in spec else None
-    include = tuple(_strings(spec.get("include", ["**"]), where))
-    exclude = tuple(_strings(spec.get("exclude", []), where))
-    return [
-        Source(name=name if len(roots) == 1 else f"{name}[{i}]", root=_resolve(base, r), include=include, exclude=exclude,
-               acl=acl, groups=groups, prefix=name)
-        for i, r in enumerate(roots)
-    ]  # fmt: skip
-
-
-def _strings(value: Any, where: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    raise ConfigError(f"{where}: include/exclude must be a glob or a list of globs")
-
-
-def source_acl(spec: Mapping[str, Any], base: Path, where: str) -> AclMap:
-    """A source's `acl`: a path to an ACL map file (relative to the sources file) or the map itself."""
-    acl_spec = spec.get("acl")
-    if isinstance(acl_spec, str):
-        return AclMap.load(_resolve(base, acl_spec))
-    return AclMap.from_mapping(acl_spec, f"{where} source {str(spec['name'])!r} acl")
-
-
-def _resolve(base: Path, value: str) -> Path:
-    path = Path(os.path.expanduser(str(value)))
-    return path if path.is_absolute() else base / path
 
 
 def scan(sources: Sequence[tuple[Source, Path | None]], default_groups: Sequence[str]) -> ScanResult:

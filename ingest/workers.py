@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from ingest.loaders import Limits, ParsedDocument, ParseFailure, parse_file, warm_parsers
+from ingest.blocks import Limits, ParsedDocument, ParseFailure
+from ingest.loaders import parse_file, warm_parsers
 
 ParseFn = Callable[[str, Limits], ParsedDocument]
 

@@ -7,7 +7,7 @@ a child process. A child killed by a signal becomes one line naming the fix; a c
 succeeds is remembered (per library build, model file, CPU and load settings) so the check runs
 once per machine, not once per command. `lore doctor` runs the same child without the memory.
 
-The child: `python -m retrieval.decode_check` with the generator settings as JSON on stdin; it
+The child: `python -m retrieval.decode_child` with the generator settings as JSON on stdin; it
 prints one JSON line with what it decoded and how fast.
 """
 
@@ -85,7 +85,7 @@ def run_child(command: list[str], payload: str, timeout_s: float) -> DecodeResul
 
 def check_decode(config: GeneratorSettings, models_dir: Path, timeout_s: float = 600.0) -> DecodeResult:
     """Load the generator and decode a few tokens in a child process (nothing remembered)."""
-    return run_child([sys.executable, "-m", "retrieval.decode_check"], generator_payload(config, models_dir), timeout_s)
+    return run_child([sys.executable, "-m", "retrieval.decode_child"], generator_payload(config, models_dir), timeout_s)
 
 
 # ---- the guard before llama.cpp is loaded in this process ----------------------------------------------
@@ -129,42 +129,3 @@ def ensure_native_safe(config: GeneratorSettings, models_dir: Path, model_path: 
         tmp.replace(record)
     except OSError:
         pass  # a read-only models.dir: the check simply runs again next time
-
-
-# ---- the child ---------------------------------------------------------------------------------------
-
-
-def _child() -> int:
-    from retrieval.generators import make_generator
-    from retrieval.offline import apply_privacy_defaults
-    from retrieval.schema import ChatMessage
-
-    apply_privacy_defaults()
-    request = json.loads(sys.stdin.read())
-    config = GeneratorSettings(**request["generator"])
-    model = make_generator(config, Path(request["models_dir"]))
-    started = time.perf_counter()
-    model.warm_up()
-    load_s = time.perf_counter() - started
-    started = time.perf_counter()
-    stream = model.stream([ChatMessage("user", CHECK_PROMPT)], max_tokens=CHECK_TOKENS, temperature=0.0)
-    first = None
-    for _ in stream:
-        first = first if first is not None else time.perf_counter()
-    end = time.perf_counter()
-    tokens = stream.usage.completion_tokens
-    rate = (tokens - 1) / (end - first) if first is not None and tokens > 1 and end > first else None
-    detail = f"decoded {tokens} tokens ({stream.text.strip()[:40]!r}) after a {load_s:.1f} s load"
-    print(json.dumps({"ok": True, "detail": detail, "load_s": round(load_s, 2),
-                      "decode_tokens_per_s": round(rate, 1) if rate else None, "seconds": round(end - started, 2)}))
-    return 0
-
-
-if __name__ == "__main__":
-    from retrieval.errors import LoreError
-
-    try:
-        sys.exit(_child())
-    except LoreError as exc:
-        print(f"lore: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        sys.exit(1)

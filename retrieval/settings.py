@@ -6,8 +6,10 @@ result is passed down.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -311,6 +313,24 @@ def deep_merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def nested(dotted: str, value: Any) -> dict[str, Any]:
+    """`nested("store.collection", "x")` → {"store": {"collection": "x"}}."""
+    keys = dotted.split(".")
+    doc: dict[str, Any] = {keys[-1]: value}
+    for key in reversed(keys[:-1]):
+        doc = {key: doc}
+    return doc
+
+
+def overrides_from(specs: Sequence[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Setting overrides from `key.path=JSON` arguments (the benches' `--set`), over `base`."""
+    overrides = dict(base or {})
+    for spec in specs:
+        key, _, value = spec.partition("=")
+        overrides = deep_merge(overrides, nested(key, json.loads(value)))
+    return overrides
 
 
 def find_config_file(explicit: str | Path | None = None) -> Path | None:

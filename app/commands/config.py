@@ -18,7 +18,7 @@ def register(sub, common) -> None:
 
 
 def show_config(ctx: Context) -> int:
-    from ingest.sources import load_source_config
+    from ingest.source_config import load_source_config
 
     doc = masked_dump(ctx.settings)
     path = Path(ctx.args.source_config) if getattr(ctx.args, "source_config", None) else ctx.settings.home / "sources.yaml"

@@ -111,7 +111,7 @@ def document_notes(settings: Settings, manifest) -> None:
 def configured_sources(settings: Settings) -> None:
     """Named sources from `LORE_HOME/sources.yaml` (the same file `lore ingest --source-config` reads):
     folders, S3 buckets, web sites and mailboxes, each with its last run; a run shows progress per source."""
-    from ingest.sources import load_source_config
+    from ingest.source_config import load_source_config
 
     path = sources_file(settings)
     if not path.is_file():

@@ -34,6 +34,7 @@ from typing import Any
 from eval.bench.common import RESULTS, percentile, shared_data, write_results
 from eval.metrics import sentence_citations
 from retrieval.offline import apply_privacy_defaults
+from retrieval.settings import overrides_from
 
 REPO = Path(__file__).resolve().parents[2]
 UNANSWERABLE = Path(__file__).resolve().parent / "data" / "sec10q_unanswerable.jsonl"
@@ -258,18 +259,6 @@ def assistant_for(home: Path, overrides: dict[str, Any], corpus: Path, acl: Path
     if settings.store.group_partitions:
         assistant.store.sync_partitions()
     return assistant
-
-
-def overrides_from(specs: list[str], base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Setting overrides from `--set key.path=JSON` arguments, over `base`."""
-    from app.cli import nested
-    from retrieval.settings import deep_merge
-
-    overrides = dict(base or {})
-    for spec in specs:
-        key, _, value = spec.partition("=")
-        overrides = deep_merge(overrides, nested(key, json.loads(value)))
-    return overrides
 
 
 def run(questions: list[dict[str, Any]], assistants: dict[str, Any], rows_path: Path) -> list[dict[str, Any]]:

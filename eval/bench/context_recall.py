@@ -20,9 +20,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from eval.bench.answers import DEFAULT_HOME, assistant_for, load_questions, overrides_from
+from eval.bench.answers import DEFAULT_HOME, assistant_for, load_questions
 from eval.bench.common import shared_data, write_results
 from retrieval.offline import apply_privacy_defaults
+from retrieval.settings import overrides_from
 
 DEPTHS = (1, 3, 5, 8, 15, 30, 60)
 GROUPS = ["all-staff"]

@@ -68,7 +68,7 @@ def lore_chunks(docs: list[dict], embedder, settings) -> list:
     """The abstracts cut as ingestion cuts documents: Lore's chunker (embedder-token sizes, overlap,
     a context header with the title), so abstracts longer than MiniLM reads are embedded whole."""
     from ingest.chunking import Chunker
-    from ingest.loaders import Block
+    from ingest.blocks import Block
     from retrieval.schema import Chunk
 
     chunker = Chunker(embedder.count_tokens, settings.ingest.chunk_tokens, settings.ingest.chunk_overlap)

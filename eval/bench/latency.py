@@ -164,13 +164,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help='setting override, e.g. retrieval.context_tokens=600')
     args = parser.parse_args()
     apply_privacy_defaults()
-    from app.cli import nested
-    from retrieval.settings import deep_merge, load_settings
+    from retrieval.settings import load_settings, overrides_from
 
-    overrides: dict[str, Any] = {}
-    for spec in args.set:
-        key, _, value = spec.partition("=")
-        overrides = deep_merge(overrides, nested(key, json.loads(value)))
+    overrides = overrides_from(args.set)
     qa = [json.loads(line) for line in shared_data("sec10q", "qa.jsonl").read_text().splitlines() if line.strip()]
     questions = pick(qa, args.questions)
     with tempfile.TemporaryDirectory(prefix="lore-latency-") as tmp:

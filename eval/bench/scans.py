@@ -45,7 +45,8 @@ def _page(number: int):
 
 
 def ocr_bench(pages: int = 6) -> dict[str, Any]:
-    from ingest.loaders import Limits, parse_file
+    from ingest.blocks import Limits
+    from ingest.loaders import parse_file
 
     if not shutil.which("tesseract"):
         return {"skipped": "tesseract is absent: apt-get install --no-install-recommends tesseract-ocr tesseract-ocr-eng"}
@@ -69,7 +70,8 @@ def ocr_bench(pages: int = 6) -> dict[str, Any]:
 
 def libreoffice_bench() -> dict[str, Any]:
     from ingest.convert import convert
-    from ingest.loaders import Limits, parse_file
+    from ingest.blocks import Limits
+    from ingest.loaders import parse_file
 
     if not shutil.which("soffice"):
         return {"skipped": "LibreOffice is absent: apt-get install --no-install-recommends libreoffice-core libreoffice-writer libreoffice-calc libreoffice-impress"}

@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from ingest.acl import parse_groups
 from ingest.globs import glob_match
-from ingest.remote import Collection, DownloadError, RemoteSource, SourceUnavailable, safe_file_name, too_large
+from ingest.remote.base import Collection, DownloadError, RemoteSource, SourceUnavailable, safe_file_name, too_large
 from ingest.remote.credentials import SecretRef
 from retrieval.errors import ConfigError, InputError
 

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.acl import parse_groups
-from ingest.remote import Collection, DownloadError, RemoteSource, SourceUnavailable, too_large
+from ingest.remote.base import Collection, DownloadError, RemoteSource, SourceUnavailable, too_large
 from ingest.remote.credentials import SecretRef, mask_url
 from retrieval.errors import ConfigError, InputError
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ingest.remote import Collection, DownloadError, RemoteSource, SourceUnavailable, too_large
+from ingest.remote.base import Collection, DownloadError, RemoteSource, SourceUnavailable, too_large
 from ingest.remote.credentials import SecretRef, mask_url
 from ingest.remote.urls import AGENT, Robots, normalise_url, page_links, parse_sitemap, relative_path, site_of, worth_fetching
 from retrieval.errors import ConfigError

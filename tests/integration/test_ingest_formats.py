@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import Limits, ParseFailure, parse_file
+from ingest.blocks import Limits, ParseFailure
+from ingest.loaders import parse_file
 from tests.conftest import SAMPLE_DATA, shared_data
 
 pytestmark = pytest.mark.integration

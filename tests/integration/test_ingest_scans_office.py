@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from tests.conftest import shared_data
 
-from ingest.loaders import Limits, ParseFailure, _parse_converted, parse_file
+from ingest.blocks import Limits, ParseFailure
+from ingest.loaders import _parse_converted, parse_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -37,7 +37,7 @@ def test_a_failing_child_reports_its_last_error_line():
 
 @pytest.fixture
 def children(monkeypatch):
-    """Runs `command` as the child check instead of `python -m retrieval.decode_check`, counting runs."""
+    """Runs `command` as the child check instead of `python -m retrieval.decode_child`, counting runs."""
     runs: list[list[str]] = []
     state = {"command": SEGFAULT}
 

@@ -140,7 +140,7 @@ def test_compose_store_points_at_the_chroma_service():
 
 
 def test_compose_source_config_is_valid():
-    from ingest.sources import load_source_config
+    from ingest.source_config import load_source_config
 
     sources, default = load_source_config(REPO / "deploy" / "compose" / "sources.yaml")
     assert [s.name for s in sources] == ["documents"] and str(sources[0].root) == "/documents"

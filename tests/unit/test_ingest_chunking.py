@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ingest.chunking import Chunker
-from ingest.loaders import Block
-from ingest.pdf import blocks_from_lines, row_cells
+from ingest.blocks import Block
+from ingest.layout import blocks_from_lines, row_cells
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.loaders import Block, Limits, ParsedDocument, ParseFailure, check_file
+from ingest.blocks import Block, Limits, ParsedDocument, ParseFailure
+from ingest.loaders import check_file
 from ingest.lock import IngestLock
 from ingest.manifest import Manifest
 from ingest.pipeline import Ingestor
@@ -181,7 +182,7 @@ def test_workers_do_not_rerun_the_parent_main_script(tmp_path, monkeypatch):
     import sys
     import types
 
-    from ingest.loaders import Limits
+    from ingest.blocks import Limits
     from ingest.workers import ParserPool
 
     script = tmp_path / "page.py"

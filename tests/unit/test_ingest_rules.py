@@ -8,8 +8,10 @@ import pytest
 
 from ingest.acl import AclMap, resolve_groups
 from ingest.globs import glob_match
-from ingest.loaders import Limits, ParseFailure, check_file, read_text
-from ingest.sources import load_source_config, scan, sources_from_paths
+from ingest.blocks import Limits, ParseFailure
+from ingest.loaders import check_file, read_text
+from ingest.source_config import load_source_config
+from ingest.sources import scan, sources_from_paths
 from retrieval.errors import ConfigError
 
 pytestmark = pytest.mark.unit

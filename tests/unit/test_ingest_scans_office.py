@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from ingest.coverage import no_text_reason, sparse_note
-from ingest.loaders import Block, Limits, OcrPage, ParsedDocument, ParseFailure, check_file
+from ingest.blocks import Block, Limits, OcrPage, ParsedDocument, ParseFailure
+from ingest.loaders import check_file
 from ingest.notes import DocumentNote, DocumentNotes, notes_summary
-from ingest.ocr import OcrOptions, lines_from_data, require_tesseract
+from ingest.blocks import OcrOptions
+from ingest.ocr import lines_from_data, require_tesseract
 from tests.unit.test_app_chat import app_home  # noqa: F401 - the admin page test's fixture
 
 pytestmark = pytest.mark.unit

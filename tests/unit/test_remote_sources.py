@@ -255,7 +255,7 @@ def test_remote_scope_covers_only_its_listing():
 def load(tmp_path: Path, *sources: dict):
     import yaml
 
-    from ingest.sources import load_source_config
+    from ingest.source_config import load_source_config
 
     path = tmp_path / "sources.yaml"
     path.write_text(yaml.safe_dump({"sources": list(sources)}), encoding="utf-8")

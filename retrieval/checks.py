@@ -16,7 +16,7 @@ from retrieval.facts import amount_in, date_in, dates, name_in, names, quantitie
 from retrieval.focus import SEPARATOR, first_figures, row_holding, share_table, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
-from retrieval.text import MARKER, looks_like_refusal, sentences
+from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
 
 MIN_RELEVANCE = 0.3  # share of the topic's (rarity-weighted) words the evidence must speak to
 COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|euros|pounds))", re.I)
@@ -126,6 +126,9 @@ def empty_value(value: str) -> bool:
 # Braces, brackets or quotes the form wrapped a value in (a figure's parentheses are its sign: kept).
 WRAPPED = re.compile(r"^[{\[\"'`]+\s*(?=\S)|(?<=\S)\s*[}\]\"'`]+$")
 VERDICT_WORDS = frozenset({"yes", "no", "true", "false", "not stated"})
+# a point with no figure or date and at most this many words the question lacks (and at most this share
+# of its words) only restates it; "The department head approves travel" has words of its own
+ECHO_WORDS, ECHO_SHARE = 2, 0.2
 
 
 def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant: Callable[[str], float] | None = None,
@@ -149,14 +152,19 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if counting and any(q.currency for q in quantities(fact.value)):
             out.dropped.append(f"{fact.value!r}: an amount of money where a count was asked")
             continue
-        if fact.value.strip().lower().rstrip(".") in VERDICT_WORDS:
-            # a yes/no "value" shows nothing: the quote is the evidence (it must be the document's own sentence)
+        if (verdict := fact.value.strip().lower().rstrip(".") in VERDICT_WORDS) or echoes(fact.value, question):
+            # a yes/no "value", or the question's own words ("debt structure or interest expenses"), shows
+            # nothing: the quote is the evidence (it must be the document's own sentence)
             if not _prose(fact.quote):
-                out.dropped.append(f"{fact.value!r}: a verdict without the sentence that shows it")
+                what = "a verdict" if verdict else "the question's words"
+                out.dropped.append(f"{fact.value!r}: {what} without the sentence that shows it")
                 continue
             # shown whole, not where the form's length limit cut it ("… for $3.6 billion and $4.6")
             held = next((p for p in ([passages[fact.doc - 1]] if 1 <= fact.doc <= len(passages) else []) + passages
                          if quote_support(fact.quote, p) >= 0.8), None)
+            if held is None and not verdict:
+                out.dropped.append(f"{fact.value!r}: the question's words, and its quote is in no document")
+                continue
             quote = whole_sentence(fact.quote, held) if held else fact.quote
             fact = Fact(fact.doc, quote, quote, fact.about)
         if (quoted := from_quote(bare_figure(fact.value), fact.quote)) != fact.value:
@@ -182,6 +190,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
                 out.dropped.append(f"{fact.value!r}: {', '.join(missing)} not in document {doc}")
                 continue
             out.repaired.append(f"{fact.value!r} → {value!r} (as the document writes it)")
+        if (named := value_of_named_row(value, fact.quote, passage)) is not None:
+            out.repaired.append(f"{value!r} → {named!r} (the row its quote names)")
+            value = named
         if (months := asked_months(question)) and (moved := column_for_period(value, fact.quote, passage, months)):
             out.repaired.append(f"{value!r} → {moved!r} (the column of the period asked)")
             value = moved
@@ -209,6 +220,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
     for point in draft.points:
         if empty_value(point.text) or VALUE_MARKER.search(point.text):
             out.dropped.append(f"point {point.text[:60]!r}: a marker or nothing where a value belongs")
+            continue
+        if echoes(point.text, question, own_words=ECHO_WORDS):
+            out.dropped.append(f"point {point.text[:60]!r}: the question's words, saying nothing of its own")
             continue
         doc = point.doc if 1 <= point.doc <= len(passages) else None
         missing = supported(point.text, passages[doc - 1], question) if doc else ["its document"]
@@ -298,26 +312,69 @@ SCALE_WORD = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
 PER_UNIT = re.compile(r"\bper\b|percent|percentage|\bratio\b|\brate\b|\bmargin %", re.I)
 
 
+def _figure(cell: str) -> str:
+    """A table cell's figure without its currency sign and the parentheses of a negative: "$ (5,772)" → "5,772"."""
+    return cell.strip().lstrip("$€£ ").strip().strip("()").strip()
+
+
 def _table_cell(value: str, quote: str, passage: str) -> tuple[list[str], list[str] | None, int] | None:
     """Where a table value stands in the passage: (its row's cells, its table's heading cells when the
     heading has as many cells, its column); None when it is not a table value."""
     found = quantities(value, keep_years=True)
     if not found:
         return None
-    digits = found[0].text.lstrip("$€£ ").strip()
+    digits = _figure(found[0].text)
     lines = passage.splitlines()
     rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("|") and not SEPARATOR.match(line.strip())
-            and any(c.lstrip("$€£ ").strip() == digits for c in table_cells(line)[1:])]
+            and any(_figure(c) == digits for c in table_cells(line)[1:])]
     if not rows:
         return None
     i = max(rows, key=lambda r: quote_support(quote, lines[r]) if quote else 0.0)
     cells = table_cells(lines[i])
-    column = next(k for k in range(1, len(cells)) if cells[k].lstrip("$€£ ").strip() == digits)
+    column = next(k for k in range(1, len(cells)) if _figure(cells[k]) == digits)
     for h in range(i - 1, -1, -1):  # the heading row: the line above the nearest separator
         if SEPARATOR.match(lines[h].strip()) and h > 0:
             heading = table_cells(lines[h - 1])
             return cells, (heading if len(heading) == len(cells) else None), column
     return cells, None, column
+
+
+def _label(cell: str) -> str:
+    return " ".join(cell.rstrip(":").split()).lower()
+
+
+def value_of_named_row(value: str, quote: str, passage: str) -> str | None:
+    """A table value read off another row than the one its quote names ("Research and development |
+    3M to Sep 2023", value "$14,158" from the "Net revenue" row above it): the named row's figure in
+    the same column (else its first figure); None when the value stands on the named row, the quote
+    names no row of the passage, or the value is not a table value."""
+    label = _label(quote.split("|")[0]) if "|" in quote else ""
+    if not label or (where := _table_cell(value, "", passage)) is None:
+        return None
+    named = [table_cells(line) for line in passage.splitlines() if line.lstrip().startswith("|")
+             and not SEPARATOR.match(line.strip()) and _label(table_cells(line)[0]) == label]
+    if not named or any(cells == where[0] for cells in named):
+        return None
+    digits = _figure(quantities(value, keep_years=True)[0].text)
+    if any(_figure(c) == digits for cells in named for c in cells[1:]):
+        return None
+    cells, column = named[0], where[2]
+    if column < len(cells) and re.search(r"\d", cells[column]):
+        return cells[column]
+    return next((c for c in cells[1:] if re.search(r"\d", c)), None)
+
+
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in content_words(text)}
+
+
+def echoes(text: str, question: str, own_words: int = 0) -> bool:
+    """`text` only repeats the question's words: no figure or date, and at most `own_words` words of
+    its own ("Intel's commitments in ESG areas relate to the expenses … reported" for "how do Intel's
+    commitments in ESG areas relate to the expenses … reported")."""
+    stems = _stems(text)
+    own = len(stems - _stems(question))
+    return bool(stems) and not quantities(text) and not dates(text) and own <= own_words and own <= ECHO_SHARE * len(stems)
 
 
 def table_label(value: str, quote: str, passage: str) -> str:

@@ -608,3 +608,70 @@ def test_one_figure_read_from_two_passages_is_stated_once():
     live.add(Fact(2, "| Raw materials | $ 1,021 |", "$1,021 million", "Raw materials, October 30, 2022"), None)
     assert len(live.pieces) == 2 and "4,454" in live.pieces[0] and "1,021" in live.pieces[1]
     assert cited == [1, 2]
+
+
+def test_a_figure_read_off_the_row_above_the_one_its_quote_names_is_read_from_the_named_row():
+    """"Research and development | 3M to Sep 2023", value "$14,158": the figure the form copied stands
+    on the Net revenue row above; the named row's figure in the same column is the answer."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Fact
+
+    table = ScoredChunk(Chunk(id="t", text=(
+        "[2023 Q3 Widgetco › Statements of Income]\n| (In Millions) | Three Months Ended Sep 30, 2023 | Three Months Ended Oct 1, 2022 |\n"
+        "| --- | --- | --- |\n| Net revenue | $ 14,158 | $ 15,338 |\n| Research and development | 3,870 | 4,302 |"),
+        source="q3.pdf", doc_id="q3.pdf", groups=("all-staff",)), 1.0)
+    question = "How much did Widgetco spend on research and development in the quarter?"
+    checked = check(Draft(facts=[Fact(1, "Research and development | 3M to Sep 2023 | 3M to Oct 2022", "$14,158")]), [table], question)
+    assert [f.value for f in checked.facts] == ["$3,870 million"]
+    assert checked.facts[0].about == "Research and development, Three Months Ended Sep 30, 2023"
+    assert any("the row its quote names" in r for r in checked.repaired)
+    # a value on the row its quote names stays as it is
+    kept = check(Draft(facts=[Fact(1, "Research and development | 3,870 | 4,302", "4,302")]), [table], question)
+    assert [f.value for f in kept.facts] == ["$4,302 million"] and not any("names" in r for r in kept.repaired)
+
+
+def test_a_value_that_repeats_the_question_shows_the_sentence_it_quotes():
+    """The form's value is the question's own words ("debt structure or interest expenses"): the quoted
+    sentence of the document is the answer; a quote no document holds leaves nothing to show."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Fact
+
+    sentence = "Interest expense was $472 million and $823 million during Q1 2022 and Q1 2023, and was primarily related to debt."
+    passage = ScoredChunk(Chunk(id="i", text=f"[2023 Q1 Widgetco › Interest Income and Expense]\n{sentence}",
+                                source="q1.pdf", doc_id="q1.pdf", groups=("all-staff",)), 1.0)
+    question = "Are there any significant changes in Widgetco's debt structure or interest expenses across these quarters?"
+    checked = check(Draft(facts=[Fact(1, sentence[:90], "debt structure or interest expenses")]), [passage], question)
+    assert [f.value for f in checked.facts] == [sentence]
+    invented = check(Draft(facts=[Fact(1, "Interest expense was $9 million lower because the company repaid its notes early",
+                                       "debt structure or interest expenses")]), [passage], question)
+    assert not invented.facts and "the question's words" in invented.dropped[0]
+
+
+@pytest.mark.parametrize("point, kept", [
+    ("Widgetco's commitments in ESG areas relate to the expenses and investments reported in the financial statements.", False),
+    ("The operational expenses section relates to the segment reporting of the expenses and investments, as aligned.", False),
+    ("The department head approves the ESG expenses reported in the financial statements.", True),
+    ("ESG expenses reported in the financial statements were 12 million.", True),
+])
+def test_a_point_that_only_restates_the_question_is_not_an_answer(point, kept):
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    passage = ScoredChunk(Chunk(id="e", text=f"[Widgetco › ESG]\n{point}", source="esg.pdf", doc_id="esg.pdf", groups=("all-staff",)), 1.0)
+    question = ("How do Widgetco's commitments in ESG areas relate to the expenses and investments reported in the financial "
+                "statements, and how does the operational expenses section relate to the segment reporting?")
+    checked = check(Draft(points=[Point(1, point)]), [passage], question)
+    assert bool(checked.points) is kept
+    assert kept or "the question's words" in checked.dropped[0]
+
+
+def test_a_negative_table_figure_in_parentheses_is_labelled_from_its_row():
+    from retrieval.checks import table_label
+
+    passage = ("| (in millions) | Three Months Ended September 30, 2023 | Nine Months Ended September 30, 2023 |\n| --- | --- | --- |\n"
+               "| Inventories | 732 | (5,772) |\n| Accounts receivable, net and other | (4,794) | $ (13,109) |")
+    assert table_label("(5,772)", "Inventories", passage) == "Inventories, Nine Months Ended September 30, 2023"
+    assert table_label("-13,109", "", passage) == "Accounts receivable, net and other, Nine Months Ended September 30, 2023"

@@ -14,6 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 # Request latencies span ~1 ms (fake generator, search) to minutes (a local model on CPU).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
+DECODE_BUCKETS = (1, 2, 5, 10, 15, 20, 25, 30, 40, 60, 100, 200)
 
 
 class FaithfulnessCollector:
@@ -84,6 +85,10 @@ class ApiMetrics:
         self.retrieval = Histogram("lore_retrieval_seconds", "retrieval time per answer", buckets=BUCKETS, registry=r)
         self.generation = Histogram("lore_generation_seconds", "generation time per answer", buckets=BUCKETS, registry=r)
         self.first_token = Histogram("lore_first_token_seconds", "time to the first generated token", buckets=BUCKETS, registry=r)
+        # measured inside the server, from the model's first token to its last: what the model writes, not
+        # what a client on the same cores reads
+        self.decode = Histogram("lore_decode_tokens_per_second", "tokens per second the model writes after its first",
+                                buckets=DECODE_BUCKETS, registry=r)
         self.answers = Counter("lore_answers", "answers given", ["channel"], registry=r)
         self.refusals = Counter("lore_refusals", "answers that were refusals", ["channel"], registry=r)
         self.tokens = Counter("lore_tokens", "model tokens", ["kind"], registry=r)
@@ -103,6 +108,8 @@ class ApiMetrics:
         self.generation.observe(max(t.total_ms - t.retrieve_ms, 0.0) / 1000)
         if t.first_token_ms is not None:
             self.first_token.observe(max(t.first_token_ms, 0.0) / 1000)
+        if (rate := (answer.details or {}).get("decode_tokens_per_s")) is not None:
+            self.decode.observe(rate)
         self.tokens.labels("prompt").inc(answer.usage.prompt_tokens)
         self.tokens.labels("completion").inc(answer.usage.completion_tokens)
 

@@ -356,6 +356,17 @@ class RepetitionGuard:
         return self.tripped
 
 
+def stream_timing(started: float, first: float | None, done: float, tokens: int) -> dict[str, float]:
+    """Where a generation's time went (`time.perf_counter` readings): `prefill_ms`, the model reading
+    its prompt up to its first token, and `decode_tokens_per_s`, writing the tokens after it."""
+    if first is None:
+        return {}
+    timing = {"prefill_ms": round((first - started) * 1000.0, 1)}
+    if tokens > 1 and done > first:
+        timing["decode_tokens_per_s"] = round((tokens - 1) / (done - first), 1)
+    return timing
+
+
 def read_guarded(stream, on_delta: Callable[[str], None] | None = None, fold_digits: bool = True) -> tuple[str, bool]:
     """Read a ChatStream to its end, or until it loops: then the model is stopped and the text kept
     up to the loop's first round. Returns (text, looped)."""

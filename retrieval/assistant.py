@@ -21,6 +21,7 @@ from retrieval.answering import (
     fit_contexts,
     recent_history,
     repeated_tail,
+    stream_timing,
     verifier,
 )
 from retrieval.checks import check_sentences, renumber
@@ -175,10 +176,12 @@ class Assistant:
             attribute=attributor(contexts) if self.config.attribute_uncited else None,
             verify=verifier(contexts) if self.config.verify_citations else None,
         )
+        generating = time.perf_counter()
         stream = self.chat_model.stream(messages, max_tokens=answer_tokens)
-        first_token_ms = None
+        first_token_ms = first_delta = None
         guard = RepetitionGuard()
         for delta in stream:
+            first_delta = first_delta or time.perf_counter()
             if guard.feed(delta):
                 stream.stop()  # a loop: stop the model now instead of at max_tokens
                 break
@@ -186,6 +189,7 @@ class Assistant:
             if out:
                 first_token_ms = first_token_ms if first_token_ms is not None else _ms(started)
                 emit(out)
+        timing = stream_timing(generating, first_delta, time.perf_counter(), stream.usage.completion_tokens)
         if tail := rewriter.flush():
             first_token_ms = first_token_ms if first_token_ms is not None else _ms(started)
             emit(tail)
@@ -211,7 +215,7 @@ class Assistant:
             query=query,
             contexts=contexts,
             dropped_markers=rewriter.dropped,
-            details={**({"stopped": "repetition"} if guard.tripped else {}), **({"removed": removed} if removed else {})},
+            details={**timing, **({"stopped": "repetition"} if guard.tripped else {}), **({"removed": removed} if removed else {})},
         )
 
     def _refusal(

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.answering import read_guarded, render_documents, split_sentences
+from retrieval.answering import read_guarded, render_documents, split_sentences, stream_timing
 from retrieval.checks import Checked, check, locate, render
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
@@ -205,11 +205,7 @@ class Composer:
                     on_item(item, form.verdict)
 
         raw, looped = read_guarded(stream, on_delta, fold_digits=False)
-        done = time.perf_counter()
-        if first:  # reading the prompt, then writing the form
-            details["prefill_ms"] = round((first[0] - started) * 1000.0, 1)
-            if stream.usage.completion_tokens > 1 and done > first[0]:
-                details["decode_tokens_per_s"] = round((stream.usage.completion_tokens - 1) / (done - first[0]), 1)
+        details.update(stream_timing(started, first[0] if first else None, time.perf_counter(), stream.usage.completion_tokens))
         if looped:
             details["stopped"] = "repetition"
         return raw, Usage(stream.usage.prompt_tokens, stream.usage.completion_tokens)

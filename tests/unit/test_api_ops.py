@@ -133,6 +133,8 @@ def test_metrics_count_requests_answers_refusals_tokens_and_faithfulness(api):
     assert 'lore_answers_total{channel="api"} 2.0' in text
     assert 'lore_refusals_total{channel="api"} 1.0' in text
     assert 'lore_retrieval_seconds_count 2.0' in text and 'lore_generation_seconds_count 2.0' in text
+    # the model's own writing speed, once per answer the model wrote (the refusal came before the model)
+    assert 'lore_decode_tokens_per_second_count 1.0' in text
     completion = answered["usage"]["completion_tokens"]
     assert f'lore_tokens_total{{kind="completion"}} {float(completion)}' in text
     assert "lore_faithfulness_latest 0.75" in text and "lore_faithfulness_scored 1.0" in text

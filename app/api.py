@@ -85,7 +85,7 @@ class ApiState:
                     if api.batch_queries or api.query_cache_size:
                         embedder = BatchingEmbedder(embedder, max_batch=32 if api.batch_queries else 1, cache_size=api.query_cache_size)
                     assistant = build_assistant(self.settings, embedder=embedder)
-                    assistant.retriever = GatedRetriever(assistant.retriever, retrieval_concurrency(self.settings))
+                    assistant.retriever.limit_concurrency(retrieval_concurrency(self.settings))
                     self._assistant = assistant
         return self._assistant
 
@@ -118,22 +118,6 @@ def retrieval_concurrency(settings: Settings) -> int:
     # processes and 32 clients: 218 answers/s, p95 238 ms with 4 at once; 250/s, p95 175 ms with 1).
     # Against a Chroma server it mostly waits on the network, and answers may overlap freely.
     return 1 if settings.store.kind == "embedded" else settings.api.max_concurrency
-
-
-class GatedRetriever:
-    """A retriever that lets at most `limit` retrievals run at once; generation is not gated (a remote
-    generator mostly waits, a local one has its own lock)."""
-
-    def __init__(self, retriever: Any, limit: int):
-        self.retriever = retriever
-        self._gate = threading.BoundedSemaphore(max(1, limit))
-
-    def retrieve(self, *args: Any, **kwargs: Any) -> Any:
-        with self._gate:
-            return self.retriever.retrieve(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.retriever, name)
 
 
 def error_response(status: int, message: str, kind: str, code: str | None = None) -> JSONResponse:
@@ -271,7 +255,7 @@ def create_app(settings: Settings, assistant: Any = None, keys: KeyStore | None 
         except ImportError as exc:
             raise ModelUnavailableError("ingestion is not available in this installation: run `lore ingest` on the server") from exc
         a = state.assistant()
-        ingestor = Ingestor(settings, store=a.store, embedder=a.embedder, lexical=a.lexical)
+        ingestor = Ingestor(settings, a.index, a.embedder)
         report = await run_in_threadpool(ingestor.run, paths, acl_map=body.acl_map, delete_missing=body.delete_missing)
         return report.to_json()
 

@@ -57,6 +57,10 @@ class _Open:
 
 
 class Chunker:
+    # Bump when the same blocks give other chunks (the ingest fingerprint then re-chunks every stored
+    # file); tests/unit/test_ingest_chunking.py pins the chunks of a sample to this version.
+    VERSION = "1"
+
     def __init__(self, count_tokens: CountTokens, chunk_tokens: int = 220, overlap: int = 32):
         if overlap >= chunk_tokens // 2:
             overlap = chunk_tokens // 4
@@ -64,6 +68,11 @@ class Chunker:
         self.size = chunk_tokens
         self.overlap = overlap
         self.min_tokens = chunk_tokens // 4  # a section smaller than this joins the next one
+
+    @property
+    def fingerprint(self) -> str:
+        """What the chunks of a file depend on besides its blocks: this code's version and every setting."""
+        return f"chunker {self.VERSION}|{self.size}|{self.overlap}|{self.min_tokens}"
 
     def chunk(self, blocks: Sequence[Block], label: str) -> list[ChunkDraft]:
         counts = self.count([b.text for b in blocks]) if blocks else []

@@ -60,6 +60,23 @@ COLUMNS = "doc_id, path, source, root, sha256, size, mtime, groups, fingerprint,
 
 
 @dataclass(frozen=True)
+class DocumentRecord:
+    """One file as this run found it, before its chunks are written: what the manifest records for it
+    when they are (or when it fails). `fingerprint` says how its chunks were made (ingest/pipeline.py)."""
+
+    doc_id: str
+    path: str
+    source: str
+    root: str
+    sha256: str
+    size: int
+    mtime: float
+    groups: tuple[str, ...]
+    fingerprint: str
+    token: str = ""
+
+
+@dataclass(frozen=True)
 class DocumentRow:
     doc_id: str
     path: str
@@ -132,30 +149,30 @@ class Manifest:
         return {"documents": int(documents), "failed_documents": int(failed), "last_ingest": last}
 
     # -- state transitions (each one commit) -----------------------------------------------------
-    def begin_write(self, doc: dict[str, Any], pending_ids: Sequence[str], run_id: str) -> None:
+    def begin_write(self, doc: DocumentRecord, pending_ids: Sequence[str], run_id: str) -> None:
         """Record the ids about to be written. A new document gets a row with an empty hash, so an
         interrupted first write is retried by the next run."""
-        existing = self.get(doc["doc_id"])
+        existing = self.get(doc.doc_id)
         if existing is None or existing.state == "failed":
             self.db.execute(
                 f"INSERT OR REPLACE INTO documents ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (doc["doc_id"], doc["path"], doc["source"], doc["root"], "", doc["size"], doc["mtime"], ",".join(doc["groups"]),
+                (doc.doc_id, doc.path, doc.source, doc.root, "", doc.size, doc.mtime, ",".join(doc.groups),
                  "", "[]", "writing", json.dumps(list(pending_ids)), "", run_id, time.time(), ""),
             )  # fmt: skip
         else:
             self.db.execute(
                 "UPDATE documents SET state='writing', pending_ids=?, run_id=?, updated=? WHERE doc_id=?",
-                (json.dumps(list(pending_ids)), run_id, time.time(), doc["doc_id"]),
+                (json.dumps(list(pending_ids)), run_id, time.time(), doc.doc_id),
             )
 
-    def commit_write(self, doc: dict[str, Any], new_ids: Sequence[str], stale_ids: Sequence[str], run_id: str) -> None:
+    def commit_write(self, doc: DocumentRecord, new_ids: Sequence[str], stale_ids: Sequence[str], run_id: str) -> None:
         """The new chunks are in the store: they become the document's chunks; old ones are stale."""
         self.db.execute(
             "UPDATE documents SET path=?, source=?, root=?, sha256=?, size=?, mtime=?, groups=?, fingerprint=?, chunk_ids=?,"
             " state=?, pending_ids=?, error='', run_id=?, updated=?, token=? WHERE doc_id=?",
-            (doc["path"], doc["source"], doc["root"], doc["sha256"], doc["size"], doc["mtime"], ",".join(doc["groups"]),
-             doc["fingerprint"], json.dumps(list(new_ids)), "cleanup" if stale_ids else "ok", json.dumps(list(stale_ids)),
-             run_id, time.time(), doc.get("token", ""), doc["doc_id"]),
+            (doc.path, doc.source, doc.root, doc.sha256, doc.size, doc.mtime, ",".join(doc.groups),
+             doc.fingerprint, json.dumps(list(new_ids)), "cleanup" if stale_ids else "ok", json.dumps(list(stale_ids)),
+             run_id, time.time(), doc.token, doc.doc_id),
         )  # fmt: skip
 
     def finish(self, doc_id: str) -> None:
@@ -181,16 +198,16 @@ class Manifest:
     def remove(self, doc_id: str) -> None:
         self.db.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
 
-    def record_failure(self, doc: dict[str, Any], error: str, run_id: str) -> None:
+    def record_failure(self, doc: DocumentRecord, error: str, run_id: str) -> None:
         """Remember that this content failed, so an unchanged bad file is not parsed again every night.
         A document that already has chunks keeps them (and its good hash): nothing is lost."""
-        existing = self.get(doc["doc_id"])
+        existing = self.get(doc.doc_id)
         if existing is not None and existing.state != "failed":
             return
         self.db.execute(
             f"INSERT OR REPLACE INTO documents ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (doc["doc_id"], doc["path"], doc["source"], doc["root"], doc["sha256"], doc["size"], doc["mtime"],
-             ",".join(doc["groups"]), doc["fingerprint"], "[]", "failed", "[]", error, run_id, time.time(), doc.get("token", "")),
+            (doc.doc_id, doc.path, doc.source, doc.root, doc.sha256, doc.size, doc.mtime,
+             ",".join(doc.groups), doc.fingerprint, "[]", "failed", "[]", error, run_id, time.time(), doc.token),
         )  # fmt: skip
 
     def touch(self, doc_id: str, path: str, source: str, root: str, mtime: float, token: str | None = None) -> None:

@@ -29,18 +29,22 @@ from ingest.embedding import apply_embed_dtype
 from ingest.blocks import Limits, ParsedDocument
 from ingest.loaders import parse_file
 from ingest.lock import IngestLock
-from ingest.manifest import DocumentRow, Manifest
+from ingest.manifest import DocumentRecord, DocumentRow, Manifest
 from ingest.notes import DocumentNote, DocumentNotes
 from ingest.source_config import load_source_config
 from ingest.sources import Source, doc_id_for, scan, sources_from_paths
 from ingest.source_status import record_source_runs
 from ingest.workers import ParseFn, ParserPool, ParseResult
 from retrieval.errors import IngestError, LoreError
+from retrieval.index import Index
 from retrieval.names import document_name
 from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
 from retrieval.settings import Settings
 
-PARSER_VERSION = "8"  # bump when parsing or chunking changes what a file turns into (6: OCR, LibreOffice, no empty documents; 7: a split table repeats its unit row; 8: a chunk is named after the section its text starts in)
+# Bump when parsing changes the blocks a file turns into (6: OCR, LibreOffice, no empty documents; 7: a split
+# table repeats its unit row; 8: a chunk is named after the section its text starts in). Chunking has its
+# own version (`Chunker.VERSION`); both, the chunking settings and the embedder make the fingerprint.
+PARSER_VERSION = "8"
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
 # Failures that installing a tool or changing a setting cures: not remembered either, so the next run reads the file.
 SETUP_DEPENDENT = ("needs LibreOffice", "OCR is off", "OCR needs Tesseract", "is not installed", "Tesseract does not run")
@@ -51,7 +55,7 @@ class _Pending:
     """A parsed file whose chunks wait for the next embedding batch."""
 
     file: SourceFile
-    doc: dict[str, Any]
+    doc: DocumentRecord
     chunks: list[Chunk]
     old: DocumentRow | None
     name: str
@@ -59,21 +63,18 @@ class _Pending:
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, store: Any = None, embedder: Any = None, lexical: Any = None, *, parse: ParseFn | None = None, in_process: bool = False):
+    def __init__(self, settings: Settings, index: Index | None = None, embedder: Any = None, *, parse: ParseFn | None = None,
+                 in_process: bool = False):  # fmt: skip
         from retrieval.embedders import make_embedder
-        from retrieval.lexical import LexicalIndex
-        from retrieval.names import DocumentNames
-        from retrieval.store import make_store
 
         self.settings = settings
         self.config = settings.ingest
-        self.store = store if store is not None else make_store(settings)
+        self.index = index if index is not None else Index.open(settings)
         self.embedder = embedder if embedder is not None else make_embedder(settings)
-        self.lexical = lexical if lexical is not None else LexicalIndex(settings.lexical_db)
-        self.names = DocumentNames(getattr(self.lexical, "path", settings.lexical_db))
         self.parse = parse or parse_file
         self.in_process = in_process
         self.limits = Limits.from_settings(self.config)
+        self.chunker = Chunker(self.embedder.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap)
         self._warming: threading.Thread | None = None
         self._warm_error: BaseException | None = None
         self._on_progress: Callable[[str, int, int | None], None] | None = None
@@ -128,7 +129,7 @@ class Ingestor:
                         self._fail(report, path, "not found: check the path")
                 if named:
                     record_source_runs(manifest, [s for s, _ in sources], found, stats, report, run_id)
-                report.total_chunks = self.store.count()
+                report.total_chunks = self.index.count()
                 report.seconds = time.perf_counter() - started
                 manifest.end_run(run_id, "ok", report.to_json())
                 self._log({"event": "report", **report.to_json()})
@@ -162,21 +163,21 @@ class Ingestor:
             if row.state == "writing":
                 old = set(row.chunk_ids)
                 new_only = [i for i in row.pending_ids if i not in old]
-                self._delete_chunks(new_only)
+                self.index.delete(new_only)
                 manifest.roll_back_write(row.doc_id, force_reparse=any(i in old for i in row.pending_ids))
             elif row.state == "cleanup":
-                self._delete_chunks(row.pending_ids)
+                self.index.delete(row.pending_ids)
                 manifest.finish(row.doc_id)
             elif row.state == "deleting":
-                self._delete_chunks(row.chunk_ids)
-                self.names.delete([row.doc_id])
+                self.index.delete(row.chunk_ids, documents=[row.doc_id])
                 self.notes.delete([row.doc_id])
                 manifest.remove(row.doc_id)
 
     def fingerprint(self) -> str:
-        return f"{PARSER_VERSION}|{self.embedder.name}|{self.config.chunk_tokens}|{self.config.chunk_overlap}"
+        """How a stored file's chunks were made: a file whose fingerprint differs is parsed and chunked again."""
+        return f"parser {PARSER_VERSION}|{self.chunker.fingerprint}|{self.embedder.name}"
 
-    def _classify(self, manifest: Manifest, files: list[SourceFile], report: IngestReport) -> list[tuple[SourceFile, dict[str, Any], DocumentRow | None]]:
+    def _classify(self, manifest: Manifest, files: list[SourceFile], report: IngestReport) -> list[tuple[SourceFile, DocumentRecord, DocumentRow | None]]:
         fingerprint = self.fingerprint()
         todo = []
         for file in files:
@@ -198,8 +199,8 @@ class Ingestor:
                 self._fail(report, file.path, f"unreadable ({exc.strerror}): make the file readable by the ingest user")
                 continue
             doc_id = doc_id_for(file.path)
-            doc = {"doc_id": doc_id, "path": file.path, "source": file.source, "root": file.root, "sha256": sha,
-                   "size": file.size, "mtime": file.mtime, "groups": file.groups, "fingerprint": fingerprint, "token": file.token}  # fmt: skip
+            doc = DocumentRecord(doc_id, file.path, file.source, file.root, sha, file.size, file.mtime, tuple(file.groups), fingerprint,
+                                 file.token)
             row = manifest.get(doc_id)
             if row is not None and row.sha256 == sha and row.fingerprint == fingerprint:
                 if row.state == "failed":
@@ -224,7 +225,6 @@ class Ingestor:
         warming = threading.Thread(target=self._warm_embedder, name="lore-embedder-warm-up", daemon=True)
         warming.start()
         self._warming = warming
-        chunker = Chunker(self.embedder.count_tokens, self.config.chunk_tokens, self.config.chunk_overlap)
         by_path = {(file.local or file.path): (file, doc, old) for file, doc, old in todo}  # remote items parse their download
         bar = _progress_bar(len(todo), progress)
         parsed = 0
@@ -241,9 +241,9 @@ class Ingestor:
                     self._fail(report, file.path, result.error)
                     if not result.error.startswith(TRANSIENT) and not any(s in result.error for s in SETUP_DEPENDENT):
                         manifest.record_failure(doc, result.error, run_id)
-                        self.notes.delete([doc["doc_id"]])
+                        self.notes.delete([doc.doc_id])
                     continue
-                chunks = self._chunks(chunker, file, doc, result.document, run_id)
+                chunks = self._chunks(file, doc, result.document, run_id)
                 note = DocumentNote.of(file.path, file.source, result.document, self.config.ocr_low_confidence)
                 for text in note.notes if note else ():
                     self._note(report, file.path, text)
@@ -275,17 +275,17 @@ class Ingestor:
         workers = self.config.workers or os.cpu_count() or 1
         yield from ParserPool(workers, self.config.file_timeout_s, self.limits, self.parse).run(paths)
 
-    def _chunks(self, chunker: Chunker, file: SourceFile, doc: dict[str, Any], parsed: ParsedDocument, run_id: str) -> list[Chunk]:
+    def _chunks(self, file: SourceFile, doc: DocumentRecord, parsed: ParsedDocument, run_id: str) -> list[Chunk]:
         label = Path(file.source).stem
-        drafts = chunker.chunk(parsed.blocks, label)
+        drafts = self.chunker.chunk(parsed.blocks, label)
         confidence = {p.page: p.confidence for p in parsed.ocr_pages if p.confidence is not None}
         chunks = []
         for index, draft in enumerate(drafts):
             read = [confidence[p] for p in {draft.page, *(s[1] for s in draft.spans)} if p in confidence] if confidence else []
-            chunk_id = hashlib.sha1(f"{doc['doc_id']}\0{doc['sha256']}\0{index}\0{draft.text}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
+            chunk_id = hashlib.sha1(f"{doc.doc_id}\0{doc.sha256}\0{index}\0{draft.text}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
             chunks.append(Chunk(
-                id=chunk_id, text=draft.text, source=file.source, doc_id=doc["doc_id"], page=draft.page, section=draft.section,
-                groups=file.groups, file_hash=doc["sha256"], element_types=draft.element_types, chunk_index=index,
+                id=chunk_id, text=draft.text, source=file.source, doc_id=doc.doc_id, page=draft.page, section=draft.section,
+                groups=file.groups, file_hash=doc.sha256, element_types=draft.element_types, chunk_index=index,
                 path=file.path, modified=file.mtime, run_id=run_id, spans=draft.spans, ocr_confidence=min(read) if read else None,
             ))  # fmt: skip
         return chunks
@@ -307,17 +307,15 @@ class Ingestor:
             offset += len(item.chunks)
             new_ids = [c.id for c in item.chunks]
             old_ids = list(item.old.chunk_ids) if item.old else []
-            self.notes.put(item.doc["doc_id"], item.note, run_id)  # before the write: a killed write re-parses and replaces it
+            self.notes.put(item.doc.doc_id, item.note, run_id)  # before the write: a killed write re-parses and replaces it
             manifest.begin_write(item.doc, new_ids, run_id)
-            self.store.upsert(item.chunks, embeddings)
-            self.lexical.upsert(item.chunks)
-            self.names.put(item.doc["doc_id"], item.name, item.file.groups)
+            self.index.upsert(item.chunks, embeddings, names={item.doc.doc_id: item.name})
             keep = set(new_ids)
             stale = [i for i in old_ids if i not in keep]
             manifest.commit_write(item.doc, new_ids, stale, run_id)
             if stale:
-                self._delete_chunks(stale)
-                manifest.finish(item.doc["doc_id"])
+                self.index.delete(stale)
+                manifest.finish(item.doc.doc_id)
             report.chunks += len(item.chunks)
             if item.old is None:
                 report.added += 1
@@ -336,21 +334,13 @@ class Ingestor:
             if not (row.path in found.missing or any(s.covers(row.path) for s in found.scopes)):
                 continue
             manifest.begin_delete(row.doc_id)
-            self._delete_chunks(row.chunk_ids)
-            self.names.delete([row.doc_id])
+            self.index.delete(row.chunk_ids, documents=[row.doc_id])
             self.notes.delete([row.doc_id])
             manifest.remove(row.doc_id)
             if row.state != "failed":
                 report.deleted += 1
         for path in sorted(found.missing - known):
             self._fail(report, path, "not found: check the path")
-
-    def _delete_chunks(self, ids: Sequence[str]) -> None:
-        ids = list(ids)
-        for start in range(0, len(ids), 5000):
-            part = ids[start : start + 5000]
-            self.store.delete(part)
-            self.lexical.delete(part)
 
     def _fail(self, report: IngestReport, path: str, error: str) -> None:
         error = " ".join(error.split())

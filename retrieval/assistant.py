@@ -29,14 +29,12 @@ from retrieval.composer import Composer
 from retrieval.embedders import Embedder, make_embedder
 from retrieval.errors import InputError
 from retrieval.generators import ChatModel, make_chat_model
+from retrieval.index import Index
 from retrieval.interactions import InteractionLog
-from retrieval.lexical import LexicalIndex
-from retrieval.names import DocumentNames
 from retrieval.passage_ranker import PassageRanker
 from retrieval.retriever import Reranker, Retrieval, Retriever
 from retrieval.schema import Answer, ChatMessage, ScoredChunk, Timings, Usage
 from retrieval.settings import Settings
-from retrieval.store import ChunkStore, make_store
 from retrieval.text import REFUSAL, looks_like_refusal
 
 MAX_QUESTION_CHARS = 4000
@@ -48,26 +46,23 @@ class Assistant:
         self,
         settings: Settings,
         *,
-        store: ChunkStore,
+        index: Index,
         embedder: Embedder,
         chat_model: ChatModel,
-        lexical: LexicalIndex,
         log: InteractionLog,
         reranker: Reranker | None = None,
         prompts: Prompts | None = None,
     ):
         self.settings = settings
         self.config = settings.retrieval
-        self.store = store
+        self.index = index
+        self.store, self.lexical, self.names = index.store, index.lexical, index.names  # what retrieval reads
         self.embedder = embedder
         self.chat_model = chat_model
-        self.lexical = lexical
         self.log = log
         self.reranker = reranker
         self.prompts = prompts or Prompts.load(self.config.prompts_dir)
-        # Document names live beside the lexical index (same file), written by ingestion.
-        self.names = DocumentNames(lexical.path) if getattr(lexical, "path", None) is not None else None
-        self.retriever = Retriever(self.config, store, embedder, lexical, reranker, self.names)
+        self.retriever = Retriever(self.config, index.store, embedder, index.lexical, reranker, index.names)
         self.passage_ranker = PassageRanker.load() if self.config.passage_ranker == "learned" else None
         self.composer = Composer(self)
 
@@ -77,9 +72,8 @@ class Assistant:
         self.embedder.warm_up()
         self.embedder.embed_query("warm up")
         self.store.count()  # opens the store (Chroma's first open costs a second or two)
-        keep_resident = getattr(self.store, "keep_resident", None)
-        if long_running and keep_resident is not None:
-            keep_resident()
+        if long_running:
+            self.store.keep_resident()
         self.chat_model.warm_up()
         if self.reranker is not None:
             self.reranker.warm_up()
@@ -259,9 +253,8 @@ def build_assistant(
     settings: Settings,
     chat_model: ChatModel | None = None,
     embedder: Embedder | None = None,
-    store: ChunkStore | None = None,
+    index: Index | None = None,
     *,
-    lexical: LexicalIndex | None = None,
     log: InteractionLog | None = None,
     reranker: Reranker | None = None,
 ) -> Assistant:
@@ -269,10 +262,9 @@ def build_assistant(
     chat_model = chat_model or make_chat_model(settings)
     return Assistant(
         settings,
-        store=store or make_store(settings),
+        index=index or Index.open(settings),
         embedder=embedder or make_embedder(settings),
         chat_model=chat_model,
-        lexical=lexical or LexicalIndex(settings.lexical_db),
         log=log or InteractionLog(settings.interactions_db),
         reranker=reranker or make_reranker(settings, chat_model),
     )

@@ -344,7 +344,7 @@ class Composer:
 
     def _next_passage(self, chunk, groups: Sequence[str]):
         """The passage that follows `chunk` in its document, when the reader may see it."""
-        ids = self.assistant.store.ids_where({"$and": [{"doc": chunk.doc_id}, {"chunk_index": chunk.chunk_index + 1}]})
+        ids = self.assistant.store.ids_at(chunk.doc_id, chunk.chunk_index + 1)
         return next(iter(self._readable(ids, groups)), None)
 
     def _using_topic(self, topic: str, groups: Sequence[str], docs) -> list:
@@ -396,7 +396,7 @@ class Composer:
         if not rows:
             return found, ranks
         vector = self.assistant.embedder.embed_query(topic)
-        stored = store.fetch([c.id for c in rows]) if hasattr(store, "fetch") else {}
+        stored = store.fetch([c.id for c in rows])
         added = [ScoredChunk(c, 0.0, dense_score=float(np.dot(vector, stored[c.id][1])) if c.id in stored else None) for c in rows]
         return Retrieval([*found.chunks, *added], found.best_dense), ranks + [None] * len(added)
 

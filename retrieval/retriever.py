@@ -9,9 +9,11 @@ also when only the lexical side found it: the refusal threshold compares like wi
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -68,6 +70,12 @@ class Retriever:
         self.names = names
         self._pool: ThreadPoolExecutor | None = None
         self._size: tuple[float, int] = (-math.inf, 0)  # (when counted, chunks) of a store without lexical index
+        self._gate: threading.BoundedSemaphore | None = None
+
+    def limit_concurrency(self, limit: int) -> None:
+        """From now on at most `limit` retrievals run at once (the API: against the embedded store a
+        retrieval is Python work, and a second one beside it only adds switching)."""
+        self._gate = threading.BoundedSemaphore(max(1, limit))
 
     def _background(self, fn, *args, **kwargs) -> Future:
         """Start `fn` beside the caller's own work (SQLite and torch release the GIL). On an index of
@@ -104,6 +112,10 @@ class Retriever:
     def retrieve(self, query: str, groups: Sequence[str] | None, top_k: int | None = None, docs: Sequence[str] | None = None) -> Retrieval:
         """The best `top_k` chunks readable by `groups` (None: unfiltered, for maintenance only);
         `docs`: only chunks of these documents (a question that names them, retrieval/questions.py)."""
+        with self._gate if self._gate is not None else nullcontext():
+            return self._retrieve(query, groups, top_k, docs)
+
+    def _retrieve(self, query: str, groups: Sequence[str] | None, top_k: int | None, docs: Sequence[str] | None) -> Retrieval:
         top_k = top_k or self.config.top_k
         groups = list(dict.fromkeys(groups)) if groups is not None else None
         if groups is not None and not groups:
@@ -264,25 +276,15 @@ class _Lookup:
     def _load(self, ids: list[str]) -> None:
         if not ids:
             return
-        fetch = getattr(self.retriever.store, "fetch", None)
-        if fetch is not None:  # Chroma: read stored vectors instead of embedding again
-            for i, (chunk, vector) in fetch(ids).items():
-                self.chunks.setdefault(i, chunk)
-                self.cosines[i] = float(np.dot(self.vector, vector))
-            return
-        chunks = [c for c in self.retriever.store.get(ids)]
-        vectors = self.retriever.embedder.embed_documents([c.text for c in chunks])
-        for c, v in zip(chunks, vectors, strict=True):
-            self.chunks.setdefault(c.id, c)
-            self.cosines[c.id] = float(np.dot(self.vector, v))
+        for i, (chunk, vector) in self.retriever.store.fetch(ids).items():  # stored vectors: nothing embedded again
+            self.chunks.setdefault(i, chunk)
+            self.cosines[i] = float(np.dot(self.vector, vector))
 
     def _vectors(self, ids: list[str], texts: list[str]) -> list[list[float]]:
-        fetch = getattr(self.retriever.store, "fetch", None)
-        if fetch is not None and ids:
-            found = fetch(ids)
-            if all(i in found for i in ids):
-                return [list(found[i][1]) for i in ids]
-        return self.retriever.embedder.embed_documents(texts)
+        found = self.retriever.store.fetch(ids) if ids else {}
+        if ids and all(i in found for i in ids):
+            return [list(found[i][1]) for i in ids]
+        return self.retriever.embedder.embed_documents(texts)  # chunks not (or no longer) in the store
 
 
 def _dense_ranking(found: Sequence[ScoredChunk]) -> list[tuple[str, float]]:

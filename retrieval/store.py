@@ -32,21 +32,35 @@ log = logging.getLogger("lore.store")
 
 @runtime_checkable
 class ChunkStore(Protocol):
+    """What Lore uses of a vector store: the index writes (`upsert`, `delete`), retrieval reads
+    (`query`, `get`, `fetch`, `ids_at`), `count`, and `keep_resident` for long-running readers.
+    tests/unit/test_store_contract.py runs the same checks over every implementation."""
+
     def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None: ...
 
     def delete(self, ids: Sequence[str]) -> None: ...
 
-    def delete_where(self, where: dict[str, Any]) -> None: ...
+    def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None = None) -> list[ScoredChunk]:
+        """The `k` chunks nearest to `embedding` that `groups` may read (None: all), best first; `docs`: only these documents."""
+        ...
 
-    def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None = None) -> list[ScoredChunk]: ...
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        """The stored chunks of `ids`, in that order (missing ids left out)."""
+        ...
 
-    def get(self, ids: Sequence[str]) -> list[Chunk]: ...
+    def fetch(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, Sequence[float]]]:
+        """Chunks with their stored vectors, by id (missing ids left out)."""
+        ...
 
-    def ids_where(self, where: dict[str, Any]) -> list[str]: ...
-
-    def iter_chunks(self, batch: int = 1000) -> Iterator[Chunk]: ...
+    def ids_at(self, doc_id: str, chunk_index: int) -> list[str]:
+        """The id of a document's chunk at `chunk_index` (its neighbours are at ±1); empty when there is none."""
+        ...
 
     def count(self) -> int: ...
+
+    def keep_resident(self) -> bool:
+        """Hold the store in memory from now on where it can; True when it does."""
+        ...
 
 
 class ChromaStore(PartitionedStore):
@@ -321,7 +335,11 @@ class ChromaStore(PartitionedStore):
         return [by_id[i] for i in ids if i in by_id]
 
     def ids_where(self, where: dict[str, Any]) -> list[str]:
+        """Ids matching a Chroma `where` filter (maintenance and tests; callers use `ids_at`)."""
         return list(self.collection.get(where=where, include=[])["ids"])
+
+    def ids_at(self, doc_id: str, chunk_index: int) -> list[str]:
+        return self.ids_where({"$and": [{"doc": doc_id}, {"chunk_index": chunk_index}]})
 
     def iter_chunks(self, batch: int = 1000) -> Iterator[Chunk]:
         self._refresh()  # an open client first sees what other processes wrote

@@ -1,5 +1,5 @@
 """Test helpers for anything built on the Assistant: a tiny corpus with access groups, written
-straight into the store and the lexical index (no parsing), and a test-profile assistant.
+straight into the index (no parsing), and an in-memory vector store.
 
 Used by the unit tests of retrieval, the app, the API and evaluation; nothing here loads a model.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from retrieval.schema import Chunk
+from retrieval.schema import Chunk, ScoredChunk
 
 RESTRICTED_SECRET = "Project Falcon acquisition price is 48 million euros"
 
@@ -68,13 +68,57 @@ CORPUS: tuple[Chunk, ...] = (
 
 
 def seed(assistant, chunks: Sequence[Chunk] = CORPUS) -> list[Chunk]:
-    """Write `chunks` into the assistant's store, lexical index and document names, as ingestion would."""
-    from retrieval.names import document_name
-
+    """Write `chunks` into the assistant's index (store, lexical index, document names), as ingestion would."""
     chunks = list(chunks)
-    assistant.store.upsert(chunks, assistant.embedder.embed_documents([c.text for c in chunks]))
-    assistant.lexical.upsert(chunks)
-    if assistant.names is not None:
-        for chunk in {c.doc_id: c for c in chunks}.values():
-            assistant.names.put(chunk.doc_id, document_name(chunk.source, "", []), chunk.groups)
+    assistant.index.upsert(chunks, assistant.embedder.embed_documents([c.text for c in chunks]))
     return chunks
+
+
+class MemoryStore:
+    """A ChunkStore in a dict, for tests: the same answers as Chroma (tests/unit/test_store_contract.py
+    runs both through one suite) from plain Python, with no filter language of its own. After
+    `fail_after` upserted chunks it raises SystemExit, like a process killed mid-write."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[Chunk, list[float]]] = {}
+        self.fail_after: int | None = None
+
+    def upsert(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]) -> None:
+        for chunk, vector in zip(chunks, embeddings, strict=True):
+            if self.fail_after is not None:
+                if self.fail_after == 0:
+                    raise SystemExit("killed")
+                self.fail_after -= 1
+            self.items[chunk.id] = (chunk, list(vector))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for i in ids:
+            self.items.pop(i, None)
+
+    def query(self, embedding: Sequence[float], k: int, groups: Sequence[str] | None, docs: Sequence[str] | None = None) -> list[ScoredChunk]:
+        import numpy as np
+
+        query = np.asarray(embedding, dtype=float)
+        scored = []
+        for chunk, vector in self.items.values():
+            if (groups is not None and not set(chunk.groups) & set(groups)) or (docs is not None and chunk.doc_id not in docs):
+                continue
+            v = np.asarray(vector, dtype=float)
+            cosine = float(query @ v / ((np.linalg.norm(query) * np.linalg.norm(v)) or 1.0))
+            scored.append(ScoredChunk(chunk, cosine, dense_score=cosine))
+        return sorted(scored, key=lambda s: -s.score)[:k]
+
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        return [self.items[i][0] for i in ids if i in self.items]
+
+    def fetch(self, ids: Sequence[str]) -> dict[str, tuple[Chunk, Sequence[float]]]:
+        return {i: self.items[i] for i in ids if i in self.items}
+
+    def ids_at(self, doc_id: str, chunk_index: int) -> list[str]:
+        return [i for i, (c, _) in self.items.items() if c.doc_id == doc_id and c.chunk_index == chunk_index]
+
+    def count(self) -> int:
+        return len(self.items)
+
+    def keep_resident(self) -> bool:
+        return True  # it is nothing but memory

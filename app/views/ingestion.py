@@ -23,7 +23,7 @@ def run_ingest(settings: Settings, paths: list[Path]) -> IngestReport:
     from ingest.pipeline import Ingestor
 
     assistant = common.assistant(settings)
-    ingestor = Ingestor(settings, store=assistant.store, embedder=assistant.embedder, lexical=assistant.lexical, in_process=True)
+    ingestor = Ingestor(settings, assistant.index, assistant.embedder, in_process=True)
     return ingestor.run(paths, delete_missing=False)
 
 
@@ -131,7 +131,7 @@ def configured_sources(settings: Settings) -> None:
         from ingest.pipeline import Ingestor
 
         assistant = common.assistant(settings)
-        ingestor = Ingestor(settings, store=assistant.store, embedder=assistant.embedder, lexical=assistant.lexical)
+        ingestor = Ingestor(settings, assistant.index, assistant.embedder)
         bars = {s.name: st.progress(0.0, text=f"{s.name}: waiting") for s in sources}
         bars["parse"] = st.progress(0.0, text="parsing and embedding: waiting")
 

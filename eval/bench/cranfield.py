@@ -86,12 +86,11 @@ def lore_chunks(docs: list[dict], embedder, settings) -> list:
 
 
 def build_index(settings, docs: list[dict], cache: Path, chunked: bool):
-    """Embed (cached) and write the corpus into a fresh store + lexical index."""
+    """Embed (cached) and write the corpus into a fresh index (store, lexical index, names)."""
     from retrieval.embedders import make_embedder
-    from retrieval.lexical import LexicalIndex
-    from retrieval.names import DocumentNames, document_name
+    from retrieval.index import Index
+    from retrieval.names import document_name
     from retrieval.schema import Chunk
-    from retrieval.store import make_store
 
     embedder = make_embedder(settings)
     if chunked:
@@ -107,14 +106,10 @@ def build_index(settings, docs: list[dict], cache: Path, chunked: bool):
         cache.mkdir(parents=True, exist_ok=True)
         cache_file.write_text(json.dumps(vectors))
     embed_s = time.perf_counter() - started
-    store = make_store(settings)
-    store.upsert(chunks, vectors)
-    lexical = LexicalIndex(settings.lexical_db)
-    lexical.upsert(chunks)
-    names = DocumentNames(settings.lexical_db)
-    for d in docs:  # named as ingestion names a file: its file name, then its title
-        names.put(d["id"], document_name(f"cranfield/{d['id']}.txt", d["title"].strip(), []), ["all-staff"])
-    return embedder, store, lexical, names, embed_s
+    index = Index.open(settings)
+    # each paper named as ingestion names a file: its file name, then its title
+    index.upsert(chunks, vectors, names={d["id"]: document_name(f"cranfield/{d['id']}.txt", d["title"].strip(), []) for d in docs})
+    return embedder, index, embed_s
 
 
 def doc_ranking(chunks, k: int = 10) -> list[str]:
@@ -159,7 +154,7 @@ def run(
     source = source_papers(shared_data("cranfield"))
     with tempfile.TemporaryDirectory(prefix="lore-cranfield-") as home:
         settings = load_settings(overrides={"home": home})
-        embedder, store, lexical, names, embed_s = build_index(settings, docs, cache, chunked)
+        embedder, index, embed_s = build_index(settings, docs, cache, chunked)
         embedder.warm_up()
         results: dict[str, Any] = {}
         chosen = select(queries, split, limit)
@@ -172,7 +167,7 @@ def run(
 
                 reranker = make_reranker(settings.model_copy(update={"retrieval": config}), make_chat_model(settings))
                 reranker.warm_up()
-            retriever = Retriever(config, store, embedder, lexical, reranker, names)
+            retriever = Retriever(config, index.store, embedder, index.lexical, reranker, index.names)
             ndcg, recall, times, odd, best, first = [], [], [], [], [], []
             for n, q in chosen:
                 odd.append(n % 2 == 1)
@@ -204,7 +199,7 @@ def run(
             if baseline:
                 r["vs_baseline"] = paired(r["per_query_ndcg@10"], baseline)
                 print(" " * 14 + "vs baseline: " + ", ".join(f"{h} {v['delta']:+.4f} ± {v['se']:.4f}" for h, v in r["vs_baseline"].items()), flush=True)
-        chunk_count = store.count()
+        chunk_count = index.count()
     return {
         "docs": len(docs),
         "chunks": chunk_count,

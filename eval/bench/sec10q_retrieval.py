@@ -50,15 +50,16 @@ def main() -> None:
     apply_privacy_defaults()
     from ingest.pipeline import Ingestor
     from retrieval.embedders import make_embedder
+    from retrieval.index import Index
     from retrieval.settings import load_settings
-    from retrieval.store import make_store
 
     docs = shared_data("sec10q", "docs")
     questions = [json.loads(line) for line in shared_data("sec10q", "qa.jsonl").read_text().splitlines() if line.strip()]
     settings = load_settings(overrides={"home": str(args.work / "lore")})
     embedder = make_embedder(settings)
-    store = make_store(settings)
-    ingest = Ingestor(settings, store=store, embedder=embedder).run([docs]).to_json()
+    index = Index.open(settings)
+    store = index.store
+    ingest = Ingestor(settings, index, embedder).run([docs]).to_json()
     embedder = make_embedder(settings)  # float32 for queries, as at serving time
     results: dict[str, Any] = {"questions": len(questions), "k": K, "ingest": {k: ingest[k] for k in ("added", "unchanged", "total_chunks")}}
 
@@ -69,7 +70,7 @@ def main() -> None:
     except ImportError:
         results["lore_hybrid"] = "retrieval.assistant is not available"
     else:
-        assistant = build_assistant(settings, chat_model=FakeChatModel(), embedder=embedder, store=store)
+        assistant = build_assistant(settings, chat_model=FakeChatModel(), embedder=embedder, index=index)
         results["lore_hybrid"] = score(questions, lambda q: [s.chunk.source for s in assistant.search(q, groups=None, top_k=K)])
         # the same without searching inside the documents a question names (retrieval/names.py)
         assistant.retriever.config = settings.retrieval.model_copy(update={"scope_docs": 0})

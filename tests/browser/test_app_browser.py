@@ -65,8 +65,7 @@ def served_app(browser_tools, test_settings, tmp_path):
     chunk = Chunk(id="travel-1", text=PASSAGE, source="travel-policy.pdf", doc_id="travel", page=4, section="International travel",
                   groups=("all-staff",), path=str(document))  # fmt: skip
     assistant = build_assistant(test_settings)
-    assistant.store.upsert([chunk], assistant.embedder.embed_documents([chunk.text]))
-    assistant.lexical.upsert([chunk])
+    assistant.index.upsert([chunk], assistant.embedder.embed_documents([chunk.text]))
     UsersFile(test_settings.users_path).add("alice", ("all-staff",), PASSWORD, rounds=4)
 
     port = free_port()

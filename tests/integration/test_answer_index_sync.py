@@ -21,7 +21,7 @@ def test_bm25_index_stays_in_sync_after_update_and_delete(test_settings, tmp_pat
     (root / "canteen.md").write_text("# Canteen\n\nThe canteen serves zucchini lasagne on Mondays.\n")
     (root / "parking.md").write_text("# Parking\n\nVisitor parking is behind building C, marked with blue lines.\n")
     assistant = build_assistant(test_settings)
-    ingest = Ingestor(test_settings, store=assistant.store, embedder=assistant.embedder, lexical=assistant.lexical)
+    ingest = Ingestor(test_settings, assistant.index, assistant.embedder)
 
     ingest.run([root])
     assert [cid for cid, _ in assistant.lexical.search("zucchini lasagne", 5, ["all-staff"])]

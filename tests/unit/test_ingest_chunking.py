@@ -129,3 +129,59 @@ def test_pdf_lines_become_titles_tables_and_list_items():
     assert any(b.kind == "ListItem" and b.text.startswith("• iPhone") for b in blocks)
     assert blocks[-1].text.endswith("higher Services sales.")  # wrapped lines joined
     assert {b.page for b in blocks} == {7}
+
+
+# ---- stored chunks are re-made when the code that makes them changes ------------------------------------------
+
+SAMPLE_LINES = [
+    "PART I — FINANCIAL INFORMATION",
+    "Item 2. Management's Discussion and Analysis",
+    "Net Sales",
+    "The following table shows net sales by category for the three months ended June 25, 2022 and June 26, 2021",
+    "(dollars in millions):",
+    "Three Months Ended",
+    "June 25, 2022 June 26, 2021 Change",
+    "iPhone $ 40,665 $ 39,570 3 %",
+    "Mac 7,382 8,235 (10)%",
+    "Services 19,604 17,486 12 %",
+    "Total net sales $ 82,959 $ 81,434 2 %",
+    "• iPhone net sales increased due to higher net sales of the new models.",
+    "Total net sales decreased during the quarter, driven primarily by lower net sales of Mac and iPad and",
+    "partially offset by higher Services sales.",
+    "Liquidity and Capital Resources",
+] + [sentence(i) for i in range(30)]
+# The digest of the sample's blocks (ingest/layout.py) per PARSER_VERSION, and of its chunks per Chunker.VERSION.
+LAYOUT_DIGESTS = {"8": "16e2e8dddad45e89"}
+CHUNK_DIGESTS = {"1": "df92cb17f3bf3b7e"}
+
+
+def _digest(items) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(items, default=str).encode()).hexdigest()[:16]
+
+
+def test_a_layout_change_comes_with_a_parser_version():
+    """Stored files are parsed again only when PARSER_VERSION changes: a change to the layout rules
+    that keeps the version would leave every stored file's old chunks in place, silently."""
+    from ingest.pipeline import PARSER_VERSION
+
+    got = _digest([(b.kind, b.text, b.page, b.depth, b.rows) for b in blocks_from_lines(SAMPLE_LINES, page=3)])
+    assert LAYOUT_DIGESTS.get(PARSER_VERSION) == got, (
+        f"the layout of the sample changed ({got}): bump PARSER_VERSION in ingest/pipeline.py and pin the new digest here")
+
+
+def test_a_chunking_change_comes_with_a_chunker_version():
+    """The ingest fingerprint holds Chunker.VERSION: the same blocks must give the same chunks under one version."""
+    blocks = blocks_from_lines(SAMPLE_LINES, page=3)
+    drafts = Chunker(words, chunk_tokens=60, overlap=10).chunk(blocks, "2022 Q3 AAPL")
+    got = _digest([(d.text, d.page, d.section, d.element_types, d.spans) for d in drafts])
+    assert CHUNK_DIGESTS.get(Chunker.VERSION) == got, (
+        f"the chunks of the sample changed ({got}): bump Chunker.VERSION in ingest/chunking.py and pin the new digest here")
+
+
+def test_the_fingerprint_holds_the_chunkers_version_and_every_setting():
+    one = Chunker(words, chunk_tokens=220, overlap=32).fingerprint
+    assert one != Chunker(words, chunk_tokens=200, overlap=32).fingerprint != Chunker(words, chunk_tokens=200, overlap=16).fingerprint
+    assert f"chunker {Chunker.VERSION}|" in one

@@ -14,38 +14,17 @@ from ingest.manifest import Manifest
 from ingest.pipeline import Ingestor
 from retrieval.embedders import HashEmbedder
 from retrieval.errors import LockedError
+from retrieval.index import Index
 from retrieval.lexical import LexicalIndex
 from retrieval.names import DocumentNames
-from retrieval.store import group_filter
+from retrieval.testing import MemoryStore
 
 pytestmark = pytest.mark.unit
 
 
-class MemoryStore:
-    """A ChunkStore in a dict; `fail_after` upserted chunks it raises, like a killed process."""
-
-    def __init__(self):
-        self.items = {}
-        self.fail_after: int | None = None
-
-    def upsert(self, chunks, embeddings):
-        for chunk, vector in zip(chunks, embeddings, strict=True):
-            if self.fail_after is not None:
-                if self.fail_after == 0:
-                    raise SystemExit("killed")
-                self.fail_after -= 1
-            self.items[chunk.id] = (chunk, vector)
-
-    def delete(self, ids):
-        for i in ids:
-            self.items.pop(i, None)
-
-    def count(self):
-        return len(self.items)
-
-    def ids_where(self, where):
-        (key, cond), = where.items()
-        return [i for i, (c, _) in self.items.items() if c.metadata().get(key) == cond["$eq"]]
+def readable(store: MemoryStore, group: str) -> int:
+    """How many stored chunks `group` may read (the store's own group filter)."""
+    return len(store.query([1.0] * 64, store.count() + 1, [group]))
 
 
 def parse_text(path: str, limits: Limits) -> ParsedDocument:
@@ -66,7 +45,7 @@ def env(test_settings, tmp_path):
     docs.mkdir()
 
     def ingest(*paths, **kwargs):
-        ingestor = Ingestor(settings, store=store, embedder=HashEmbedder(64), lexical=lexical, parse=parse_text, in_process=True)
+        ingestor = Ingestor(settings, Index(store, lexical), HashEmbedder(64), parse=parse_text, in_process=True)
         return ingestor.run(list(paths) or [docs], **kwargs)
 
     return settings, store, lexical, docs, ingest
@@ -125,11 +104,11 @@ def test_acl_groups_are_on_every_chunk_and_change_triggers_rewrite(env):
     write(docs / "finance" / "q1.txt", 2)
     write(docs / "open.txt", 1)
     ingest(acl_map={"finance/**": ["finance"], "**": ["all-staff"]})
-    assert len(store.ids_where(group_filter(["finance"]))) == 2
-    assert len(store.ids_where(group_filter(["all-staff"]))) == 1
+    assert readable(store, "finance") == 2
+    assert readable(store, "all-staff") == 1
     report = ingest(acl_map={"**": ["all-staff"]})
     assert (report.updated, report.unchanged) == (1, 1)
-    assert len(store.ids_where(group_filter(["all-staff"]))) == 3 and consistent(store, lexical, settings) == 3
+    assert readable(store, "all-staff") == 3 and consistent(store, lexical, settings) == 3
 
 
 def test_a_bad_file_fails_alone_and_keeps_its_old_chunks(env):

@@ -259,8 +259,7 @@ def test_a_run_records_ocr_confidence_per_chunk_and_notes(test_settings, tmp_pat
     the note reaches the report, the run log and `lore status`; a deleted file takes its note along."""
     from ingest.pipeline import Ingestor
     from retrieval.embedders import HashEmbedder
-    from retrieval.lexical import LexicalIndex
-    from retrieval.store import make_store
+    from retrieval.index import Index
 
     def parse(path: str, limits: Limits) -> ParsedDocument:
         words = " ".join(f"word{i}" for i in range(300))
@@ -270,8 +269,9 @@ def test_a_run_records_ocr_confidence_per_chunk_and_notes(test_settings, tmp_pat
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "scan.pdf").write_bytes(b"%PDF-1.4 fake")
-    store = make_store(test_settings)
-    ingestor = Ingestor(test_settings, store=store, embedder=HashEmbedder(64), lexical=LexicalIndex(test_settings.lexical_db), parse=parse, in_process=True)
+    index = Index.open(test_settings)
+    store = index.store
+    ingestor = Ingestor(test_settings, index, HashEmbedder(64), parse=parse, in_process=True)
     report = ingestor.run([docs])
     assert report.added == 1 and [n.error for n in report.notes] == ["little text: test"]
     chunks = list(store.iter_chunks())
@@ -287,13 +287,12 @@ def test_a_run_records_ocr_confidence_per_chunk_and_notes(test_settings, tmp_pat
 
 
 def test_the_admin_page_lists_documents_without_text_notes_and_low_confidence_pages(app_home):
-    from ingest.manifest import Manifest
+    from ingest.manifest import DocumentRecord, Manifest
     from tests.unit.test_app_chat import app_as
 
     manifest = Manifest(app_home.state_db)
     manifest.start_run("run1")
-    bad = {"doc_id": "d1", "path": "/share/empty.docx", "source": "empty.docx", "root": "/share", "sha256": "x", "size": 10,
-           "mtime": 0.0, "groups": ("all-staff",), "fingerprint": "f"}  # fmt: skip
+    bad = DocumentRecord("d1", "/share/empty.docx", "empty.docx", "/share", "x", 10, 0.0, ("all-staff",), "f")
     manifest.record_failure(bad, "no text: the document body holds no text", "run1")
     manifest.end_run("run1", "ok", {"added": 1, "failed": [{"path": "/share/empty.docx", "error": "no text: the document body holds no text"}]})
     manifest.close()

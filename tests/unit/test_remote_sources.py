@@ -354,16 +354,17 @@ def test_config_show_masks_source_credentials(tmp_path, lore_home, monkeypatch, 
 
 # -- the manifest's change tokens ------------------------------------------------------------------
 def test_tokens_commit_with_the_content_and_roll_back_with_it(tmp_path):
-    from ingest.manifest import Manifest
+    from dataclasses import replace
+
+    from ingest.manifest import DocumentRecord, Manifest
 
     manifest = Manifest(tmp_path / "state.sqlite")
-    doc = {"doc_id": "d1", "path": "s3://b/k", "source": "b/k", "root": "s3://b/", "sha256": "h1", "size": 1, "mtime": 0.0,
-           "groups": ("all-staff",), "fingerprint": "fp", "token": "etag1"}  # fmt: skip
+    doc = DocumentRecord("d1", "s3://b/k", "b/k", "s3://b/", "h1", 1, 0.0, ("all-staff",), "fp", "etag1")
     manifest.begin_write(doc, ["c1"], "r1")
     assert manifest.get("d1").token == ""  # a first write not yet committed vouches for no version
     manifest.commit_write(doc, ["c1"], [], "r1")
     assert manifest.get("d1").token == "etag1"
-    manifest.begin_write({**doc, "token": "etag2", "sha256": "h2"}, ["c2"], "r2")  # killed here: the next run rolls back
+    manifest.begin_write(replace(doc, token="etag2", sha256="h2"), ["c2"], "r2")  # killed here: the next run rolls back
     manifest.roll_back_write("d1", force_reparse=False)
     assert (manifest.get("d1").token, manifest.get("d1").sha256) == ("etag1", "h1")  # the old version, as committed
     manifest.roll_back_write("d1", force_reparse=True)
@@ -372,7 +373,7 @@ def test_tokens_commit_with_the_content_and_roll_back_with_it(tmp_path):
 
 
 def test_an_older_manifest_gains_the_token_column(tmp_path):
-    from ingest.manifest import Manifest
+    from ingest.manifest import DocumentRecord, Manifest
 
     path = tmp_path / "state.sqlite"
     db = sqlite3.connect(path)
@@ -384,8 +385,7 @@ def test_an_older_manifest_gains_the_token_column(tmp_path):
     db.close()
     manifest = Manifest(path)
     assert manifest.get("d").token == "" and manifest.get("d").chunk_ids == ("c",)
-    manifest.record_failure({"doc_id": "e", "path": "/b", "source": "b", "root": "/", "sha256": "h", "size": 1, "mtime": 0.0, "groups": (),
-                             "fingerprint": "fp", "token": "t"}, "no text: x", "r")  # fmt: skip
+    manifest.record_failure(DocumentRecord("e", "/b", "b", "/", "h", 1, 0.0, (), "fp", "t"), "no text: x", "r")
     assert manifest.get("e").token == "t" and manifest.get("e").state == "failed"
     manifest.close()
 

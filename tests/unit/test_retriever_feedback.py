@@ -11,7 +11,7 @@ from retrieval.generators import FakeChatModel
 from retrieval.lexical import expansion_terms, match_expression
 from retrieval.retriever import _Lookup
 from retrieval.schema import Chunk
-from retrieval.testing import seed
+from retrieval.testing import MemoryStore, seed
 
 pytestmark = pytest.mark.unit
 
@@ -39,14 +39,6 @@ def test_query_words_are_repeated_query_weight_times():
     assert match_expression(["wing"], ["flow"], query_weight=3) == '"wing" OR "wing" OR "wing" OR "flow"'
 
 
-class _Store:
-    def __init__(self, chunks):
-        self.chunks = {c.id: c for c in chunks}
-
-    def get(self, ids):
-        return [self.chunks[i] for i in ids if i in self.chunks]
-
-
 class _Embedder:
     def embed_documents(self, texts):
         return [[1.0, 0.0] for _ in texts]
@@ -54,7 +46,8 @@ class _Embedder:
 
 class _Retriever:
     def __init__(self, chunks):
-        self.store = _Store(chunks)
+        self.store = MemoryStore()
+        self.store.upsert(chunks, [[1.0, 0.0] for _ in chunks])
         self.embedder = _Embedder()
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import SEPARATOR, first_figures, row_holding, share_table, table_cells
+from retrieval.focus import SEPARATOR, YEAR, first_figures, row_holding, share_table, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
@@ -190,11 +190,19 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
                 out.dropped.append(f"{fact.value!r}: {', '.join(missing)} not in document {doc}")
                 continue
             out.repaired.append(f"{fact.value!r} → {value!r} (as the document writes it)")
+        if (amount := amount_for_percentage(value, fact.quote, passage, question)) is not None:
+            out.repaired.append(f"{value!r} → {amount!r} (the amount its row holds: no percentage was asked)")
+            value = amount
         if (named := value_of_named_row(value, fact.quote, passage)) is not None:
             out.repaired.append(f"{value!r} → {named!r} (the row its quote names)")
             value = named
         if (months := asked_months(question)) and (moved := column_for_period(value, fact.quote, passage, months)):
             out.repaired.append(f"{value!r} → {moved!r} (the column of the period asked)")
+            value = moved
+        if (moved := column_for_year(value, fact.quote, passage, question)) is not None and not any(
+            _figure(moved) in f.value for f in draft.facts
+        ):  # (the form gave the asked year's figure too: this one is the comparison, and stays)
+            out.repaired.append(f"{value!r} → {moved!r} (the column of the year asked)")
             value = moved
         about = table_label(value, fact.quote, passage)  # what the value is, from the table itself
         if not about and fact.about and not supported(fact.about, passage, question):
@@ -313,8 +321,9 @@ PER_UNIT = re.compile(r"\bper\b|percent|percentage|\bratio\b|\brate\b|\bmargin %
 
 
 def _figure(cell: str) -> str:
-    """A table cell's figure without its currency sign and the parentheses of a negative: "$ (5,772)" → "5,772"."""
-    return cell.strip().lstrip("$€£ ").strip().strip("()").strip()
+    """A table cell's figure without its currency sign, the parentheses of a negative and a percent
+    sign: "$ (5,772)" → "5,772", "81 %" → "81"."""
+    return cell.strip().lstrip("$€£ ").strip().removesuffix("%").strip().strip("()").strip()
 
 
 def _table_cell(value: str, quote: str, passage: str) -> tuple[list[str], list[str] | None, int] | None:
@@ -416,6 +425,41 @@ def column_for_period(value: str, quote: str, passage: str, months: int) -> str 
     columns = [k for k in range(1, len(cells)) if (m := COLUMN_MONTHS.search(heading[k])) and MONTHS[m.group(1).lower()] == months]
     columns.sort(key=lambda k: COLUMN_MONTHS.sub("", heading[k]).strip() != ending)
     return next((cells[k] for k in columns if re.search(r"\d", cells[k])), None)
+
+
+# A question that asks for a share, a rate or a change (where a percentage is an answer), not an amount.
+ASKS_SHARE = re.compile(r"percent|%|\bshare\b|proportion|ratio|\brate\b|margin|grow|growth|increase|decrease|declin|"
+                        r"\bchange|\bcompar|trend|\bvs\b|versus|relative to|fluctuat|vari", re.I)  # fmt: skip
+
+
+def amount_for_percentage(value: str, quote: str, passage: str, question: str) -> str | None:
+    """A percentage from a table row of amounts ("| Gaming | $ 2,856 | $ 1,574 | 81 % |") given for
+    a question that asks for the amount ("what were the sales figures …"): the row's first amount;
+    None when the question asks for a share, rate or change, or the row holds no amount."""
+    found = quantities(value)
+    if len(found) != 1 or not found[0].percent or ASKS_SHARE.search(question):
+        return None
+    if (where := _table_cell(value, quote, passage)) is None:
+        return None
+    return next((c for c in where[0][1:] if re.search(r"\d", c) and "%" not in c), None)
+
+
+def column_for_year(value: str, quote: str, passage: str, question: str) -> str | None:
+    """A table value from the column of another year than the one year the question names ("… in
+    its Q3 2023 10-Q", the figure under "Nine Months Ended September 30, 2022"): the same row's
+    value under the column of the asked year, of the same period length where the headings give
+    one; None when the value's column is of that year, or no column of the row is."""
+    asked = set(YEAR.findall(question))
+    if len(asked) != 1 or (where := _table_cell(value, quote, passage)) is None or where[1] is None:
+        return None
+    cells, heading, column = where
+    year = asked.pop()
+    if year in YEAR.findall(heading[column]) or not YEAR.search(heading[column]):
+        return None
+    length = COLUMN_MONTHS.search(heading[column])
+    same = [k for k in range(1, len(cells)) if year in YEAR.findall(heading[k])
+            and (length is None or ((m := COLUMN_MONTHS.search(heading[k])) is not None and MONTHS[m.group(1).lower()] == MONTHS[length.group(1).lower()]))]  # fmt: skip
+    return next((cells[k] for k in same if re.search(r"\d", cells[k])), None)
 
 
 def bare_figure(value: str) -> str:

@@ -675,3 +675,44 @@ def test_a_negative_table_figure_in_parentheses_is_labelled_from_its_row():
                "| Inventories | 732 | (5,772) |\n| Accounts receivable, net and other | (4,794) | $ (13,109) |")
     assert table_label("(5,772)", "Inventories", passage) == "Inventories, Nine Months Ended September 30, 2023"
     assert table_label("-13,109", "", passage) == "Accounts receivable, net and other, Nine Months Ended September 30, 2023"
+
+
+def test_a_figure_from_the_column_of_another_year_is_read_from_the_year_asked():
+    """"… in its Q3 2023 10-Q": the form copied the prior year's nine months; the row's 2023 nine
+    months is the answer. A question naming no year, or two, leaves the value where it is."""
+    from retrieval.checks import column_for_year
+
+    passage = ("| (in millions) | Three Months Ended September 30, 2022 | Three Months Ended September 30, 2023 | "
+               "Nine Months Ended September 30, 2022 | Nine Months Ended September 30, 2023 |\n| --- | --- | --- | --- | --- |\n"
+               "| Common stock repurchased | 1,500 | 300 | 6,000 | 900 |\n| Proceeds from notes | — | 12 | 40 | — |")
+    quote = "Common stock repurchased | 1,500 | 300 | 6,000 | 900"
+    assert column_for_year("6,000", quote, passage, "What did Widgetco repurchase in its Q3 2023 10-Q?") == "900"
+    assert column_for_year("1,500", quote, passage, "What did Widgetco repurchase in its Q3 2023 10-Q?") == "300"
+    assert column_for_year("900", quote, passage, "What did Widgetco repurchase in its Q3 2023 10-Q?") is None
+    assert column_for_year("6,000", quote, passage, "What did Widgetco repurchase?") is None
+    assert column_for_year("6,000", quote, passage, "How did repurchases in 2023 compare with 2022?") is None
+    # the asked year's cell holds no figure: the value stays
+    assert column_for_year("40", "Proceeds from notes | — | 12 | 40 | —", passage, "Proceeds in 2023?") is None
+
+
+def test_the_prior_years_figure_alone_is_read_from_the_column_of_the_year_asked(test_settings):
+    answer = ask_with_fact(test_settings, "| Widget revenue | 4,120 | 3,870 |", "3,870")
+    assert answer.answer == "Widget revenue, Year Ended March 31, 2023: 4,120 million. [1]"
+    assert any("the column of the year asked" in r for r in answer.details["checks"]["repaired"])
+
+
+def test_a_percentage_given_where_an_amount_was_asked_is_read_as_the_rows_amount():
+    from retrieval.checks import amount_for_percentage, check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Fact
+
+    passage = ("| (In millions) | Three Months Ended Oct 29, 2023 | Three Months Ended Oct 30, 2022 | $ Change | % Change |\n"
+               "| --- | --- | --- | --- | --- |\n| Gaming | $ 2,856 | $ 1,574 | $ 1,282 | 81 % |\n| Professional Visualization | 416 | 200 | 216 | 108 % |")
+    asked = "In the latest quarter, what were the sales figures for Widgetco's gaming and professional segments?"
+    assert amount_for_percentage("81%", "| Gaming |", passage, asked) == "$ 2,856"
+    assert amount_for_percentage("81%", "| Gaming |", passage, "How much did gaming revenue grow?") is None
+    assert amount_for_percentage("$2,856", "| Gaming |", passage, asked) is None
+    table = ScoredChunk(Chunk(id="g", text=f"[2023 Q3 Widgetco › Revenue by market]\n{passage}", source="q3.pdf", doc_id="q3.pdf",
+                              groups=("all-staff",)), 1.0)  # fmt: skip
+    checked = check(Draft(facts=[Fact(1, "| Gaming | $ 2,856 | $ 1,574 | $ 1,282 | 81 % |", "81%")]), [table], asked)
+    assert [(f.value, f.about) for f in checked.facts] == [("$2,856 million", "Gaming, Three Months Ended Oct 29, 2023")]

@@ -76,23 +76,15 @@ class DocumentRecord:
     token: str = ""
 
 
-@dataclass(frozen=True)
-class DocumentRow:
-    doc_id: str
-    path: str
-    source: str
-    root: str
-    sha256: str
-    size: int
-    mtime: float
-    groups: tuple[str, ...]
-    fingerprint: str
+@dataclass(frozen=True, kw_only=True)
+class DocumentRow(DocumentRecord):
+    """A document as the manifest holds it: the record, its chunks and where its last write stands."""
+
     chunk_ids: tuple[str, ...]
     state: str
     pending_ids: tuple[str, ...]
     error: str
     run_id: str
-    token: str = ""
 
     @classmethod
     def from_sql(cls, row: sqlite3.Row) -> DocumentRow:

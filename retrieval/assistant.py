@@ -31,10 +31,13 @@ from retrieval.errors import InputError
 from retrieval.generators import ChatModel, make_chat_model
 from retrieval.index import Index
 from retrieval.interactions import InteractionLog
+from retrieval.lexical import LexicalIndex
+from retrieval.names import DocumentNames
 from retrieval.passage_ranker import PassageRanker
 from retrieval.retriever import Reranker, Retrieval, Retriever
 from retrieval.schema import Answer, ChatMessage, ScoredChunk, Timings, Usage
 from retrieval.settings import Settings
+from retrieval.store import ChunkStore
 from retrieval.text import REFUSAL, looks_like_refusal
 
 MAX_QUESTION_CHARS = 4000
@@ -56,7 +59,6 @@ class Assistant:
         self.settings = settings
         self.config = settings.retrieval
         self.index = index
-        self.store, self.lexical, self.names = index.store, index.lexical, index.names  # what retrieval reads
         self.embedder = embedder
         self.chat_model = chat_model
         self.log = log
@@ -65,6 +67,19 @@ class Assistant:
         self.retriever = Retriever(self.config, index.store, embedder, index.lexical, reranker, index.names)
         self.passage_ranker = PassageRanker.load() if self.config.passage_ranker == "learned" else None
         self.composer = Composer(self)
+
+    # what retrieval and the composer read: the parts of the index
+    @property
+    def store(self) -> ChunkStore:
+        return self.index.store
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        return self.index.lexical
+
+    @property
+    def names(self) -> DocumentNames:
+        return self.index.names
 
     def warm_up(self, long_running: bool = False) -> None:
         """Load the models and prefill the fixed system prompt, so the first question pays for neither.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import SEPARATOR, YEAR, first_figures, row_holding, share_table, table_cells
+from retrieval.focus import SEPARATOR, YEAR, cell_figure, first_figures, row_holding, share_table, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
@@ -200,7 +200,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.repaired.append(f"{value!r} → {moved!r} (the column of the period asked)")
             value = moved
         if (moved := column_for_year(value, fact.quote, passage, question)) is not None and not any(
-            _figure(moved) in f.value for f in draft.facts
+            cell_figure(moved) in f.value for f in draft.facts
         ):  # (the form gave the asked year's figure too: this one is the comparison, and stays)
             out.repaired.append(f"{value!r} → {moved!r} (the column of the year asked)")
             value = moved
@@ -320,27 +320,21 @@ SCALE_WORD = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
 PER_UNIT = re.compile(r"\bper\b|percent|percentage|\bratio\b|\brate\b|\bmargin %", re.I)
 
 
-def _figure(cell: str) -> str:
-    """A table cell's figure without its currency sign, the parentheses of a negative and a percent
-    sign: "$ (5,772)" → "5,772", "81 %" → "81"."""
-    return cell.strip().lstrip("$€£ ").strip().removesuffix("%").strip().strip("()").strip()
-
-
 def _table_cell(value: str, quote: str, passage: str) -> tuple[list[str], list[str] | None, int] | None:
     """Where a table value stands in the passage: (its row's cells, its table's heading cells when the
     heading has as many cells, its column); None when it is not a table value."""
     found = quantities(value, keep_years=True)
     if not found:
         return None
-    digits = _figure(found[0].text)
+    digits = cell_figure(found[0].text)
     lines = passage.splitlines()
     rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("|") and not SEPARATOR.match(line.strip())
-            and any(_figure(c) == digits for c in table_cells(line)[1:])]
+            and any(cell_figure(c) == digits for c in table_cells(line)[1:])]
     if not rows:
         return None
     i = max(rows, key=lambda r: quote_support(quote, lines[r]) if quote else 0.0)
     cells = table_cells(lines[i])
-    column = next(k for k in range(1, len(cells)) if _figure(cells[k]) == digits)
+    column = next(k for k in range(1, len(cells)) if cell_figure(cells[k]) == digits)
     for h in range(i - 1, -1, -1):  # the heading row: the line above the nearest separator
         if SEPARATOR.match(lines[h].strip()) and h > 0:
             heading = table_cells(lines[h - 1])
@@ -364,8 +358,8 @@ def value_of_named_row(value: str, quote: str, passage: str) -> str | None:
              and not SEPARATOR.match(line.strip()) and _label(table_cells(line)[0]) == label]
     if not named or any(cells == where[0] for cells in named):
         return None
-    digits = _figure(quantities(value, keep_years=True)[0].text)
-    if any(_figure(c) == digits for cells in named for c in cells[1:]):
+    digits = cell_figure(quantities(value, keep_years=True)[0].text)
+    if any(cell_figure(c) == digits for cells in named for c in cells[1:]):
         return None
     cells, column = named[0], where[2]
     if column < len(cells) and re.search(r"\d", cells[column]):

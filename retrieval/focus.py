@@ -179,6 +179,12 @@ def current_value(text: str, row: str) -> str | None:
 FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
+def cell_figure(cell: str) -> str:
+    """A table cell's figure without its currency sign, the parentheses of a negative and a percent
+    sign: "$ (5,772)" → "5,772", "81 %" → "81"."""
+    return cell.strip("$€£()% ").strip()
+
+
 def row_holding(text: str, value: str) -> str | None:
     """The table row of `text` with a cell that is `value`'s figure ("(1,049 million)" → "| Inventories
     | 1,049 | (1,213) |"), None when the value is not a table cell."""
@@ -186,7 +192,7 @@ def row_holding(text: str, value: str) -> str | None:
     if figure is None:
         return None
     for line in text.split("\n"):
-        if line.startswith("|") and figure.group(0) in (c.strip("$€£()% ").strip() for c in table_cells(line)[1:]):
+        if line.startswith("|") and figure.group(0) in (cell_figure(c) for c in table_cells(line)[1:]):
             return line
     return None
 

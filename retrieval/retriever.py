@@ -281,7 +281,7 @@ class _Lookup:
             self.cosines[i] = float(np.dot(self.vector, vector))
 
     def _vectors(self, ids: list[str], texts: list[str]) -> list[list[float]]:
-        found = self.retriever.store.fetch(ids) if ids else {}
+        found = self.retriever.store.fetch(ids)
         if ids and all(i in found for i in ids):
             return [list(found[i][1]) for i in ids]
         return self.retriever.embedder.embed_documents(texts)  # chunks not (or no longer) in the store

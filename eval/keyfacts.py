@@ -35,6 +35,7 @@ NOT_STATED = re.compile(
     r"|\bno (?:specific |explicit |direct )?(?:information|mention|details?|data)\b",
     re.I,
 )
+PERIOD_LABEL = re.compile(r"(?:Q[1-4]|H[12]|FY|YTD)\s*'?(?:\d{2}|\d{4})?(?:\s+(?:Q[1-4]|\d{4}))?", re.I)
 NEGATIVE_OPENING = re.compile(r"^\s*(no\b|there (?:were|was|is|are) no\b|\w+(?: \w+)? (?:did|does|do|has|have) not\b)", re.I)
 
 
@@ -79,7 +80,11 @@ def key_facts(question: str, reference: str) -> list[KeyFact]:
     if WHEN_QUESTION.search(question):
         asked_dates = {d.key for d in dates(asked)}
         facts += [KeyFact("date", d.text) for d in dates(text) if d.key not in asked_dates]
-    found_names = [n for n in names(text) if not (name_in(n, asked) or all(name_in(w, asked) for w in n.split()))]
+    found_names = [
+        n
+        for n in names(text)
+        if not (name_in(n, asked) or all(name_in(w, asked) for w in n.split()) or PERIOD_LABEL.fullmatch(n))
+    ]
     # "Epic Games" and "Epic Games Lawsuit" are one fact: the shortest form that the others contain.
     for name in found_names:
         if not any(other != name and name_in(other, name) for other in found_names):

@@ -99,6 +99,7 @@ class Checked:
     points: list[Point] = field(default_factory=list)
     verdict: str | None = None
     unbacked: str | None = None  # the form's yes/no, dropped because none of its own evidence held
+    nil: bool = False  # a fact is "none": the asked period's table cell is the table's nil ("—")
     dropped: list[str] = field(default_factory=list)  # one reason per dropped value or point
     repaired: list[str] = field(default_factory=list)
 
@@ -152,6 +153,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if counting and any(q.currency for q in quantities(fact.value)):
             out.dropped.append(f"{fact.value!r}: an amount of money where a count was asked")
             continue
+        if counting and (found := quantities(fact.value)) and all(q.percent for q in found):
+            out.dropped.append(f"{fact.value!r}: a percentage where a count was asked")
+            continue
         if (verdict := fact.value.strip().lower().rstrip(".") in VERDICT_WORDS) or echoes(fact.value, question):
             # a yes/no "value", or the question's own words ("debt structure or interest expenses"), shows
             # nothing: the quote is the evidence (it must be the document's own sentence)
@@ -204,6 +208,14 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         ):  # (the form gave the asked year's figure too: this one is the comparison, and stays)
             out.repaired.append(f"{value!r} → {moved!r} (the column of the year asked)")
             value = moved
+        elif (nil := nil_in_year(value, fact.quote, passage, question)) is not None:
+            # the asked year's cell is the table's nil: that is the answer, and a "yes" was wrong
+            out.repaired.append(f"{value!r} → none ({nil!r} is —)")
+            if (doc, nil) not in seen:
+                seen.add((doc, nil))
+                out.facts.append(Fact(doc, _line_of(fact.quote or value, passage), "none", nil))
+                out.nil = True
+            continue
         about = table_label(value, fact.quote, passage)  # what the value is, from the table itself
         if not about and fact.about and not supported(fact.about, passage, question):
             about = fact.about
@@ -252,6 +264,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.dropped.append(f"point {point.text[:60]!r}: its figures stand in the passage beside something else")
             continue
         out.points.append(Point(doc, without_cut_sentence(point.text.strip())))
+    if out.verdict == "yes" and out.nil and all(f.value == "none" for f in out.facts):
+        out.repaired.append("'yes' → 'no': the asked period's cells are nil")
+        out.verdict = "no"
     if out.verdict and not out.facts:
         out.dropped.append(f"{out.verdict!r} without a supported fact")
         out.unbacked, out.verdict = out.verdict, None
@@ -438,11 +453,10 @@ def amount_for_percentage(value: str, quote: str, passage: str, question: str) -
     return next((c for c in where[0][1:] if re.search(r"\d", c) and "%" not in c), None)
 
 
-def column_for_year(value: str, quote: str, passage: str, question: str) -> str | None:
-    """A table value from the column of another year than the one year the question names ("… in
-    its Q3 2023 10-Q", the figure under "Nine Months Ended September 30, 2022"): the same row's
-    value under the column of the asked year, of the same period length where the headings give
-    one; None when the value's column is of that year, or no column of the row is."""
+def _asked_year_columns(value: str, quote: str, passage: str, question: str) -> tuple[list[str], list[str], int, list[int]] | None:
+    """For a table value from the column of another year than the one year the question names: (its
+    row's cells, the heading cells, its column, the columns of the asked year of the same period
+    length where the headings give one); None when the value's column is of that year or gives none."""
     asked = set(YEAR.findall(question))
     if len(asked) != 1 or (where := _table_cell(value, quote, passage)) is None or where[1] is None:
         return None
@@ -453,7 +467,35 @@ def column_for_year(value: str, quote: str, passage: str, question: str) -> str 
     length = COLUMN_MONTHS.search(heading[column])
     same = [k for k in range(1, len(cells)) if year in YEAR.findall(heading[k])
             and (length is None or ((m := COLUMN_MONTHS.search(heading[k])) is not None and MONTHS[m.group(1).lower()] == MONTHS[length.group(1).lower()]))]  # fmt: skip
+    return cells, heading, column, same
+
+
+def column_for_year(value: str, quote: str, passage: str, question: str) -> str | None:
+    """A table value from the column of another year than the one year the question names ("… in
+    its Q3 2023 10-Q", the figure under "Nine Months Ended September 30, 2022"): the same row's
+    value under the column of the asked year, of the same period length where the headings give
+    one; None when the value's column is of that year, or no column of the row is."""
+    if (where := _asked_year_columns(value, quote, passage, question)) is None:
+        return None
+    cells, _heading, _column, same = where
     return next((cells[k] for k in same if re.search(r"\d", cells[k])), None)
+
+
+NIL_CELL = re.compile(r"^[\s$€£(]*[—–-]+[\s)]*$")  # "—", "$ —": the table's nil
+
+
+def nil_in_year(value: str, quote: str, passage: str, question: str) -> str | None:
+    """The asked year's cell of the value's row holds the table's nil ("—") where the value came
+    from another year's column (Amazon repurchased "(6,000)" in the nine months of 2022, "—" in
+    2023, asked about its Q3 2023 10-Q): what that cell is, "row label, column heading"; None
+    otherwise."""
+    if (where := _asked_year_columns(value, quote, passage, question)) is None:
+        return None
+    cells, heading, _column, same = where
+    if not same or not all(NIL_CELL.match(cells[k]) for k in same):
+        return None
+    label = cells[0].rstrip(":").strip()
+    return f"{label}, {heading[same[0]]}" if label and heading[same[0]] else None
 
 
 def bare_figure(value: str) -> str:

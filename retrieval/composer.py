@@ -35,11 +35,11 @@ from retrieval.focus import (
     total_row,
 )
 from retrieval.passage_ranker import Query
-from retrieval.questions import QuestionPlan, plan, without_implication
+from retrieval.questions import EXPLANATION, QuestionPlan, plan, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
-from retrieval.text import REFUSAL
+from retrieval.text import MARKER, REFUSAL
 
 Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160
@@ -173,6 +173,14 @@ class Composer:
                 checked.repaired.append(f"no: the passage says so ({found[1][:60]!r})")
         details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
         text = self._write(checked, cite, the_plan, owner)
+        if not text and kind in ("text", "list") and relevant is not None and EXPLANATION.search(query):
+            # nothing the model wrote held up: the passages' own sentences that speak most to the
+            # question, said to be the closest the documents come, rather than a refusal
+            closest = Checked(points=_closest_sentences(contexts, owner, relevant, per_part=1 if the_plan.split else CLOSEST_SENTENCES))
+            if closest.points:
+                text = self._write(closest, cite, the_plan, owner)
+                text = f"{CLOSEST_LEAD}\n{text}" if the_plan.split else f"{CLOSEST_LEAD} {text}"
+                details["closest"] = len(closest.points)
         if not text:
             details["reason"] = "no answer the passages support" + (f" ({checked.dropped[0]})" if checked.dropped else "")
             return self._refusal(emit, started, details, contexts, usage, retrieve_ms)
@@ -498,6 +506,12 @@ class _LiveText:
         fresh = Checked(facts=[f for f in one.facts if f.value not in values],
                         points=[p for p in one.points if p.text.strip().lower() not in said],
                         verdict=verdict if verdict in ("yes", "no") and one.facts and not self.pieces else None)
+        if fresh.verdict == "yes" and one.nil and all(f.value == "none" for f in fresh.facts):
+            fresh.verdict = "no"  # the asked period's cell is the table's nil (checks.nil_in_year)
+            self.checked.repaired.append("'yes' → 'no': the asked period's cells are nil")
+        said_before = {_without_markers(p) for p in self.pieces}
+        fresh.facts = [f for f in fresh.facts if _without_markers(render(Checked(facts=[f]), lambda doc, said: 0)) not in said_before]
+        fresh.points = [p for p in fresh.points if _without_markers(render(Checked(points=[p]), lambda doc, said: 0)) not in said_before]
         piece = render(fresh, self.cite) if fresh.facts or fresh.points else ""
         if not piece:
             return
@@ -507,6 +521,11 @@ class _LiveText:
         self.pieces.append(piece)
         if self.first_at is None:
             self.first_at = time.perf_counter()
+
+
+def _without_markers(text: str) -> str:
+    """An answer's words without its markers and spacing: the same sentence said twice compares equal."""
+    return " ".join(MARKER.sub(" ", text).lower().split())
 
 
 def _topic_row(contexts: Sequence[ScoredChunk], weights: dict[str, float], keep: Callable[[int], bool] = lambda doc: True,
@@ -571,6 +590,40 @@ def _stated_none(contexts: Sequence[ScoredChunk], relevant: Callable[[str], floa
             if share >= NONE_RELEVANCE and (best is None or share > best[0]):
                 best = (share, doc, sentence)
     return (best[1], best[2]) if best else None
+
+
+# A question that asks for an explanation or a relation (questions.EXPLANATION: "how does the
+# segment reporting relate to operating expenses?") whose form held nothing the passages support is
+# answered with the passages' own sentences that speak to this much of its topic, at most
+# CLOSEST_SENTENCES of them (one per document for a question over several), under CLOSEST_LEAD: the
+# reader sees what the documents say nearest to the question. A question for one thing ("what was
+# the wafer yield at its Arizona fab?") that no form answered is refused, as before.
+CLOSEST_RELEVANCE = 0.5
+CLOSEST_SENTENCES = 2
+CLOSEST_LEAD = "Nothing answers this in so many words; the passages closest to it say:"
+
+
+def _closest_sentences(contexts: Sequence[ScoredChunk], owner: Sequence[int], relevant: Callable[[str], float],
+                       per_part: int) -> list[Point]:
+    """The prose sentences of the passages that speak most to the topic, best first, at most
+    `per_part` from each part's passages (`owner[i]`: the part of prompt document i + 1)."""
+    scored: list[tuple[float, int, str]] = []
+    for doc, passage in enumerate(contexts, start=1):
+        for sentence in split_sentences(passage.chunk.text):
+            sentence = " ".join(sentence.split())
+            if "|" in sentence or sentence.startswith("[") or not 40 <= len(sentence) <= 400 or len(sentence.split()) < 6:
+                continue  # a table row, a heading path, a fragment
+            if (share := relevant(sentence)) >= CLOSEST_RELEVANCE:
+                scored.append((share, doc, sentence))
+    taken: dict[int, int] = {}
+    points: list[Point] = []
+    for _share, doc, sentence in sorted(scored, key=lambda s: -s[0]):
+        part = owner[doc - 1] if doc - 1 < len(owner) else 0
+        if taken.get(part, 0) >= per_part or any(p.text == sentence for p in points):
+            continue
+        taken[part] = taken.get(part, 0) + 1
+        points.append(Point(doc, sentence))
+    return points
 
 
 def _first_name(question: str) -> str | None:

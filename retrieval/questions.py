@@ -150,6 +150,8 @@ def answer_kind(question: str) -> tuple[AnswerKind, bool]:
         return "yes_no", False
     if DATE.match(q):
         return "date", False
+    if (first := figure_clause(q)) != q:
+        return "number", False
     if NUMBER_START.match(q) and (re.match(r"^\s*how (?:many|much)\b", q, re.I) or not EXPLANATION.search(q)):
         return "number", False
     if NAME_START.match(q):
@@ -157,6 +159,27 @@ def answer_kind(question: str) -> tuple[AnswerKind, bool]:
     if LIST_START.match(q):
         return "list", False
     return "text", False
+
+
+# "How much did Apple spend on research and development, and what was the focus of this
+# expenditure?": the figure is what the documents state in one place; the second clause, asking
+# what it went to, is rarely written beside it. The figure is asked for alone (but "…, and how does
+# this compare to …" sets two amounts side by side, and stays whole).
+THEN_WHAT = re.compile(r",\s*and\s+(?:what|which|how)\b", re.I)
+# "how much/many …", "what was/is …'s R&D expenditure": one figure ("what specific legal proceedings
+# or potential liabilities …" names things, not a figure)
+FIGURE_OPENING = re.compile(r"^\s*(?:how (?:much|many)|what (?:was|were|is|are))\b", re.I)
+
+
+def figure_clause(question: str) -> str:
+    """The clause that asks for a figure, when a question asks for one and then, after ", and
+    what/which/how", for something else; otherwise the question unchanged."""
+    q = LEAD_IN.sub("", " ".join(question.split()))
+    pieces = THEN_WHAT.split(q, maxsplit=1)
+    if (len(pieces) == 2 and FIGURE_OPENING.match(pieces[0]) and NUMBER_START.match(pieces[0]) and not EXPLANATION.search(pieces[0])
+            and not COMPARED.search(pieces[1])):  # "…, and how does this compare to …": two amounts (compared_amounts)
+        return pieces[0].strip() + "?"
+    return question
 
 
 def without_implication(question: str) -> str:
@@ -244,7 +267,7 @@ def plan(
             missing_period = f"Q{quarter} {year}"
         docs = matching or docs
     terms = name_terms(docs) if name_terms is not None and docs else set()
-    topic = topic_of(without_implication(question), terms)
+    topic = topic_of(without_implication(figure_clause(question)), terms)
     share = asks_share(question)
     if share:  # "percentage of total revenue" would find the filing's "Percentage of total net sales" rows
         topic = " ".join(SHARE_WORDS.sub(" ", topic).split()) or topic

@@ -209,3 +209,20 @@ def test_a_level_over_time_or_without_an_interpretation_keeps_its_plan():
     over_time = plan("How have Apple's inventory levels changed over these quarters, and what might this suggest?")
     assert over_time.topic != "inventory levels"  # looking back: one part per filing, planned as before
     assert plan("Why did inventory levels rise?").kind == "text"  # asks for causes, not what the level suggests
+
+
+def test_a_figure_asked_for_before_and_what_else_is_asked_for_alone():
+    """"How much …, and what was the focus?": the figure, read where it stands; the second clause
+    seldom stands beside it. A question that opens with reasons, or asks yes/no first, is unchanged."""
+    from retrieval.questions import figure_clause
+
+    asked = "In the first quarter of 2023, how much did Widgetco spend on research and development, and what was the focus of this expenditure?"
+    assert figure_clause(asked) == "how much did Widgetco spend on research and development?"
+    assert answer_kind(asked) == ("number", False)
+    assert plan(asked).topic == "how much did Widgetco spend on research and development?"
+    for unchanged in ("What are the main drivers of revenue, and how did they change?",
+                      "What effective tax rate did Widgetco report, and how does this compare to the statutory tax rate?",
+                      "What specific legal proceedings or potential liabilities were disclosed, and what is their impact?",
+                      "Did Widgetco repurchase shares in Q3 2023, and what was the magnitude?",
+                      "How much did Widgetco spend on research and development?"):
+        assert figure_clause(unchanged) == unchanged

@@ -716,3 +716,60 @@ def test_a_percentage_given_where_an_amount_was_asked_is_read_as_the_rows_amount
                               groups=("all-staff",)), 1.0)  # fmt: skip
     checked = check(Draft(facts=[Fact(1, "| Gaming | $ 2,856 | $ 1,574 | $ 1,282 | 81 % |", "81%")]), [table], asked)
     assert [(f.value, f.about) for f in checked.facts] == [("$2,856 million", "Gaming, Three Months Ended Oct 29, 2023")]
+
+
+def test_a_nil_in_the_asked_years_column_is_the_answer_and_turns_a_yes_into_no(test_settings):
+    """Asked about its Q3 2023 10-Q, the form copied the nine months of 2022 ("(6,000)"); the 2023
+    cell of that row is "—": nothing was repurchased, so "Yes" was wrong."""
+    from retrieval.checks import nil_in_year
+
+    heading = ("| (in millions) | Nine Months Ended September 30, 2022 | Nine Months Ended September 30, 2023 |\n"
+               "| --- | --- | --- |\n")
+    body = heading + "| Common stock repurchased | (6,000) | — |\n| Proceeds from notes | 40 | 12 |"
+    quote = "Common stock repurchased | (6,000) | —"
+    asked = "Did Widgetco report any stock buybacks in its Q3 2023 10-Q, and what was the extent?"
+    assert nil_in_year("(6,000)", quote, body, asked) == "Common stock repurchased, Nine Months Ended September 30, 2023"
+    assert nil_in_year("40", "Proceeds from notes | 40 | 12", body, asked) is None  # the 2023 cell holds a figure
+    assert nil_in_year("(6,000)", quote, body, "Did Widgetco buy back stock?") is None  # no year asked
+
+    chunk = filing("cf", "2023 Q3 Widgetco", "Cash flows", 7, body)
+
+    def reply(messages, json_schema=None):
+        doc = next(i for i, (_, text) in enumerate(DOC_BLOCK.findall(messages[-1].content), start=1) if "Common stock" in text)
+        return json.dumps({"answer": "yes", "facts": [{"doc": doc, "quote": quote, "value": "(6,000)"}]})
+
+    answer = table_assistant(test_settings, reply, chunk).ask(asked, groups=["all-staff"])
+    assert answer.answer == "No. Common stock repurchased, Nine Months Ended September 30, 2023: none. [1]"
+    assert not answer.refused and answer.citations[0].source == "filings/2023 Q3 Widgetco.pdf"
+
+
+def test_a_question_in_words_whose_form_held_nothing_gets_the_closest_sentences_not_a_refusal(test_settings):
+    """The model's point only restated the question; the passage's own sentence about the topic is
+    shown, under a lead that says it is the closest the documents come. Nothing near the topic:
+    still the refusal."""
+    chunk = filing("seg", "2023 Q3 Widgetco", "Segment information", 12,
+                   "Our chief operating decision maker reviews segment operating income for Widgets and Gadgets. "
+                   "Operating expenses are allocated to the Widgets and Gadgets segments by headcount.")
+    asked = "How do Widgetco's operating expenses relate to its segment reporting?"
+
+    def reply(messages, json_schema=None):
+        return json.dumps({"points": [{"doc": 1, "text": "Widgetco's operating expenses relate to its segment reporting."}]})
+
+    answer = table_assistant(test_settings, reply, chunk).ask(asked, groups=["all-staff"])
+    assert not answer.refused
+    assert answer.answer.startswith("Nothing answers this in so many words; the passages closest to it say: ")
+    assert "Operating expenses are allocated to the Widgets and Gadgets segments by headcount. [1]" in answer.answer
+    assert answer.citations[0].source == "filings/2023 Q3 Widgetco.pdf" and answer.details["closest"] >= 1
+    unrelated = table_assistant(test_settings, reply, chunk).ask("How does Widgetco's carbon offset programme work?", groups=["all-staff"])
+    assert unrelated.refused
+
+
+def test_the_same_sentence_given_as_a_value_and_as_a_point_is_said_once(test_settings):
+    sentence = "International travel must be requested at least 21 days in advance."
+    assistant = assistant_with(test_settings, {})
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps({
+        "facts": [{"doc": doc_number(assistant, "policy-1"), "quote": sentence, "value": "21 days"}],
+        "points": [{"doc": doc_number(assistant, "policy-1"), "text": sentence}],
+    })
+    answer = assistant.ask(TRAVEL, groups=["all-staff"])
+    assert answer.answer == f"{sentence} [1]"

@@ -1,0 +1,41 @@
+"""The answer benchmark's scorer: which parts of a reference answer are key facts, and when an
+answer states them."""
+
+from __future__ import annotations
+
+import pytest
+
+from eval.keyfacts import KeyFact, correct, key_facts, score
+
+pytestmark = pytest.mark.unit
+
+
+def test_amounts_names_and_the_opening_yes_are_key_facts():
+    facts = key_facts(
+        "Did Apple repurchase shares?",
+        "Yes, Apple repurchased $19.0 billion of its common stock under a program approved by the Board of Directors.",
+    )
+    assert KeyFact("amount", "$19.0 billion") in facts
+    assert KeyFact("name", "Board of Directors") in facts
+    assert KeyFact("yes", "yes") in facts
+
+
+def test_quarter_and_fiscal_year_labels_are_not_key_facts():
+    facts = key_facts(
+        "How did Intel's inventories change?",
+        "In Q3 2022, inventories were $13.224 billion. By Q1 2023 they were $12.993 billion; in Q3 they fell. FY2023 guidance.",
+    )
+    assert [f.text for f in facts] == ["$13.224 billion", "$12.993 billion"]
+
+
+def test_an_amount_matches_within_the_precision_it_was_written_with_and_needs_its_scale():
+    facts = [KeyFact("amount", "$36.4 billion")]
+    assert score("q", "", "Gross margin was $36,413 million. [1]", facts=facts).recall == 1.0
+    assert score("q", "", "Gross margin was 36,413. [1]", facts=facts).recall == 0.0
+
+
+def test_an_answer_is_correct_with_half_its_facts_and_the_right_polarity():
+    facts = [KeyFact("yes", "yes"), KeyFact("amount", "$5 million"), KeyFact("amount", "$7 million")]
+    assert correct(score("q", "", "Yes. It paid $5 million. [1]", facts=facts), refused=False)
+    assert not correct(score("q", "", "No. It paid $5 million and $7 million. [1]", facts=facts), refused=False)
+    assert not correct(score("q", "", "Yes. It paid $5 million. [1]", facts=facts), refused=True)

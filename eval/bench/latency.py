@@ -93,38 +93,33 @@ def scaled_retrieval(settings, questions: list[dict], target: int) -> dict[str, 
     """Copy the ingested chunks (text, metadata, vector + jitter) into a new collection until it holds
     `target` chunks, then time retrieval alone (embed + dense + lexical + fusion) for every question."""
     from retrieval.embedders import make_embedder
-    from retrieval.lexical import LexicalIndex
+    from retrieval.index import Index
     from retrieval.retriever import Retriever
     from retrieval.schema import Chunk
     from retrieval.store import make_store
 
     source = make_store(settings).collection.get(include=["documents", "metadatas", "embeddings"])
     scaled = settings.model_copy(update={"store": settings.store.model_copy(update={"collection": "scale100k"})})
-    store = make_store(scaled)
-    lexical = LexicalIndex(scaled.lexical_db)
+    index = Index.open(scaled)
+    store, lexical = index.store, index.lexical
     rng = random.Random(0)
     started = time.perf_counter()
     count, copy = store.count(), 0
     while count < target:
-        ids, docs, metas, vectors, chunks = [], [], [], [], []
+        vectors, chunks = [], []
         for i, d, m, e in zip(source["ids"], source["documents"], source["metadatas"], source["embeddings"], strict=True):
-            if count + len(ids) >= target:
+            if count + len(chunks) >= target:
                 break
-            new_id = f"{i}~{copy}"
             jittered = [float(x) + rng.gauss(0, 0.01) for x in e]
             norm = sum(x * x for x in jittered) ** 0.5
-            ids.append(new_id)
-            docs.append(d)
-            metas.append(m)
             vectors.append([x / norm for x in jittered])
-            chunks.append(Chunk.from_metadata(new_id, d, m))
-        for s in range(0, len(ids), 2000):  # straight into Chroma: this is data synthesis, not ingestion
-            store.collection.add(ids=ids[s : s + 2000], documents=docs[s : s + 2000], metadatas=metas[s : s + 2000], embeddings=vectors[s : s + 2000])
-        lexical.upsert(chunks)
-        count += len(ids)
+            chunks.append(Chunk.from_metadata(f"{i}~{copy}", d, m))
+        for s in range(0, len(chunks), 2000):  # copies of ingested chunks, written as ingestion writes them
+            index.upsert(chunks[s : s + 2000], vectors[s : s + 2000])
+        count += len(chunks)
         copy += 1
     build_s = time.perf_counter() - started
-    started = time.perf_counter()  # the chunks went in behind the store's back: build its group partitions
+    started = time.perf_counter()  # bring the store's group partitions up to date with the copies
     moved = store.sync_partitions() if settings.store.group_partitions else 0
     partition_s = time.perf_counter() - started
     embedder = make_embedder(settings)

@@ -125,7 +125,8 @@ def empty_value(value: str) -> bool:
 
 
 # Braces, brackets or quotes the form wrapped a value in (a figure's parentheses are its sign: kept).
-WRAPPED = re.compile(r"^[{\[\"'`]+\s*(?=\S)|(?<=\S)\s*[}\]\"'`]+$")
+# what a form wraps a value in: braces, brackets, quotes, and the ">" of the document tags it copied
+WRAPPED = re.compile(r"^(?:[{\[\"'`]|>(?!\s*=))+\s*(?=\S)|(?<=\S)\s*[}\]\"'`]+$")
 VERDICT_WORDS = frozenset({"yes", "no", "true", "false", "not stated"})
 # a point with no figure or date and at most this many words the question lacks (and at most this share
 # of its words) only restates it; "The department head approves travel" has words of its own

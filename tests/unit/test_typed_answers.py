@@ -115,9 +115,10 @@ def test_n_a_and_empty_forms_are_refusals(test_settings, form):
     assert answer.to_json()["refused"] is True and answer.to_json(details=True)["answer_type"] == "number"
 
 
-@pytest.mark.parametrize("value", ["4,120", "{4,120}", '"4,120"'])
+@pytest.mark.parametrize("value", ["4,120", "{4,120}", '"4,120"', ">4,120"])
 def test_a_table_value_is_labelled_from_its_row_and_column_with_the_tables_unit(test_settings, value):
-    """(The braces or quotes a form wraps a figure in are not part of it; "[4,120]" reads as two markers.)"""
+    """(The braces or quotes a form wraps a figure in are not part of it, nor the ">" of a document
+    tag it copied; "[4,120]" reads as two markers.)"""
     assistant = assistant_with(test_settings, {})
     assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
         {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "| Widget revenue | 4,120 | 3,870 |", "value": value}]}

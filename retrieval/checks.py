@@ -99,7 +99,6 @@ class Checked:
     points: list[Point] = field(default_factory=list)
     verdict: str | None = None
     unbacked: str | None = None  # the form's yes/no, dropped because none of its own evidence held
-    nil: bool = False  # a fact is "none": the asked period's table cell is the table's nil ("—")
     dropped: list[str] = field(default_factory=list)  # one reason per dropped value or point
     repaired: list[str] = field(default_factory=list)
 
@@ -214,8 +213,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.repaired.append(f"{value!r} → none ({nil!r} is —)")
             if (doc, nil) not in seen:
                 seen.add((doc, nil))
-                out.facts.append(Fact(doc, _line_of(fact.quote or value, passage), "none", nil))
-                out.nil = True
+                out.facts.append(Fact(doc, _line_of(fact.quote or value, passage), NIL_VALUE, nil))
             continue
         about = table_label(value, fact.quote, passage)  # what the value is, from the table itself
         if not about and fact.about and not supported(fact.about, passage, question):
@@ -265,9 +263,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.dropped.append(f"point {point.text[:60]!r}: its figures stand in the passage beside something else")
             continue
         out.points.append(Point(doc, without_cut_sentence(point.text.strip())))
-    if out.verdict == "yes" and out.nil and all(f.value == "none" for f in out.facts):
-        out.repaired.append("'yes' → 'no': the asked period's cells are nil")
-        out.verdict = "no"
+    if (verdict := nil_verdict(out.verdict, out.facts)) != out.verdict:
+        out.repaired.append(f"{out.verdict!r} → {verdict!r}: the asked period's cells are nil")
+        out.verdict = verdict
     if out.verdict and not out.facts:
         out.dropped.append(f"{out.verdict!r} without a supported fact")
         out.unbacked, out.verdict = out.verdict, None
@@ -483,6 +481,13 @@ def column_for_year(value: str, quote: str, passage: str, question: str) -> str 
 
 
 NIL_CELL = re.compile(r"^[\s$€£(]*[—–-]+[\s)]*$")  # "—", "$ —": the table's nil
+# the value of a fact whose asked-period cell is the table's nil (a form's own "none" is no value: empty_value)
+NIL_VALUE = "none"
+
+
+def nil_verdict(verdict: str | None, facts: Sequence[Fact]) -> str | None:
+    """A "yes" whose every fact is the asked period's nil is a "no"; any other verdict stands."""
+    return "no" if verdict == "yes" and facts and all(f.value == NIL_VALUE for f in facts) else verdict
 
 
 def nil_in_year(value: str, quote: str, passage: str, question: str) -> str | None:

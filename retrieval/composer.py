@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.answering import read_guarded, render_documents, split_sentences, stream_timing
-from retrieval.checks import Checked, check, locate, render
+from retrieval.checks import Checked, check, locate, nil_verdict, render
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
     TOTAL_FIRST,
@@ -494,6 +494,7 @@ class _LiveText:
         self.emit, self.cite, self.check_draft = emit, cite, check_draft
         self.checked = Checked()
         self.pieces: list[str] = []
+        self.said: set[str] = set()  # each item's sentence as shown, without its marker
         self.first_at: float | None = None
 
     def add(self, item: Fact | Point, verdict: str | None) -> None:
@@ -502,16 +503,13 @@ class _LiveText:
         self.checked.dropped += one.dropped
         self.checked.repaired += one.repaired
         values = {f.value for f in self.checked.facts}  # one figure from two passages (the same row twice) is said once
-        said = {p.text.strip().lower() for p in self.checked.points}
-        fresh = Checked(facts=[f for f in one.facts if f.value not in values],
-                        points=[p for p in one.points if p.text.strip().lower() not in said],
+        fresh = Checked(facts=[f for f in one.facts if f.value not in values and _said(f) not in self.said],
+                        points=[p for p in one.points if _said(p) not in self.said],  # one sentence as a value and a point: once
                         verdict=verdict if verdict in ("yes", "no") and one.facts and not self.pieces else None)
-        if fresh.verdict == "yes" and one.nil and all(f.value == "none" for f in fresh.facts):
-            fresh.verdict = "no"  # the asked period's cell is the table's nil (checks.nil_in_year)
-            self.checked.repaired.append("'yes' → 'no': the asked period's cells are nil")
-        said_before = {_without_markers(p) for p in self.pieces}
-        fresh.facts = [f for f in fresh.facts if _without_markers(render(Checked(facts=[f]), lambda doc, said: 0)) not in said_before]
-        fresh.points = [p for p in fresh.points if _without_markers(render(Checked(points=[p]), lambda doc, said: 0)) not in said_before]
+        if (nil := nil_verdict(fresh.verdict, fresh.facts)) != fresh.verdict:
+            self.checked.repaired.append(f"{fresh.verdict!r} → {nil!r}: the asked period's cells are nil")
+            fresh.verdict = nil
+        self.said |= {_said(item) for item in [*fresh.facts, *fresh.points]}
         piece = render(fresh, self.cite) if fresh.facts or fresh.points else ""
         if not piece:
             return
@@ -523,9 +521,11 @@ class _LiveText:
             self.first_at = time.perf_counter()
 
 
-def _without_markers(text: str) -> str:
-    """An answer's words without its markers and spacing: the same sentence said twice compares equal."""
-    return " ".join(MARKER.sub(" ", text).lower().split())
+def _said(item: Fact | Point) -> str:
+    """An item's sentence as the answer shows it, without marker, case and spacing: the same
+    sentence given twice (as a value and as a point) compares equal."""
+    shown = render(Checked(facts=[item]) if isinstance(item, Fact) else Checked(points=[item]), lambda doc, said: 0)
+    return " ".join(MARKER.sub(" ", shown).lower().split())
 
 
 def _topic_row(contexts: Sequence[ScoredChunk], weights: dict[str, float], keep: Callable[[int], bool] = lambda doc: True,
@@ -618,7 +618,7 @@ def _closest_sentences(contexts: Sequence[ScoredChunk], owner: Sequence[int], re
     taken: dict[int, int] = {}
     points: list[Point] = []
     for _share, doc, sentence in sorted(scored, key=lambda s: -s[0]):
-        part = owner[doc - 1] if doc - 1 < len(owner) else 0
+        part = owner[doc - 1]
         if taken.get(part, 0) >= per_part or any(p.text == sentence for p in points):
             continue
         taken[part] = taken.get(part, 0) + 1

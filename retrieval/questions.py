@@ -150,7 +150,7 @@ def answer_kind(question: str) -> tuple[AnswerKind, bool]:
         return "yes_no", False
     if DATE.match(q):
         return "date", False
-    if (first := figure_clause(q)) != q:
+    if figure_clause(q) != q:
         return "number", False
     if NUMBER_START.match(q) and (re.match(r"^\s*how (?:many|much)\b", q, re.I) or not EXPLANATION.search(q)):
         return "number", False

@@ -643,6 +643,12 @@ def render(checked: Checked, cite, *, lead: str = "") -> str:
     pieces: list[str] = []
     if checked.verdict in ("yes", "no"):
         pieces.append(checked.verdict.capitalize() + ".")
+    shown: set[str] = set()  # a sentence is said once: two figures of one quote, a value and a point alike
+
+    def new(sentence: str) -> bool:
+        key = " ".join(sentence.lower().split())
+        return key not in shown and not shown.add(key)
+
     for fact in checked.facts:
         about = fact.about.strip().rstrip(":")
         if about:
@@ -651,10 +657,13 @@ def render(checked: Checked, cite, *, lead: str = "") -> str:
             text = fact.quote  # the document's own sentence, checked to be in it
         else:
             text = fact.value.strip()
-        pieces.append(f"{_sentence(text)} [{cite(fact.doc, fact.quote or fact.value)}]")
+        if new(_sentence(text)):
+            pieces.append(f"{_sentence(text)} [{cite(fact.doc, fact.quote or fact.value)}]")
     for point in checked.points:
-        n = cite(point.doc, point.text)
-        pieces += [f"{_sentence(sentence)} [{n}]" for sentence in _answer_sentences(point.text) if re.search(r"\w", sentence)]
+        said = [_sentence(s) for s in _answer_sentences(point.text) if re.search(r"\w", s) and new(_sentence(s))]
+        if said:
+            n = cite(point.doc, point.text)
+            pieces += [f"{sentence} [{n}]" for sentence in said]
     if not pieces:
         return ""
     return (f"{lead}: " if lead else "") + " ".join(pieces)

@@ -774,3 +774,17 @@ def test_the_same_sentence_given_as_a_value_and_as_a_point_is_said_once(test_set
     })
     answer = assistant.ask(TRAVEL, groups=["all-staff"])
     assert answer.answer == f"{sentence} [1]"
+
+
+def test_a_sentence_two_facts_would_show_is_said_once():
+    """Two facts of one table cell (ga-010: "14" and "48" of "Apple MacBook Pro 14 (M4 Pro, 48 GB)")
+    render to one sentence, said once; a point repeating it adds nothing."""
+    from retrieval.checks import Checked, render
+    from retrieval.structured import Fact, Point
+
+    cell = "Apple MacBook Pro 14 (M4 Pro, 48 GB)"
+    cited: list[int] = []
+    checked = Checked(facts=[Fact(1, "| Engineering | " + cell + " |", cell), Fact(1, "| Engineering | " + cell + " |", cell)],
+                      points=[Point(2, cell + ".")])
+    assert render(checked, lambda doc, said: cited.append(doc) or 1) == f"{cell}. [1]"
+    assert cited == [1]  # the point's document, which shows nothing, is not cited

@@ -139,6 +139,7 @@ def import_collection(collection: Any, path: Path, batch: int = 500) -> int:
 
 def create_backup(settings: Settings, dest: Path, *, lock_wait_s: float = 600.0) -> dict[str, Any]:
     """Snapshot settings.home into `dest` (a new or empty directory); returns the backup manifest."""
+    from retrieval.chroma_connection import ChromaConnection
     from retrieval.store import make_store
 
     home, dest = settings.home, dest.expanduser().resolve()
@@ -152,8 +153,7 @@ def create_backup(settings: Settings, dest: Path, *, lock_wait_s: float = 600.0)
     dest.mkdir(parents=True, exist_ok=True)
     lock = _hold_ingest_lock(home, lock_wait_s)
     try:
-        store = make_store(settings)
-        chunks = store.count()
+        chunks = make_store(settings).count()
         files = []
         for src in _files(home):
             rel = src.relative_to(home)
@@ -166,7 +166,7 @@ def create_backup(settings: Settings, dest: Path, *, lock_wait_s: float = 600.0)
             files.append(rel)
         exported = None
         if settings.store.kind == "http":
-            exported = export_collection(store.collection, dest / EXPORT_DIR / f"{settings.store.collection}.jsonl")
+            exported = export_collection(ChromaConnection(settings).collection, dest / EXPORT_DIR / f"{settings.store.collection}.jsonl")
             files.append(Path(EXPORT_DIR) / f"{settings.store.collection}.jsonl")
     finally:
         lock.release()
@@ -235,9 +235,9 @@ def _restore_server_store(settings: Settings, src: Path, manifest: dict[str, Any
         return None
     if not export.is_file():
         raise InputError(f"this backup has no export of collection {settings.store.collection!r}: back up with store.kind=http first")
-    from retrieval.store import make_store
+    from retrieval.chroma_connection import ChromaConnection
 
-    return import_collection(make_store(settings).collection, export)
+    return import_collection(ChromaConnection(settings).collection, export)
 
 
 def _verify(settings: Settings, manifest: dict[str, Any], imported: int | None, seconds: float) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Test helpers for anything built on the Assistant: a tiny corpus with access groups, written
-straight into the index (no parsing), and an in-memory vector store.
+straight into the index (no parsing), an in-memory vector store, and a look into a Chroma store's
+collection by metadata.
 
 Used by the unit tests of retrieval, the app, the API and evaluation; nothing here loads a model.
 """
@@ -7,6 +8,7 @@ Used by the unit tests of retrieval, the app, the API and evaluation; nothing he
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from retrieval.schema import Chunk, ScoredChunk
 
@@ -65,6 +67,12 @@ CORPUS: tuple[Chunk, ...] = (
         groups=("finance", "hr"),
     ),
 )
+
+
+def ids_where(store, where: dict[str, Any]) -> list[str]:
+    """The ids in a Chroma store's collection that match a Chroma `where` filter (`store`: one that
+    `make_store` built, or any layer of it)."""
+    return list(store.connection.collection.get(where=where, include=[])["ids"])
 
 
 def seed(assistant, chunks: Sequence[Chunk] = CORPUS) -> list[Chunk]:

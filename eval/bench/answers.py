@@ -248,6 +248,8 @@ def markdown(summary: dict[str, Any], label: str) -> str:
 def assistant_for(home: Path, overrides: dict[str, Any], corpus: Path, acl: Path | None = None):
     from ingest.pipeline import Ingestor
     from retrieval.assistant import build_assistant
+    from retrieval.chunk_store import layer
+    from retrieval.partitions import PartitionedStore
     from retrieval.settings import deep_merge, load_settings
 
     settings = load_settings(overrides=deep_merge({"home": str(home)}, overrides))
@@ -256,8 +258,8 @@ def assistant_for(home: Path, overrides: dict[str, Any], corpus: Path, acl: Path
         Ingestor(settings).run([corpus], acl_map=acl, progress=True)
     assistant = build_assistant(settings)
     assistant.warm_up()
-    if settings.store.group_partitions:
-        assistant.store.sync_partitions()
+    if (partitions := layer(assistant.store, PartitionedStore)) is not None:
+        partitions.sync_partitions()
     return assistant
 
 

@@ -1,9 +1,9 @@
 """Retrieval quality on Cranfield (1,400 abstracts, 225 queries, graded qrels): nDCG@10 and Recall@10
 for dense, lexical, plain reciprocal-rank fusion and Lore's default retrieval.
 
-Every variant runs Lore's own code path (ChromaStore + LexicalIndex + Retriever) with the default
-embedder; only RetrievalSettings differ. Abstracts are cut by Lore's chunker (`--whole`: one chunk
-each) and documents ranked by their best chunk. Gains are exponential
+Every variant runs Lore's own code path (the Chroma store `make_store` builds + LexicalIndex +
+Retriever) with the default embedder; only RetrievalSettings differ. Abstracts are cut by Lore's
+chunker (`--whole`: one chunk each) and documents ranked by their best chunk. Gains are exponential
 (2^rel - 1), the ideal DCG uses every judged document, Recall@10 counts relevance > 0, and both are
 averaged over all 225 queries (see shared/data/README.md for why these conventions are pinned).
 Every variant also reports both halves of the queries (odd and even positions in queries.jsonl,

@@ -51,13 +51,15 @@ def pick(questions: list[dict], n: int) -> list[dict]:
 
 def answer_latency(settings, questions: list[dict]) -> dict[str, Any]:
     from retrieval.assistant import build_assistant
+    from retrieval.chunk_store import layer
+    from retrieval.partitions import PartitionedStore
 
     assistant = build_assistant(settings)
     started = time.perf_counter()
     assistant.warm_up()
     warm_s = time.perf_counter() - started
-    if settings.store.group_partitions:  # a store ingested before partitions existed: build them untimed
-        assistant.store.sync_partitions()
+    if (partitions := layer(assistant.store, PartitionedStore)) is not None:  # a store ingested before partitions existed: build them untimed
+        partitions.sync_partitions()
     rows = []
     for q in questions:
         answer = assistant.ask(q["question"], user="bench", groups=[SCALE_GROUP], channel="bench")
@@ -92,13 +94,15 @@ def answer_latency(settings, questions: list[dict]) -> dict[str, Any]:
 def scaled_retrieval(settings, questions: list[dict], target: int) -> dict[str, Any]:
     """Copy the ingested chunks (text, metadata, vector + jitter) into a new collection until it holds
     `target` chunks, then time retrieval alone (embed + dense + lexical + fusion) for every question."""
+    from retrieval.chroma_connection import ChromaConnection
+    from retrieval.chunk_store import layer
     from retrieval.embedders import make_embedder
     from retrieval.index import Index
+    from retrieval.partitions import PartitionedStore
     from retrieval.retriever import Retriever
     from retrieval.schema import Chunk
-    from retrieval.store import make_store
 
-    source = make_store(settings).collection.get(include=["documents", "metadatas", "embeddings"])
+    source = ChromaConnection(settings).collection.get(include=["documents", "metadatas", "embeddings"])
     scaled = settings.model_copy(update={"store": settings.store.model_copy(update={"collection": "scale100k"})})
     index = Index.open(scaled)
     store, lexical = index.store, index.lexical
@@ -120,7 +124,8 @@ def scaled_retrieval(settings, questions: list[dict], target: int) -> dict[str, 
         copy += 1
     build_s = time.perf_counter() - started
     started = time.perf_counter()  # bring the store's group partitions up to date with the copies
-    moved = store.sync_partitions() if settings.store.group_partitions else 0
+    partitions = layer(store, PartitionedStore)
+    moved = partitions.sync_partitions() if partitions is not None else 0
     partition_s = time.perf_counter() - started
     embedder = make_embedder(settings)
     embedder.warm_up()
@@ -144,7 +149,7 @@ def scaled_retrieval(settings, questions: list[dict], target: int) -> dict[str, 
     return {
         "chunks": store.count(),
         "build_s": round(build_s, 1),
-        "partitions": {"synced": moved, "seconds": round(partition_s, 1), "count": len(store.partitions()) if settings.store.group_partitions else 0},
+        "partitions": {"synced": moved, "seconds": round(partition_s, 1), "count": len(partitions.partitions()) if partitions is not None else 0},
         "retrieve_ms": summary(times),
         "parts_ms": {k: summary(v) for k, v in parts.items()},
     }

@@ -240,7 +240,7 @@ STORES = [
 def test_store_contract(lore_home, tmp_path, store_kind):
     from retrieval.embedders import HashEmbedder
     from retrieval.retriever import Retriever
-    from retrieval.testing import CORPUS
+    from retrieval.testing import CORPUS, ids_where
 
     embedder = HashEmbedder(384)
     with store_kind(lore_home, tmp_path) as store:
@@ -257,8 +257,8 @@ def test_store_contract(lore_home, tmp_path, store_kind):
         changed = Chunk(id="travel-1", text="Travel rules changed.", source="policies/travel.pdf", doc_id="policies/travel.pdf", groups=("all-staff",))
         store.upsert([changed], embedder.embed_documents([changed.text]))
         assert store.count() == len(chunks) and store.get(["travel-1"])[0].text == "Travel rules changed."
-        assert sorted(store.ids_where({"doc": "reports/annual.xlsx"})) == ["revenue-2022", "revenue-2023"]
-        store.delete_where({"doc": "reports/annual.xlsx"})
+        assert sorted(ids_where(store, {"doc": "reports/annual.xlsx"})) == ["revenue-2022", "revenue-2023"]
+        store.delete(ids_where(store, {"doc": "reports/annual.xlsx"}))
         store.delete(["leave-1"])
         assert store.count() == len(chunks) - 3
         assert {c.id for c in store.iter_chunks(batch=2)} == {"travel-1", "falcon-1", "salary-1"}

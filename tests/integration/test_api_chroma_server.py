@@ -65,7 +65,7 @@ def test_ingest_query_serve_and_restore_through_a_chroma_server(tmp_path, chroma
     before = [h.chunk.id for h in hits]
     manifest = create_backup(settings, tmp_path / "backup")
     assert manifest["store"]["exported"] == report.total_chunks
-    assistant.store.collection._client.delete_collection(settings.store.collection)  # lose the server's data
+    assistant.store.connection.client.delete_collection(settings.store.collection)  # lose the server's data
 
     restored_home = tmp_path / "restored"
     restored = restore_backup(http_settings(restored_home, chroma), tmp_path / "backup")

@@ -14,6 +14,8 @@ from retrieval.generators import (
     make_chat_model,
 )
 from retrieval.settings import load_settings
+from retrieval.partitions import PartitionedStore
+from retrieval.resident import ResidentStore
 from retrieval.store import ChromaStore, group_filter, make_store
 
 pytestmark = pytest.mark.unit
@@ -42,9 +44,31 @@ def test_embedder_factory(lore_home, embedder, cls):
     assert isinstance(make_embedder(settings), cls)
 
 
-@pytest.mark.parametrize("kind", ["embedded", "http"])
-def test_store_factory(lore_home, kind):
-    assert isinstance(make_store(load_settings(overrides={"store": {"kind": kind}})), ChromaStore)
+def layers(store) -> list[type]:
+    found = [type(store)]
+    while hasattr(store, "inner"):
+        store = store.inner
+        found.append(type(store))
+    return found
+
+
+@pytest.mark.parametrize(
+    "store, expected",
+    [
+        ({"kind": "embedded"}, [ResidentStore, PartitionedStore, ChromaStore]),
+        ({"kind": "http"}, [PartitionedStore, ChromaStore]),  # a server's index is not copied into each process
+        ({"kind": "embedded", "group_partitions": False}, [ResidentStore, ChromaStore]),
+        ({"kind": "embedded", "resident_max_chunks": 0}, [PartitionedStore, ChromaStore]),
+        ({"kind": "embedded", "group_partitions": False, "resident_max_chunks": 0}, [ChromaStore]),
+    ],
+)
+def test_store_factory(lore_home, store, expected):
+    made = make_store(load_settings(overrides={"store": store}))
+    assert layers(made) == expected
+    chroma = made
+    while hasattr(chroma, "inner"):
+        assert chroma.connection is chroma.inner.connection  # one client for every layer
+        chroma = chroma.inner
 
 
 def test_unknown_kind_is_rejected_with_the_choices(lore_home):

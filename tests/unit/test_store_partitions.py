@@ -1,16 +1,19 @@
-"""Group partitions of the Chroma store: the same answers as Chroma's filtered query (exactly the
-chunks readable by the user's groups, never fewer), kept in step through upserts, ACL changes and
-deletes, and rebuilt when the main collection was written without them."""
+"""Group partitions of the Chroma store (retrieval/partitions.py's `PartitionedStore` around the
+Chroma store): the same answers as Chroma's filtered query (exactly the chunks readable by the
+user's groups, never fewer), kept in step through upserts, ACL changes and deletes, and rebuilt
+when the main collection was written without them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from retrieval.schema import Chunk
+from retrieval.chroma_connection import ChromaConnection
 from retrieval.chroma_records import acl_groups, group_filter
-from retrieval.partitions import partition_name
+from retrieval.partitions import PartitionedStore, partition_name
+from retrieval.schema import Chunk
 from retrieval.store import ChromaStore
+from retrieval.testing import ids_where
 
 pytestmark = pytest.mark.unit
 
@@ -32,13 +35,16 @@ def corpus():
 
 @pytest.fixture
 def store(test_settings, corpus):
-    s = ChromaStore(test_settings.model_copy(update={"store": test_settings.store.model_copy(update={"partition_check_s": 0.0})}))
+    settings = test_settings.model_copy(update={"store": test_settings.store.model_copy(update={"partition_check_s": 0.0})})
+    connection = ChromaConnection(settings)
+    s = PartitionedStore(ChromaStore(connection), connection, settings)
     s.upsert(*corpus)
     return s
 
 
-def exact(store: ChromaStore, vector, k: int, groups) -> list[str]:
-    return [s.chunk.id for s in store._query_filtered(vector, k, groups)]
+def exact(store: PartitionedStore, vector, k: int, groups) -> list[str]:
+    """The filtered query: the Chroma store's own, beneath the partitions."""
+    return [s.chunk.id for s in store.inner.query(vector, k, groups)]
 
 
 QUERIES = [None, ["all-staff"], ["finance"], ["board"], ["hr", "finance"], ["nobody"], []]
@@ -62,7 +68,7 @@ def test_queries_narrowed_to_documents_match_the_filtered_query(store, corpus, g
     for docs in (["d1", "d4"], ["d2"], []):
         found = store.query(vectors[1], 8, groups, docs)
         assert all(s.chunk.doc_id in docs for s in found)
-        assert [s.chunk.id for s in found] == [s.chunk.id for s in store._query_filtered(vectors[1], 8, groups, docs)]
+        assert [s.chunk.id for s in found] == [s.chunk.id for s in store.inner.query(vectors[1], 8, groups, docs)]
 
 
 def test_one_partition_per_group_set_holding_every_chunk_once(store, corpus):
@@ -85,7 +91,7 @@ def test_acl_change_moves_the_chunk_and_revokes_access(store, corpus):
 def test_deletes_reach_the_partitions(store, corpus):
     chunks, vectors = corpus
     store.delete(["c0", "c1"])
-    store.delete_where({"doc": "d3"})
+    store.delete(ids_where(store, {"doc": "d3"}))
     gone = {"c0", "c1"} | {c.id for c in chunks if c.doc_id == "d3"}
     left = sum(p.collection.count() for p in store.partitions().values())
     assert left == store.count() == 120 - len(gone)
@@ -95,7 +101,7 @@ def test_deletes_reach_the_partitions(store, corpus):
 def test_a_collection_written_without_partitions_is_brought_in_step(store, corpus):
     chunks, vectors = corpus
     for name in list(store.partitions()):
-        store._client.delete_collection(name)
+        store.connection.client.delete_collection(name)
     store._partitions = {}
     assert store.query(vectors[3], 5, ["finance"]) and sum(p.collection.count() for p in store.partitions().values()) == 120
     assert [s.chunk.id for s in store.query(vectors[3], 5, ["finance"])] == exact(store, vectors[3], 5, ["finance"])
@@ -106,7 +112,8 @@ def test_a_stale_partition_never_widens_access(store, corpus):
     the record, so the user gets the filtered answer, not the stale partition's."""
     chunks, vectors = corpus
     store.config = store.config.model_copy(update={"partition_check_s": 1e9})
-    store.collection.update(ids=["c0"], metadatas=[{**store.collection.get(ids=["c0"])["metadatas"][0], "acl:all-staff": False}])
+    record = store.connection.collection
+    record.update(ids=["c0"], metadatas=[{**record.get(ids=["c0"])["metadatas"][0], "acl:all-staff": False}])
     found = store.query(vectors[0], 10, ["all-staff"])
     assert "c0" not in {s.chunk.id for s in found} and len(found) == 10
     assert [s.chunk.id for s in found] == exact(store, vectors[0], 10, ["all-staff"])
@@ -127,7 +134,7 @@ def test_a_reader_leaves_the_partitions_to_a_running_ingest(store, corpus, test_
 
     chunks, vectors = corpus
     for name in list(store.partitions()):
-        store._client.delete_collection(name)
+        store.connection.client.delete_collection(name)
     store._partitions = {}
     lock = test_settings.home / "ingest.lock"
     with IngestLock(lock):
@@ -137,3 +144,14 @@ def test_a_reader_leaves_the_partitions_to_a_running_ingest(store, corpus, test_
     assert not ingest_running(lock)
     store.query(vectors[3], 5, ["finance"])
     assert sum(p.collection.count() for p in store.partitions().values()) == 120  # brought in step afterwards
+
+
+def test_a_reopened_store_looks_up_its_partitions_again(store, corpus):
+    """Another process wrote, and the connection opened a new client: the partitions are used through
+    that client, not the old one's collections, and checked against the collection again."""
+    chunks, vectors = corpus
+    old = store.partitions()
+    store.connection.refresh(force=True)
+    assert [s.chunk.id for s in store.query(vectors[2], 5, ["finance"])] == exact(store, vectors[2], 5, ["finance"])
+    assert store._client is store.connection.client
+    assert set(store._partitions) == set(old) and all(store._partitions[n].collection is not p.collection for n, p in old.items())

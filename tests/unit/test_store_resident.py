@@ -1,6 +1,7 @@
-"""The in-memory copy of a small store (retrieval/resident.py): the same chunks as Chroma's filtered
-query for every reader, never a chunk outside the reader's groups, and never an answer from a copy
-older than the store (its own writes and other processes' writes alike)."""
+"""The in-memory copy of a small store (retrieval/resident.py's `ResidentStore` around the Chroma
+store): the same chunks as Chroma's filtered query for every reader, never a chunk outside the
+reader's groups, and never an answer from a copy older than the store (its own writes and other
+processes' writes alike)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import time
 import numpy as np
 import pytest
 
+from retrieval.chroma_connection import ChromaConnection
+from retrieval.resident import ResidentStore
 from retrieval.schema import Chunk
-from retrieval.store import ChromaStore
+from retrieval.store import ChromaStore, make_store
 from retrieval.store_stamp import StoreStamp
 
 pytestmark = pytest.mark.unit
@@ -32,17 +35,23 @@ def settings_with(test_settings, **store):
     return test_settings.model_copy(update={"store": test_settings.store.model_copy(update=store)})
 
 
+def resident_store(settings) -> ResidentStore:
+    """The copy around the plain Chroma store, whose `query` is the filtered query to compare with."""
+    connection = ChromaConnection(settings)
+    return ResidentStore(ChromaStore(connection), connection, settings)
+
+
 @pytest.fixture
 def store(test_settings):
-    s = ChromaStore(test_settings)
+    s = resident_store(test_settings)
     s.upsert([chunk(i) for i in range(120)], vectors(120))
     assert s.keep_resident()
     return s
 
 
-def wait_resident(store: ChromaStore, timeout: float = 10.0) -> None:
+def wait_resident(store: ResidentStore, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while store._resident_index() is None:
+    while store.held() is None:
         assert time.monotonic() < deadline, "the copy was not read again"
         time.sleep(0.05)
 
@@ -53,12 +62,12 @@ def test_the_copy_answers_as_the_filtered_query(store, groups, docs):
     readable = {f"c{i}" for i in range(120) if groups is None or set(GROUP_SETS[i % len(GROUP_SETS)]) & set(groups)}
     for vector in vectors(6, seed=2):
         found = store.query(vector, 10, groups, docs)
-        exact = store._query_filtered(vector, 10, groups, docs)
+        exact = store.inner.query(vector, 10, groups, docs)
         assert [s.chunk.id for s in found] == [s.chunk.id for s in exact]
         assert {s.chunk.id for s in found} <= readable
         assert all(s.chunk.doc_id in docs for s in found) if docs is not None else True
         assert [round(s.score, 4) for s in found] == [round(s.score, 4) for s in exact]
-    assert store._resident_index() is not None  # answered from the copy, not from Chroma
+    assert store.held() is not None  # answered from the copy, not from Chroma
 
 
 def test_reads_come_from_the_copy_with_the_stored_vectors(store):
@@ -74,7 +83,7 @@ def test_a_write_is_seen_at_once_and_the_copy_is_read_again(store):
     new = [1.0] + [0.0] * 15
     store.upsert([Chunk(id="fresh", text="fresh", source="n.md", doc_id="n", groups=("hr",))], [new])
     store.delete(["c0"])
-    assert store._resident_index() is None  # stale: Chroma answers until the new copy is in
+    assert store.held() is None  # stale: Chroma answers until the new copy is in
     assert [s.chunk.id for s in store.query(new, 1, ["hr"])] == ["fresh"]
     assert "c0" not in [s.chunk.id for s in store.query(vectors(120)[0], 5, None)]
     time.sleep(store.REFRESH_S)  # the copy is read again at most every REFRESH_S
@@ -86,19 +95,22 @@ def test_a_write_is_seen_at_once_and_the_copy_is_read_again(store):
 
 
 def test_no_copy_for_a_store_over_the_limit_or_when_off(test_settings):
-    s = ChromaStore(settings_with(test_settings, resident_max_chunks=50))
+    s = resident_store(settings_with(test_settings, resident_max_chunks=50))
     s.upsert([chunk(i) for i in range(120)], vectors(120))
-    assert not s.keep_resident()
-    assert [x.chunk.id for x in s.query(vectors(1, 5)[0], 3, ["hr"])] == [x.chunk.id for x in s._query_filtered(vectors(1, 5)[0], 3, ["hr"])]
-    assert not ChromaStore(settings_with(test_settings, resident_max_chunks=0)).keep_resident()
+    assert not s.keep_resident() and s.held() is None
+    assert [x.chunk.id for x in s.query(vectors(1, 5)[0], 3, ["hr"])] == [x.chunk.id for x in s.inner.query(vectors(1, 5)[0], 3, ["hr"])]
+    off = settings_with(test_settings, resident_max_chunks=0)
+    assert not resident_store(off).keep_resident()
+    assert not isinstance(make_store(off), ResidentStore) and not make_store(off).keep_resident()
+    assert not make_store(settings_with(test_settings, kind="http")).keep_resident()  # a server's index is not ours to copy
 
 
 def test_the_stamp_ignores_opening_and_follows_writes(test_settings):
-    first = ChromaStore(test_settings)
+    first = make_store(test_settings)
     first.upsert([chunk(1)], vectors(1))
     stamps = StoreStamp(test_settings.store_dir)
     before = stamps.read()
-    ChromaStore(test_settings).count()  # another reader opening the store writes to its file
+    make_store(test_settings).count()  # another reader opening the store writes to its file
     assert stamps.read() == before
     first.upsert([chunk(2)], vectors(1, seed=3))
     after_add = stamps.read()
@@ -109,16 +121,17 @@ def test_the_stamp_ignores_opening_and_follows_writes(test_settings):
 
 
 def test_an_empty_store_is_held_too_and_fills_up(test_settings):
-    s = ChromaStore(test_settings)  # the API may start before the first ingest
+    s = resident_store(test_settings)  # the API may start before the first ingest
     assert s.keep_resident()
     assert s.query(vectors(1)[0], 5, ["hr"]) == [] and s.get(["c1"]) == [] and s.fetch(["c1"]) == {}
     s.upsert([chunk(3)], vectors(1))
     assert [x.chunk.id for x in s.query(vectors(1)[0], 5, ["hr"])] == ["c3"]
 
 
-def test_a_failed_read_leaves_chroma_answering(store, monkeypatch):
+def test_a_failed_read_leaves_chroma_answering(store, monkeypatch, caplog):
     store.upsert([chunk(500)], vectors(1, seed=9))  # the copy is stale now
-    monkeypatch.setattr(ChromaStore, "_read_resident", lambda self, batch: 1 / 0)
-    store._load_resident()  # logged, not raised
-    assert store._resident_index() is None
+    monkeypatch.setattr(ResidentStore, "_read", lambda self, batch: 1 / 0)
+    store._load()  # logged, not raised
+    assert "could not hold the store in memory (ZeroDivisionError: division by zero); queries go to Chroma" in caplog.text
+    assert store.held() is None
     assert [x.chunk.id for x in store.query(vectors(1, seed=9)[0], 1, ["all-staff"])] == ["c500"]

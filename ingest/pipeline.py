@@ -33,7 +33,7 @@ from ingest.manifest import DocumentRecord, DocumentRow, Manifest
 from ingest.notes import DocumentNote, DocumentNotes
 from ingest.source_config import load_source_config
 from ingest.sources import Source, doc_id_for, scan, sources_from_paths
-from ingest.source_status import record_source_runs
+from ingest.source_status import owns, record_source_runs
 from ingest.workers import ParseFn, ParserPool, ParseResult
 from retrieval.errors import IngestError, LoreError
 from retrieval.index import Index
@@ -113,6 +113,8 @@ class Ingestor:
             try:
                 self._recover(manifest)
                 found = scan([(s, p) for s, p in sources if isinstance(s, Source)], default_groups)
+                if named:
+                    self._folders_listed([s for s, _ in sources if isinstance(s, Source)], found)
                 remote = [s for s, _ in sources if not isinstance(s, Source)]
                 stats = self._collect_remote(manifest, remote, default_groups, found, progress) if remote else {}
                 report.files = len(found.files)
@@ -143,6 +145,14 @@ class Ingestor:
                 manifest.close()
                 self.notes.close()
         return report
+
+    def _folders_listed(self, folders: list[Source], found: Any) -> None:
+        """Each named folder's listing, as progress: its files found (remote sources report while they list)."""
+        if self._on_progress is None:
+            return
+        for folder in folders:
+            listed = sum(1 for f in found.files if owns(folder, f.path))
+            self._on_progress(folder.name, listed, listed)
 
     def _collect_remote(self, manifest: Manifest, sources: list[Any], default_groups: tuple[str, ...], found: Any, progress: bool) -> dict[str, Any]:
         """List S3 buckets, web sites and mailboxes; what changed is downloaded into the staging folder."""

@@ -126,6 +126,24 @@ def test_a_bad_file_fails_alone_and_keeps_its_old_chunks(env):
     assert "corrupt" in log
 
 
+def test_named_folder_sources_report_their_progress(env, tmp_path):
+    """Every named folder source reports its listing (the admin page's bar per source), then parsing."""
+    settings, store, lexical, docs, _ = env
+    write(docs / "handbook" / "a.txt", 1)
+    write(docs / "handbook" / "b.txt", 1)
+    write(docs / "finance" / "q1.txt", 1)
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - name: handbook\n    root: {docs / 'handbook'}\n  - name: finance\n    root: {docs / 'finance'}\n"
+                      f"  - name: empty\n    root: {tmp_path / 'nowhere'}\n")  # fmt: skip
+    calls: list[tuple[str, int, int | None]] = []
+    ingestor = Ingestor(settings, Index(store, lexical), HashEmbedder(64), parse=parse_text, in_process=True)
+    report = ingestor.run_sources(config, on_progress=lambda name, done, total: calls.append((name, done, total)))
+    assert report.added == 3
+    listed = [c for c in calls if c[0] != "parse"]
+    assert listed == [("handbook", 2, 2), ("finance", 1, 1), ("empty", 0, 0)]
+    assert calls.index(listed[-1]) < calls.index(("parse", 1, 3)) and calls[-1] == ("parse", 3, 3)
+
+
 def test_crash_mid_write_is_repaired_by_the_next_run(env):
     settings, store, lexical, docs, ingest = env
     for name in "abcd":

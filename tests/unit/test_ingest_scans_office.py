@@ -103,6 +103,99 @@ def test_encrypted_opendocument_is_reported_as_encrypted(tmp_path):
         check_file(path, Limits())
 
 
+TRAVEL_FORM_DOC = "au.edu.utas.www___data_assets_word_doc_0003_154335_International-Travel-Approval-Request-Form.doc"
+
+
+def _set_password_marker(path: Path, ext: str) -> None:
+    """Write into a real legacy file the marker Office writes when a password to open is set:
+    Word's FIB flags fEncrypted + fObfuscation, Excel's FilePass record in the workbook globals,
+    PowerPoint's encrypted CurrentUser token and a UserEditAtom that points at a crypt session."""
+    import struct
+
+    import olefile
+
+    with olefile.OleFileIO(str(path), write_mode=True) as ole:
+        if ext == ".doc":
+            data = bytearray(ole.openstream("WordDocument").read())
+            data[0x0B] |= 0x01 | 0x80
+            ole.write_stream("WordDocument", bytes(data))
+        elif ext == ".xls":
+            data = bytearray(ole.openstream("Workbook").read())
+            pos = 0
+            while struct.unpack_from("<H", data, pos)[0] != 0x5C:  # WriteAccess becomes FilePass (XOR), same length
+                pos += 4 + struct.unpack_from("<H", data, pos + 2)[0]
+            struct.pack_into("<HHHHH", data, pos, 0x2F, struct.unpack_from("<H", data, pos + 2)[0], 0, 0x1234, 0x5678)
+            ole.write_stream("Workbook", bytes(data))
+        else:
+            user = bytearray(ole.openstream("Current User").read())
+            edit = struct.unpack_from("<I", user, 16)[0]
+            struct.pack_into("<I", user, 12, 0xF3D1C4DF)
+            ole.write_stream("Current User", bytes(user))
+            data = bytearray(ole.openstream("PowerPoint Document").read())
+            struct.pack_into("<I", data, edit + 4, 0x20)
+            ole.write_stream("PowerPoint Document", bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "ext", "plain"),
+    [
+        (TRAVEL_FORM_DOC, ".doc", "unsupported: legacy .doc needs LibreOffice"),  # Word 97
+        ("Employee.xls", ".xls", ""),  # xlrd reads .xls without LibreOffice
+        ("basic_test_ppt_file.ppt", ".ppt", "unsupported: legacy .ppt needs LibreOffice"),
+    ],
+)
+def test_encrypted_legacy_office_files_are_reported_as_encrypted(tmp_path, monkeypatch, name, ext, plain):
+    """Reported before LibreOffice is looked for: the same file without its password marker is not."""
+    import shutil
+
+    from tests.conftest import shared_data
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no LibreOffice, whatever the machine has
+    original = tmp_path / f"plain{ext}"
+    shutil.copy(shared_data("office", "files", name), original)
+    if plain:
+        with pytest.raises(ParseFailure, match=f"^{plain}"):
+            check_file(original, Limits())
+    else:
+        assert check_file(original, Limits()) == ext
+    locked = tmp_path / f"locked{ext}"
+    shutil.copy(original, locked)
+    _set_password_marker(locked, ext)
+    with pytest.raises(ParseFailure, match="^encrypted: password-protected file; remove the password and re-ingest$"):
+        check_file(locked, Limits())
+
+
+def test_ocr_languages_setting_reaches_tesseract(tmp_path, monkeypatch):
+    """`ingest.ocr_languages` from the environment is the `-l` Tesseract is run with (joined by '+')."""
+    from PIL import Image
+
+    from ingest.ocr import _installed_languages, ocr_image
+    from retrieval.settings import load_settings
+
+    record = tmp_path / "args.txt"
+    fake = tmp_path / "tesseract"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "if [ \"$1\" = --list-langs ]; then printf 'List of available languages (3):\\neng\\ndeu\\nosd\\n'; exit 0; fi\n"
+        "if [ \"$1\" = --version ]; then echo 'tesseract 5.3.0'; exit 0; fi\n"
+        'case "$2" in /*) ;; *) exit 2;; esac\n'  # only ever an output base that pytesseract made in a temporary folder
+        f'echo "$@" > {record}\n'
+        'printf "level\\tpage_num\\tblock_num\\tpar_num\\tline_num\\tword_num\\tleft\\ttop\\twidth\\theight\\tconf\\ttext\\n'
+        '5\\t1\\t1\\t1\\t1\\t1\\t0\\t0\\t10\\t10\\t91\\tHallo\\n" > "$2.tsv"\n'
+    )  # fmt: skip
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.setenv("LORE_INGEST__OCR_LANGUAGES", '["eng", "deu"]')
+    _installed_languages.cache_clear()
+    try:
+        limits = Limits.from_settings(load_settings(overrides={"profile": "test"}).ingest)
+        page = ocr_image(Image.new("L", (40, 20), 255), 1, limits.ocr_options())
+    finally:
+        _installed_languages.cache_clear()
+    assert limits.ocr_languages == ("eng", "deu")
+    assert "-l eng+deu" in record.read_text() and page.lines == ("Hallo",) and page.confidence == 91
+
+
 @pytest.mark.parametrize(
     ("chars", "markup", "pictures", "expected"),
     [
@@ -206,6 +299,38 @@ def test_conversion_runs_in_a_throwaway_sandbox(tmp_path, monkeypatch):
     assert f"-env:UserInstallation={(work / 'profile').as_uri()}" in said and "--headless" in said and "--norestore" in said
     assert str(work / "in" / "document.doc") in said  # a copy, under a plain name; the original is never opened by it
     assert "HTTPS_PROXY" not in said and f"HOME={work}" in said
+
+
+def test_the_conversion_has_no_network_where_namespaces_are_allowed(tmp_path, monkeypatch):
+    """The fake soffice tries to reach a server on this machine's loopback: it can outside the
+    sandbox, and cannot inside it (a network namespace of its own has no route to it)."""
+    import socket
+    import sys
+
+    from ingest import convert as conversion
+
+    conversion._can_unshare.cache_clear()
+    if not conversion._can_unshare():
+        pytest.skip("this kernel refuses unprivileged namespaces (unshare -rn): conversions run without network isolation here")
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    record = tmp_path / "record.txt"
+    reach = tmp_path / "reach.py"
+    reach.write_text("import socket, sys\ntry:\n    socket.create_connection(('127.0.0.1', %d), 2)\n    said = 'reached'\n"
+                     "except OSError as exc:\n    said = type(exc).__name__\nopen(sys.argv[1], 'a').write(said + '\\n')\n" % port)
+    _fake_soffice(tmp_path / "bin", f"{sys.executable} {reach} {record}\n"
+                                    'dir=$(echo "$@" | sed "s/.*--outdir \\([^ ]*\\) .*/\\1/"); printf PK > "$dir/document.docx"\n')  # fmt: skip
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    source = tmp_path / "memo.doc"
+    source.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    try:
+        conversion.convert(source, timeout_s=20, workdir=tmp_path / "sandboxed")
+        monkeypatch.setattr(conversion, "_can_unshare", lambda: False)
+        conversion.convert(source, timeout_s=20, workdir=tmp_path / "plain")
+    finally:
+        server.close()
+    sandboxed, plain = record.read_text().split()
+    assert plain == "reached" and sandboxed in ("OSError", "ConnectionRefusedError", "TimeoutError"), sandboxed
 
 
 def test_a_hanging_conversion_is_killed_at_the_deadline(tmp_path, monkeypatch):

@@ -63,9 +63,15 @@ class FactScore:
 QUOTED_PART = re.compile(r'["“][^"”\n]{1,80}["”]\s+(?:section|note|statement|table|part|heading)s?\b', re.I)
 
 
+# The operands of a calculation the reference shows ("(21,213 / 81,797) * 100 = 25.93%"): they restate
+# figures it states elsewhere, or are constants; its result stays a key fact.
+CALCULATION = re.compile(r"\(?\s*\d[\d,.]*\s*[/*×÷]\s*\d[\d,.]*\s*\)?(?:\s*[/*×÷]\s*\d[\d,.]*)*(?=\s*=)")
+
+
 def _clean_reference(reference: str) -> str:
-    """Without the SOURCE(S) line, file names and quoted section titles ("the "Risk Factors" section")."""
-    return QUOTED_PART.sub(" ", FILE_NAME.sub(" ", SOURCE_LINE.sub(" ", reference)))
+    """Without the SOURCE(S) line, file names, quoted section titles ("the "Risk Factors" section")
+    and the operands of a calculation."""
+    return CALCULATION.sub(" ", QUOTED_PART.sub(" ", FILE_NAME.sub(" ", SOURCE_LINE.sub(" ", reference))))
 
 
 def key_facts(question: str, reference: str) -> list[KeyFact]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import SEPARATOR, YEAR, cell_figure, first_figures, row_holding, share_table, table_cells
+from retrieval.focus import SEPARATOR, YEAR, cell_figure, first_figures, names_only, question_terms, row_holding, share_table, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
@@ -252,9 +252,12 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
                 continue
             out.repaired.append(f"point cited document {point.doc} → {other}")
             doc = other
+        if (own := swapped_names(point.text, passages[doc - 1], question)) is not None:
+            out.repaired.append(f"point {point.text[:40]!r}: a name of the question stands where the passage names another; its sentence is shown")
+            point = Point(doc, own)
         if any(p.text.strip().lower() == point.text.strip().lower() for p in out.points):
             continue
-        if relevant is not None and relevant(point.text) < min_relevance:
+        if relevant is not None and relevant(f"{point.text} {_named_section(contexts[doc - 1].chunk.section or '', question)}") < min_relevance:
             out.dropped.append(f"point {point.text[:60]!r}: about something else")
             continue
         if relevant is not None and (figures := quantities(point.text)) and quote_support(point.text, passages[doc - 1]) < 1.0 and all(
@@ -273,6 +276,38 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
 
 
 MISCOPIED_WORDS = 3
+
+
+def _named_section(section: str, question: str) -> str:
+    """The passage's section path when one of its headings is named by the question ("Item 1. Legal
+    Proceedings › Epic Games" for a question about legal proceedings): the passage is about what
+    was asked, so are its sentences. Else nothing: a heading that shares one word with the question
+    ("Office openings" for canteen opening hours) says nothing of its sentences."""
+    wanted = set(question_terms(question))
+    return section if any(names_only(h, wanted) for h in section.split(" › ")) else ""
+TAG_LINE = re.compile(r"^\[[^\]\n]*\]$")
+SAME_SENTENCE = 0.6  # a point shares this much of its words with the passage sentence it restates
+
+
+def swapped_names(text: str, passage: str, question: str) -> str | None:
+    """The passage's own sentence when `text` restates it with a name of the question in place of
+    the passage's name: "Apple filed a lawsuit in the U.S. District Court …" for "Epic Games, Inc.
+    filed a lawsuit in the U.S. District Court …" (the question names Apple; the passage says who
+    sued). None when the point names nothing the passage lacks."""
+    body = "\n".join(line for line in passage.split("\n")[1:] if not TAG_LINE.match(line))  # not its file name and tag
+    asked = set(re.findall(r"\b[A-Z][\w&-]*", question))
+    borrowed = [w for w in re.findall(r"\b[A-Z][\w&-]*", text) if w in asked and not re.search(rf"\b{re.escape(w)}\b", body)]
+    if not borrowed:
+        return None
+    words = set(content_words(text))
+    best, share = None, 0.0
+    for sentence in sentences(passage):
+        if words and (got := len(words & set(content_words(sentence))) / len(words)) > share:
+            best, share = sentence, got
+    if best is None or share < SAME_SENTENCE:
+        return None
+    lost = [n for n in names(best) if not name_in(n, text) and not name_in(n, question)]
+    return best.strip() if lost else None
 
 
 def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:

@@ -26,6 +26,8 @@ from retrieval.focus import (
     best_rows,
     current_value,
     excerpt,
+    names_only,
+    question_terms,
     relevance,
     row_holding,
     row_score,
@@ -45,6 +47,8 @@ Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160
 ROW_CANDIDATES = 60  # passages of the named documents scanned for a table row naming the topic
 ROW_PASSAGES = 2  # of which this many join the ranked passages
+SECTION_SEPARATOR = " › "
+SECTION_PASSAGES = 4  # at most this many passages of the best passage's section come first
 EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (retrieval/focus.py)
 PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
 MIN_EXCERPT_TOKENS = 40
@@ -238,6 +242,8 @@ class Composer:
                 found = self._retrieve(the_plan.topic, query, groups, top_k or PROMPT_CANDIDATES, part.docs)
                 if figures and not found.empty:
                     found = self._with_rows(found, the_plan.topic, groups, part.docs)
+                elif not found.empty:
+                    found = self._with_section(found, the_plan.topic)
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
             if found.empty or found.best_dense < self.config.min_score:
                 parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
@@ -249,6 +255,40 @@ class Composer:
             owner += [index] * len(kept)
             parts.append({"label": part.label, "passages": len(kept)})
         return contexts, owner, parts, retrieve_ms
+
+    def _with_section(self, found: Retrieval, topic: str) -> Retrieval:
+        """The section the best passage belongs to, when its heading names the topic: a question
+        about "legal proceedings" is answered by what stands under "Item 1. Legal Proceedings" (the
+        Epic Games case), while the passage ranked first is often its closing boilerplate ("The
+        Company is subject to other legal proceedings …"). The section's passages, in document
+        order from its first, come before the rest of the ranking."""
+        top = found.chunks[0].chunk
+        path = [h.strip() for h in (top.section or "").split(SECTION_SEPARATOR)]
+        wanted = set(question_terms(topic))
+        depth = next((i for i, h in enumerate(path) if names_only(h, wanted)), None)
+        if depth is None:
+            return found
+        ancestry = path[: depth + 1]
+        store = self.assistant.store
+
+        def within(chunk) -> bool:
+            return [h.strip() for h in (chunk.section or "").split(SECTION_SEPARATOR)][: depth + 1] == ancestry
+
+        section = {top.chunk_index: top}
+        for step in (-1, 1):
+            index = top.chunk_index + step
+            while len(section) < SECTION_PASSAGES and index >= 0:
+                got = store.get(store.ids_at(top.doc_id, index))
+                if not got or not within(got[0]):
+                    break
+                section[index] = got[0]
+                index += step
+        if len(section) == 1:
+            return found
+        best = found.chunks[0]
+        ordered = [ScoredChunk(_tagged(section[i], path[depth:]), best.score, dense_score=best.dense_score) for i in sorted(section)]
+        ids = {c.chunk.id for c in ordered}
+        return Retrieval([*ordered, *(s for s in found.chunks if s.chunk.id not in ids)], found.best_dense)
 
     def _excerpts(self, chunks: Sequence[ScoredChunk], weights: dict[str, float], budget: int,
                   prefer_tables: bool = False) -> list[tuple[ScoredChunk, str]]:
@@ -559,6 +599,18 @@ def _citation(scored: ScoredChunk, said: str, snippet_chars: int = 300) -> Citat
 AMOUNT_WORDS = re.compile(r"\b(?:sales|revenue|revenues|income|margin|expenses?|costs?|cash|spending|expenditures?|inventor(?:y|ies)|debt|"
                           r"repurchases?|buybacks?|rate|earnings|profit|dividends?)\b", re.I)
 REASON_WORDS = re.compile(r"\b(?:factors?|drivers?|reasons?|risks?|legal|proceedings|policies|policy|strateg\w+|why|explain)\b", re.I)
+
+
+def _tagged(chunk, headings: list[str]):
+    """The passage with the named section's heading in its tag ("[2023 Q2 AAPL › Epic Games]" →
+    "[2023 Q2 AAPL › Item 1. Legal Proceedings › Epic Games]"): what the passage is about, for
+    the model and the checks."""
+    first, _, rest = chunk.text.partition("\n")
+    if not (first.startswith("[") and first.endswith("]")) or headings[0] in first:
+        return chunk
+    document = first[1:-1].split(SECTION_SEPARATOR)[0]
+    own = [h.strip() for h in (chunk.section or "").split(SECTION_SEPARATOR)]
+    return replace(chunk, text=f"[{SECTION_SEPARATOR.join([document, *dict.fromkeys([headings[0], *own[len(own) - 1:]])])}]\n{rest}")
 
 
 def _asks_amount(question: str) -> bool:

@@ -98,6 +98,16 @@ def search_text(topic: str) -> str:
 def question_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stem(w) for w in question_words(text)))
 
+# A heading's numbering: "Item 1A.", "Note 3 –", "2." ("Item 1. Legal Proceedings" names legal proceedings).
+HEADING_NUMBER = re.compile(r"^\s*(?:(?:item|note|part|section|article)\s+[\dIVX]+[A-Z]?\b[.:]?|[\dIVX]+[A-Z]?[.:)])\s*[–—-]?\s*", re.I)
+
+
+def names_only(heading: str, wanted: set[str]) -> bool:
+    """Are the heading's words (its numbering aside) all words of the topic (`wanted`: question_terms)?"""
+    words = set(question_terms(HEADING_NUMBER.sub("", heading)))
+    return bool(words) and words <= wanted
+
+
 
 def row_match(text: str, weights: dict[str, float]) -> float:
     """How well the best numeric table row of `text` names the weighted terms: the share of the

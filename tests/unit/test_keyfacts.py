@@ -28,6 +28,15 @@ def test_quarter_and_fiscal_year_labels_are_not_key_facts():
     assert [f.text for f in facts] == ["$13.224 billion", "$12.993 billion"]
 
 
+def test_the_operands_of_a_calculation_are_not_key_facts_its_result_is():
+    facts = key_facts(
+        "What percentage of Apple's total revenue did Services contribute?",
+        "Services contributed 21,213 million dollars of total net sales of 81,797 million dollars. "
+        "(21,213 / 81,797) * 100 = 25.93%",
+    )
+    assert [f.text for f in facts] == ["21,213 million", "81,797 million", "25.93%"]
+
+
 def test_an_amount_matches_within_the_precision_it_was_written_with_and_needs_its_scale():
     facts = [KeyFact("amount", "$36.4 billion")]
     assert score("q", "", "Gross margin was $36,413 million. [1]", facts=facts).recall == 1.0

@@ -788,3 +788,37 @@ def test_a_sentence_two_facts_would_show_is_said_once():
                       points=[Point(2, cell + ".")])
     assert render(checked, lambda doc, said: cited.append(doc) or 1) == f"{cell}. [1]"
     assert cited == [1]  # the point's document, which shows nothing, is not cited
+
+
+def test_a_section_named_by_the_topic_comes_whole_and_a_swapped_name_shows_the_passages_sentence(test_settings):
+    """The best passage is the section's closing boilerplate; the case itself stands in the passage
+    before it, under the same "Item 1. Legal Proceedings". Both reach the prompt, tagged with the
+    section's heading. The model wrote the company the question names where the passage names who
+    sued: the passage's own sentence is shown instead."""
+    case = replace(filing("lp1", "2023 Q2 Widgetco", "Item 1. Legal Proceedings › Acme Holdings", 23,
+                          "Acme Holdings, Inc. filed a lawsuit against the Company in the District Court of Delaware alleging patent infringement."),
+                   chunk_index=40)
+    other = replace(filing("lp2", "2023 Q2 Widgetco", "Item 1. Legal Proceedings › Acme Holdings › Other Legal Proceedings", 23,
+                           "Other legal proceedings. The Company is subject to other legal proceedings and claims. "
+                           "The outcome of legal proceedings is inherently uncertain."),
+                    chunk_index=41)
+    prompts = []
+
+    def reply(messages, json_schema=None):
+        prompts.append(messages[-1].content)
+        doc = next(i for i, (_, text) in enumerate(DOC_BLOCK.findall(messages[-1].content), start=1) if "Acme" in text)
+        return json.dumps({"points": [{"doc": doc, "text": "Widgetco filed a lawsuit against the Company in the District Court of Delaware alleging patent infringement."}]})
+
+    answer = table_assistant(test_settings, reply, case, other).ask("What were the legal proceedings in Widgetco's Q2 2023 10-Q?", groups=["all-staff"])
+    assert "[2023 Q2 Widgetco › Item 1. Legal Proceedings › Acme Holdings]" in prompts[0], prompts[0]
+    assert answer.answer.startswith("Acme Holdings, Inc. filed a lawsuit against the Company in the District Court of Delaware"), (prompts[0], answer.details)
+    assert any("its sentence is shown" in r for r in answer.details["checks"]["repaired"])
+
+
+def test_a_heading_names_the_topic_when_all_its_words_are_the_topics():
+    from retrieval.focus import names_only, question_terms
+
+    wanted = set(question_terms("What legal proceedings or risk factors were disclosed?"))
+    assert names_only("Item 1. Legal Proceedings", wanted) and names_only("Item 1A. Risk Factors", wanted)
+    assert not names_only("Note 3 – Financial Instruments", wanted) and not names_only("Interest Rate Risk", wanted)
+    assert not names_only("Note 12", wanted)  # a number names nothing

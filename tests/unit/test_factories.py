@@ -65,6 +65,10 @@ def layers(store) -> list[type]:
 def test_store_factory(lore_home, store, expected):
     made = make_store(load_settings(overrides={"store": store}))
     assert layers(made) == expected
+    from retrieval.chunk_store import layer
+
+    assert (layer(made, PartitionedStore) is not None) == (PartitionedStore in expected)
+    assert isinstance(layer(made, ChromaStore), ChromaStore)
     chroma = made
     while hasattr(chroma, "inner"):
         assert chroma.connection is chroma.inner.connection  # one client for every layer

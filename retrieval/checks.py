@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import SEPARATOR, YEAR, cell_figure, first_figures, names_only, question_terms, row_holding, share_table, table_cells
+from retrieval.focus import SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding, share_table, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
@@ -283,9 +283,12 @@ def _named_section(section: str, question: str) -> str:
     Proceedings › Epic Games" for a question about legal proceedings): the passage is about what
     was asked, so are its sentences. Else nothing: a heading that shares one word with the question
     ("Office openings" for canteen opening hours) says nothing of its sentences."""
-    wanted = set(question_terms(question))
-    return section if any(names_only(h, wanted) for h in section.split(" › ")) else ""
+    return section if named_heading(section, set(question_terms(question))) is not None else ""
+
+
+# A document tag line ("[2023 Q2 AAPL › Epic Games]") and a capitalised word (a name, or a sentence's first word).
 TAG_LINE = re.compile(r"^\[[^\]\n]*\]$")
+CAPITALISED = re.compile(r"\b[A-Z][\w&-]*")
 SAME_SENTENCE = 0.6  # a point shares this much of its words with the passage sentence it restates
 
 
@@ -295,8 +298,8 @@ def swapped_names(text: str, passage: str, question: str) -> str | None:
     filed a lawsuit in the U.S. District Court …" (the question names Apple; the passage says who
     sued). None when the point names nothing the passage lacks."""
     body = "\n".join(line for line in passage.split("\n")[1:] if not TAG_LINE.match(line))  # not its file name and tag
-    asked = set(re.findall(r"\b[A-Z][\w&-]*", question))
-    borrowed = [w for w in re.findall(r"\b[A-Z][\w&-]*", text) if w in asked and not re.search(rf"\b{re.escape(w)}\b", body)]
+    asked = set(CAPITALISED.findall(question))
+    borrowed = [w for w in CAPITALISED.findall(text) if w in asked and not re.search(rf"\b{re.escape(w)}\b", body)]
     if not borrowed:
         return None
     words = set(content_words(text))

@@ -25,8 +25,10 @@ from retrieval.focus import (
     best_row,
     best_rows,
     current_value,
+    SECTION_SEPARATOR,
     excerpt,
-    names_only,
+    headings,
+    named_heading,
     question_terms,
     relevance,
     row_holding,
@@ -47,7 +49,6 @@ Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160
 ROW_CANDIDATES = 60  # passages of the named documents scanned for a table row naming the topic
 ROW_PASSAGES = 2  # of which this many join the ranked passages
-SECTION_SEPARATOR = " › "
 SECTION_PASSAGES = 4  # at most this many passages of the best passage's section come first
 EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (retrieval/focus.py)
 PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
@@ -263,16 +264,15 @@ class Composer:
         Company is subject to other legal proceedings …"). The section's passages, in document
         order from its first, come before the rest of the ranking."""
         top = found.chunks[0].chunk
-        path = [h.strip() for h in (top.section or "").split(SECTION_SEPARATOR)]
-        wanted = set(question_terms(topic))
-        depth = next((i for i, h in enumerate(path) if names_only(h, wanted)), None)
+        depth = named_heading(top.section or "", set(question_terms(topic)))
         if depth is None:
             return found
+        path = headings(top.section)
         ancestry = path[: depth + 1]
         store = self.assistant.store
 
         def within(chunk) -> bool:
-            return [h.strip() for h in (chunk.section or "").split(SECTION_SEPARATOR)][: depth + 1] == ancestry
+            return headings(chunk.section or "")[: depth + 1] == ancestry
 
         section = {top.chunk_index: top}
         for step in (-1, 1):
@@ -601,16 +601,16 @@ AMOUNT_WORDS = re.compile(r"\b(?:sales|revenue|revenues|income|margin|expenses?|
 REASON_WORDS = re.compile(r"\b(?:factors?|drivers?|reasons?|risks?|legal|proceedings|policies|policy|strateg\w+|why|explain)\b", re.I)
 
 
-def _tagged(chunk, headings: list[str]):
+def _tagged(chunk, named: list[str]):
     """The passage with the named section's heading in its tag ("[2023 Q2 AAPL › Epic Games]" →
     "[2023 Q2 AAPL › Item 1. Legal Proceedings › Epic Games]"): what the passage is about, for
     the model and the checks."""
     first, _, rest = chunk.text.partition("\n")
-    if not (first.startswith("[") and first.endswith("]")) or headings[0] in first:
+    if not (first.startswith("[") and first.endswith("]")) or named[0] in first:
         return chunk
     document = first[1:-1].split(SECTION_SEPARATOR)[0]
-    own = [h.strip() for h in (chunk.section or "").split(SECTION_SEPARATOR)]
-    return replace(chunk, text=f"[{SECTION_SEPARATOR.join([document, *dict.fromkeys([headings[0], *own[len(own) - 1:]])])}]\n{rest}")
+    own = headings(chunk.section or "")
+    return replace(chunk, text=f"[{SECTION_SEPARATOR.join([document, *dict.fromkeys([named[0], *own[-1:]])])}]\n{rest}")
 
 
 def _asks_amount(question: str) -> bool:

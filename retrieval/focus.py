@@ -98,8 +98,15 @@ def search_text(topic: str) -> str:
 def question_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stem(w) for w in question_words(text)))
 
+
 # A heading's numbering: "Item 1A.", "Note 3 –", "2." ("Item 1. Legal Proceedings" names legal proceedings).
 HEADING_NUMBER = re.compile(r"^\s*(?:(?:item|note|part|section|article)\s+[\dIVX]+[A-Z]?\b[.:]?|[\dIVX]+[A-Z]?[.:)])\s*[–—-]?\s*", re.I)
+SECTION_SEPARATOR = " › "  # between the headings of a chunk's section path (ingest/chunking.py)
+
+
+def headings(section: str) -> list[str]:
+    """The headings of a section path, outermost first."""
+    return [h.strip() for h in section.split(SECTION_SEPARATOR)] if section else []
 
 
 def names_only(heading: str, wanted: set[str]) -> bool:
@@ -107,6 +114,10 @@ def names_only(heading: str, wanted: set[str]) -> bool:
     words = set(question_terms(HEADING_NUMBER.sub("", heading)))
     return bool(words) and words <= wanted
 
+
+def named_heading(section: str, wanted: set[str]) -> int | None:
+    """The depth of the outermost heading of `section` that the topic names (names_only), if any."""
+    return next((i for i, h in enumerate(headings(section)) if names_only(h, wanted)), None)
 
 
 def row_match(text: str, weights: dict[str, float]) -> float:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from retrieval.focus import headings
 from retrieval.schema import ChatMessage, Citation, ScoredChunk
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
 
@@ -109,7 +110,7 @@ def render_documents(contexts: Sequence[ScoredChunk], *, short: bool = False) ->
         if chunk.page is not None and not short:
             attrs += f' page="{_attr(chunk.page)}"'
         if chunk.section:
-            section = chunk.section.rsplit(" › ", 1)[-1] if short else chunk.section
+            section = headings(chunk.section)[-1] if short else chunk.section
             attrs += f' section="{_attr(section)}"'
         blocks.append(f"<document {attrs}>\n{fence(chunk.text.strip())}\n</document>")
     return "\n".join(blocks)

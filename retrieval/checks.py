@@ -236,6 +236,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.repaired.append(f"{scaled!r}: its quote states what document {doc} does not; the value alone is shown")
             sentence = _line_of(scaled, document) or scaled
         out.facts.append(Fact(doc, sentence, scaled, about))
+    topic = set(question_terms(question))
     for point in draft.points:
         if empty_value(point.text) or VALUE_MARKER.search(point.text):
             out.dropped.append(f"point {point.text[:60]!r}: a marker or nothing where a value belongs")
@@ -257,7 +258,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             point = Point(doc, own)
         if any(p.text.strip().lower() == point.text.strip().lower() for p in out.points):
             continue
-        if relevant is not None and relevant(f"{point.text} {_named_section(contexts[doc - 1].chunk.section or '', question)}") < min_relevance:
+        if relevant is not None and relevant(f"{point.text} {_named_section(contexts[doc - 1].chunk.section or '', topic)}") < min_relevance:
             out.dropped.append(f"point {point.text[:60]!r}: about something else")
             continue
         if relevant is not None and (figures := quantities(point.text)) and quote_support(point.text, passages[doc - 1]) < 1.0 and all(
@@ -278,12 +279,12 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
 MISCOPIED_WORDS = 3
 
 
-def _named_section(section: str, question: str) -> str:
-    """The passage's section path when one of its headings is named by the question ("Item 1. Legal
-    Proceedings › Epic Games" for a question about legal proceedings): the passage is about what
-    was asked, so are its sentences. Else nothing: a heading that shares one word with the question
-    ("Office openings" for canteen opening hours) says nothing of its sentences."""
-    return section if named_heading(section, set(question_terms(question))) is not None else ""
+def _named_section(section: str, topic: set[str]) -> str:
+    """The passage's section path when one of its headings is named by the question's terms
+    (`topic`; "Item 1. Legal Proceedings › Epic Games" for a question about legal proceedings): the
+    passage is about what was asked, so are its sentences. Else nothing: a heading that shares one
+    word with the question ("Office openings" for canteen opening hours) says nothing of its sentences."""
+    return section if named_heading(section, topic) is not None else ""
 
 
 # A document tag line ("[2023 Q2 AAPL › Epic Games]") and a capitalised word (a name, or a sentence's first word).

@@ -25,6 +25,11 @@ from retrieval.store_stamp import Stamp, StoreStamp
 T = TypeVar("T")
 
 
+def query_failed(exc: Exception) -> StoreError:
+    """The error a failed Chroma search becomes, whichever store layer searched."""
+    return StoreError(f"the Chroma query failed ({exc.__class__.__name__}: {exc}): check that the store is reachable")
+
+
 class ChromaConnection:
     REFRESH_S = 5.0
     LOOK_S = 0.5  # how often a reader looks for other processes' writes

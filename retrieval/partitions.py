@@ -22,10 +22,9 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from retrieval.chroma_connection import ChromaConnection
+from retrieval.chroma_connection import ChromaConnection, query_failed
 from retrieval.chroma_records import acl_groups, plain_metadata, restrict_to_docs
 from retrieval.chunk_store import ChunkStore, StoreWrapper
-from retrieval.errors import StoreError
 from retrieval.schema import Chunk, ScoredChunk
 from retrieval.settings import Settings
 from retrieval.store_stamp import ingest_running
@@ -219,7 +218,7 @@ class PartitionedStore(StoreWrapper):
             distance = {i: d for d, i in reversed(hits)}
             found = self.connection.open().get(ids=ids, include=["documents", "metadatas"]) if ids else {"ids": []}
         except Exception as exc:
-            raise StoreError(f"the Chroma query failed ({exc.__class__.__name__}: {exc}): check that the store is reachable") from exc
+            raise query_failed(exc) from exc
         record = {i: (d, m or {}) for i, d, m in zip(found["ids"], found.get("documents") or [], found.get("metadatas") or [], strict=True)}
         scored = []
         for i in ids:

@@ -48,10 +48,12 @@ class ResidentIndex:
         self.rows = {c.id: n for n, c in enumerate(self.chunks)}
         self._by_group: dict[str, list[int]] = {}
         self._by_doc: dict[str, list[int]] = {}
+        self._at: dict[tuple[str, int], list[str]] = {}
         for n, (chunk, chunk_groups) in enumerate(zip(self.chunks, groups, strict=True)):
             for g in chunk_groups:
                 self._by_group.setdefault(g, []).append(n)
             self._by_doc.setdefault(chunk.doc_id, []).append(n)
+            self._at.setdefault((chunk.doc_id, chunk.chunk_index), []).append(chunk.id)
         self._masks: dict[frozenset[str], np.ndarray] = {}
 
     def __len__(self) -> int:
@@ -101,14 +103,17 @@ class ResidentIndex:
     def get(self, ids: Sequence[str]) -> list[Chunk]:
         return [self.chunks[self.rows[i]] for i in ids if i in self.rows]
 
+    def ids_at(self, doc_id: str, chunk_index: int) -> list[str]:
+        return list(self._at.get((doc_id, chunk_index), ()))
+
     def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return {i: self.vectors[self.rows[i]] for i in ids if i in self.rows}
 
 
 class ResidentStore(StoreWrapper):
-    """A ChunkStore that answers `query`, `get` and `fetch` from an in-memory copy of `connection`'s
-    collection while the copy matches the store's files, and from `inner` (a store on that
-    connection) otherwise; writes, `ids_at` and `count` are `inner`'s. Off until `keep_resident`."""
+    """A ChunkStore that answers `query`, `get`, `fetch` and `ids_at` from an in-memory copy of
+    `connection`'s collection while the copy matches the store's files, and from `inner` (a store on
+    that connection) otherwise; writes and `count` are `inner`'s. Off until `keep_resident`."""
 
     REFRESH_S = ChromaConnection.REFRESH_S  # at most one read of a fresh copy this often
 
@@ -206,7 +211,8 @@ class ResidentStore(StoreWrapper):
         return {c.id: (c, vectors[c.id]) for c in resident.get(ids)}
 
     def ids_at(self, doc_id: str, chunk_index: int) -> list[str]:
-        return self.inner.ids_at(doc_id, chunk_index)
+        resident = self.held()
+        return resident.ids_at(doc_id, chunk_index) if resident is not None else self.inner.ids_at(doc_id, chunk_index)
 
     def count(self) -> int:
         return self.inner.count()

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from retrieval.chroma_connection import ChromaConnection
+from retrieval.chroma_connection import ChromaConnection, query_failed
 from retrieval.chroma_records import cosine_from_llama_score, group_filter, plain_metadata, restrict_to_docs
 from retrieval.chunk_store import ChunkStore
-from retrieval.errors import ConfigError, StoreError
+from retrieval.errors import ConfigError
 from retrieval.partitions import PartitionedStore
 from retrieval.resident import ResidentStore
 from retrieval.schema import Chunk, ScoredChunk
@@ -69,7 +69,7 @@ class ChromaStore:
         try:
             result = self.connection.vector_store.query(VectorStoreQuery(query_embedding=list(embedding), similarity_top_k=k), **kwargs)
         except Exception as exc:
-            raise StoreError(f"the Chroma query failed ({exc.__class__.__name__}: {exc}): check that the store is reachable") from exc
+            raise query_failed(exc) from exc
         scored = []
         for node, similarity in zip(result.nodes or [], result.similarities or [], strict=True):
             chunk = Chunk.from_metadata(node.id_, node.get_content(), plain_metadata(node.metadata))

@@ -79,6 +79,13 @@ def test_reads_come_from_the_copy_with_the_stored_vectors(store):
     assert fetched["c3"][0].groups == chunk(3).groups
 
 
+def test_neighbours_are_found_in_the_copy_without_asking_chroma(store, monkeypatch):
+    expected = sorted(store.inner.ids_at("d2", 0))
+    assert expected  # chunks that exist, so the copy must find them
+    monkeypatch.setattr(store.inner, "ids_at", lambda *a: pytest.fail("asked Chroma while the copy was held"))
+    assert sorted(store.ids_at("d2", 0)) == expected and store.ids_at("d2", 1) == []
+
+
 def test_a_write_is_seen_at_once_and_the_copy_is_read_again(store):
     new = [1.0] + [0.0] * 15
     store.upsert([Chunk(id="fresh", text="fresh", source="n.md", doc_id="n", groups=("hr",))], [new])

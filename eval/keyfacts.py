@@ -35,8 +35,18 @@ NOT_STATED = re.compile(
     r"|\bno (?:specific |explicit |direct )?(?:information|mention|details?|data)\b",
     re.I,
 )
+# "Apple did not disclose any changes to its accounting policies": a finding (there were none), not a
+# statement that the documents lack the answer ("does not disclose any specific details").
+NEGATIVE_FINDING = re.compile(
+    r"\b(?:do(?:es)? not|did not|doesn't|don't|ha(?:s|ve) not) (?:report|disclose|mention|announce|make|record|have) any "
+    r"(?!(?:specific |explicit |direct |detailed )?(?:information|details?|data|mention|breakdown|figures?)\b)",
+    re.I,
+)
+IF_ANY = re.compile(r"\bif any\b", re.I)
 PERIOD_LABEL = re.compile(r"(?:Q[1-4]|H[12]|FY|YTD)\s*'?(?:\d{2}|\d{4})?(?:\s+(?:Q[1-4]|\d{4}))?", re.I)
-NEGATIVE_OPENING = re.compile(r"^\s*(no\b|there (?:were|was|is|are) no\b|\w+(?: \w+)? (?:did|does|do|has|have) not\b)", re.I)
+# "Apple Inc." is the question's "Apple": a company's legal form is not a fact of its own.
+LEGAL_SUFFIX = re.compile(r"^(?:inc|corp|corporation|co|ltd|llc|plc|company)\.?$", re.I)
+NEGATIVE_OPENING = re.compile(r"^\s*(no\b|there (?:were|was|is|are|ha(?:ve|s) been) no\b|\w+(?: \w+)? (?:did|does|do|has|have) not\b)", re.I)
 
 
 @dataclass(frozen=True)
@@ -89,13 +99,13 @@ def key_facts(question: str, reference: str) -> list[KeyFact]:
     found_names = [
         n
         for n in names(text)
-        if not (name_in(n, asked) or all(name_in(w, asked) for w in n.split()) or PERIOD_LABEL.fullmatch(n))
+        if not (name_in(n, asked) or all(name_in(w, asked) for w in n.split() if not LEGAL_SUFFIX.match(w)) or PERIOD_LABEL.fullmatch(n))
     ]
     # "Epic Games" and "Epic Games Lawsuit" are one fact: the shortest form that the others contain.
     for name in found_names:
         if not any(other != name and name_in(other, name) for other in found_names):
             facts.append(KeyFact("name", name))
-    if YES_NO_QUESTION.search(question):
+    if YES_NO_QUESTION.search(question) or IF_ANY.search(question):
         opening = text.strip()[:80]
         if re.match(r"^\s*yes\b", opening, re.I):
             facts.append(KeyFact("yes", "yes"))
@@ -105,8 +115,9 @@ def key_facts(question: str, reference: str) -> list[KeyFact]:
 
 
 def expects_refusal(reference: str, facts: list[KeyFact]) -> bool:
-    """The reference only says the documents do not hold the answer."""
-    return not [f for f in facts if f.kind != "no"] and bool(NOT_STATED.search(_clean_reference(reference)[:400]))
+    """The reference only says the documents do not hold the answer (not that what was asked about did not happen)."""
+    opening = _clean_reference(reference)[:400]
+    return not [f for f in facts if f.kind != "no"] and bool(NOT_STATED.search(opening)) and not NEGATIVE_FINDING.search(opening)
 
 
 def answer_polarity(answer: str) -> str | None:

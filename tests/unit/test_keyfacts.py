@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.keyfacts import KeyFact, correct, key_facts, score
+from eval.keyfacts import KeyFact, correct, expects_refusal, key_facts, score
 
 pytestmark = pytest.mark.unit
 
@@ -48,3 +48,28 @@ def test_an_answer_is_correct_with_half_its_facts_and_the_right_polarity():
     assert correct(score("q", "", "Yes. It paid $5 million. [1]", facts=facts), refused=False)
     assert not correct(score("q", "", "No. It paid $5 million and $7 million. [1]", facts=facts), refused=False)
     assert not correct(score("q", "", "Yes. It paid $5 million. [1]", facts=facts), refused=True)
+
+
+def test_a_company_named_by_the_question_is_not_a_key_fact_with_its_legal_form():
+    facts = key_facts("What legal proceedings involve Apple?", "Apple Inc. is a defendant in a case brought by the European Commission.")
+    assert facts == [KeyFact("name", "European Commission")]
+
+
+def test_a_reference_saying_none_happened_expects_that_answer_not_a_refusal():
+    """"NVIDIA did not disclose any significant acquisitions" answers the question (there were none);
+    "does not provide specific details" says the documents lack the answer."""
+    reference = "NVIDIA did not disclose any significant acquisitions or divestitures in the Q2 2023 10-Q."
+    facts = key_facts("Did NVIDIA disclose any significant acquisitions or divestitures in the Q2 2023 10-Q?", reference)
+    assert facts == [KeyFact("no", "no")] and not expects_refusal(reference, facts)
+    assert correct(score("q", reference, "No. There were no acquisitions in the quarter. [1]", facts=facts), refused=False)
+    assert not correct(score("q", reference, "I could not find this in the documents available to you.", facts=facts), refused=True)
+    lacking = "The 10-Q does not provide any specific details on the relationship between R&D spending and new services."
+    assert expects_refusal(lacking, key_facts("How does R&D spending relate to new services?", lacking))
+
+
+def test_a_question_asking_what_changed_if_any_takes_a_negative_answer():
+    reference = "Apple did not disclose any changes to its significant accounting policies in its most recent 10-Q."
+    facts = key_facts("What significant accounting policy changes, if any, did Apple disclose in its most recent 10-Q?", reference)
+    assert facts == [KeyFact("no", "no")]
+    assert correct(score("q", reference, "There have been no material changes to the Company's critical accounting estimates. [1]", facts=facts),
+                   refused=False)

@@ -21,6 +21,7 @@ from retrieval.answering import read_guarded, render_documents, split_sentences,
 from retrieval.checks import Checked, check, locate, nil_verdict, render
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
+    ASKS_CHANGE,
     TOTAL_FIRST,
     best_row,
     best_rows,
@@ -33,7 +34,9 @@ from retrieval.focus import (
     relevance,
     row_holding,
     row_score,
+    row_topic,
     search_text,
+    stated_as_change,
     table_cells,
     term_weights,
     total_row,
@@ -124,6 +127,9 @@ class Composer:
             kind = "number"
         lexical = a.lexical
         weights = term_weights(the_plan.topic, lexical.document_frequencies, lexical.count_cached()) if lexical is not None else {}
+        row_weights = weights  # what a table row's label names
+        if lexical is not None and (label := row_topic(the_plan.topic)) != the_plan.topic:
+            row_weights = term_weights(label, lexical.document_frequencies, lexical.count_cached())
         gathered, owner, details["parts"], retrieve_ms = self.gather(the_plan, kind, query, groups, top_k, progress, weights)
         if not gathered:
             details["reason"] = "nothing relevant enough was found"
@@ -143,12 +149,12 @@ class Composer:
                 evidence[doc] = said
             return order.index(doc) + 1
 
-        topic_row = _topic_row(contexts, weights) if kind == "number" and weights else None
+        topic_row = _topic_row(contexts, row_weights) if kind == "number" and row_weights else None
 
         def check_item(draft: Draft) -> Checked:
             one = check(draft, contexts, query, relevant=relevant, shown=shown)
             if topic_row is not None:
-                self._prefer_topic_row(one, topic_row, contexts, shown, weights, query, relevant)
+                self._prefer_topic_row(one, topic_row, contexts, shown, row_weights, query, relevant)
             return one
 
         live = _LiveText(emit, cite, check_item)
@@ -163,7 +169,7 @@ class Composer:
             return Composed(" ".join(live.pieces), False, citations, contexts, usage, live.first_at, details, retrieve_ms)
         checked = check(parse(raw), contexts, query, relevant=relevant, shown=shown)
         if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
-            self._read_empty_parts(checked, the_plan, owner, contexts, shown, weights, query, relevant)
+            self._read_empty_parts(checked, the_plan, owner, contexts, shown, row_weights, query, relevant)
             if checked.unbacked and checked.facts:  # the form's yes/no had no evidence of its own; the rows are its evidence
                 checked.verdict = checked.unbacked
                 checked.repaired.append(f"{checked.unbacked!r}: backed by the table rows read")
@@ -339,15 +345,20 @@ class Composer:
                           weights: dict[str, float], query: str, relevant) -> None:
         """A figure the form copied from a table row that names the topic less well than `topic_row`, the
         prompt's best (the cash flow statement's "Inventories", the quarter's change, beside the balance
-        sheet's), is replaced by that row's figure for the latest period. Figures from sentences stay."""
+        sheet's), is replaced by that row's figure for the latest period. Figures from sentences stay,
+        unless they state a change ("revenue increased $3.9 billion") where the question asks the amount."""
         score, line, doc = topic_row
         if not checked.facts or score < TABLE_ROW_MATCH:
             return
         texts = [contexts[f.doc - 1].chunk.text for f in checked.facts]
         held = [row_holding(text, f.value) for text, f in zip(texts, checked.facts, strict=True)]
-        if any(row is None for row in held) or line in held:
+        if line in held:
             return
-        if max(row_score(text, row, weights) for text, row in zip(texts, held, strict=True)) >= score - TOTAL_FIRST:
+        changes = not ASKS_CHANGE.search(query) and all(stated_as_change(f.quote, f.value) for f, row in zip(checked.facts, held, strict=True)
+                                                         if row is None)
+        if not changes:  # a sentence's figure stays, unless it is the change of the amount asked for
+            return
+        if max((row_score(text, row, weights) for text, row in zip(texts, held, strict=True) if row is not None), default=0.0) >= score - TOTAL_FIRST:
             return
         fact = _row_fact(contexts, doc, line)
         read = check(Draft(facts=[fact]), contexts, query, relevant=relevant, shown=shown) if fact else None
@@ -440,7 +451,7 @@ class Composer:
             return found, ranks
         seen = {s.chunk.id for s in found.chunks}
         extra = [c for c in self._using_topic(topic, groups, docs) if c.id not in seen]
-        rows = best_rows(topic, extra, lexical.document_frequencies, lexical.count_cached(), k=RANK_ROWS, min_match=RANK_ROW_MATCH)
+        rows = best_rows(row_topic(topic), extra, lexical.document_frequencies, lexical.count_cached(), k=RANK_ROWS, min_match=RANK_ROW_MATCH)
         if not rows:
             return found, ranks
         vector = self.assistant.embedder.embed_query(topic)
@@ -467,7 +478,7 @@ class Composer:
         if lexical is None:
             return found
         candidates = self._using_topic(topic, groups, docs)
-        rows = best_rows(topic, candidates, lexical.document_frequencies, lexical.count_cached(), k=ROW_PASSAGES)
+        rows = best_rows(row_topic(topic), candidates, lexical.document_frequencies, lexical.count_cached(), k=ROW_PASSAGES)
         if not rows:
             return found
         ranked = {s.chunk.id: s for s in found.chunks}

@@ -95,6 +95,16 @@ def search_text(topic: str) -> str:
     return " ".join([topic, *words, *spelled])
 
 
+# An example clause of a topic: "the revenue from cloud services, including Azure" names the row
+# "Server products and cloud services"; Azure is an example of what the row holds, not a word of its label.
+EXAMPLES = re.compile(r",?\s*\b(?:including|such as|e\.g\.|for example)\b[^,;:?]*,?", re.I)
+
+
+def row_topic(topic: str) -> str:
+    """The topic as a table row's label would say it: without its example clauses."""
+    return " ".join(EXAMPLES.sub(" ", topic).split()) or topic
+
+
 def question_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stem(w) for w in question_words(text)))
 
@@ -204,6 +214,19 @@ def cell_figure(cell: str) -> str:
     """A table cell's figure without its currency sign, the parentheses of a negative and a percent
     sign: "$ (5,772)" → "5,772", "81 %" → "81"."""
     return cell.strip("$€£()% ").strip()
+
+
+# A sentence that states a figure as the change of an amount ("revenue increased $3.9 billion or 19%"),
+# and a question that asks for a change rather than the amount itself.
+CHANGE_STATED = re.compile(r"\b(?:increased|decreased|grew|declined|rose|fell|was (?:up|down))\s+(?:by\s+)?(?:approximately\s+|about\s+)?"
+                           r"\$?\s?(?P<figure>\d[\d,]*(?:\.\d+)?)", re.I)
+ASKS_CHANGE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|growth|declin|rise|rose|fall|fell|differ|compar|trend|vs\b|versus)\w*", re.I)
+
+
+def stated_as_change(sentence: str, value: str) -> bool:
+    """Does `sentence` state `value`'s figure as a change ("increased $3.9 billion") rather than an amount?"""
+    figure = FIGURE.search(value)
+    return figure is not None and any(m.group("figure") == figure.group(0) for m in CHANGE_STATED.finditer(sentence))
 
 
 def row_holding(text: str, value: str) -> str | None:

@@ -226,3 +226,26 @@ def test_a_figure_asked_for_before_and_what_else_is_asked_for_alone():
                       "Did Widgetco repurchase shares in Q3 2023, and what was the magnitude?",
                       "How much did Widgetco spend on research and development?"):
         assert figure_clause(unchanged) == unchanged
+
+
+@pytest.mark.parametrize("topic, label", [
+    ("What was the revenue from cloud services, including Azure,?", "What was the revenue from cloud services ?"),
+    ("What were costs, such as freight and fuel, in the quarter?", "What were costs in the quarter?"),
+    ("What was gross margin?", "What was gross margin?"),
+])
+def test_a_row_label_is_the_topic_without_its_examples(topic, label):
+    from retrieval.focus import row_topic
+
+    assert row_topic(topic) == label
+
+
+@pytest.mark.parametrize("sentence, value, change", [
+    ("Server products and cloud services revenue increased $3.9 billion or 21%.", "$3.9 billion", True),
+    ("Revenue grew by approximately 19% driven by Azure.", "19%", True),
+    ("Revenue was $22.3 billion, which increased $3.9 billion.", "$22.3 billion", False),
+    ("Total net sales were $81,797 million.", "$81,797 million", False),
+])
+def test_a_figure_stated_as_a_change_is_told_from_an_amount(sentence, value, change):
+    from retrieval.focus import stated_as_change
+
+    assert stated_as_change(sentence, value) is change

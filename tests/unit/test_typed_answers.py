@@ -593,6 +593,47 @@ def test_a_figure_from_a_row_that_names_the_topic_less_well_is_read_from_the_bet
     assert any("names the topic better" in r for r in answer.details["checks"]["repaired"])
 
 
+def _cloud_filing(test_settings):
+    prose = filing("cloud-prose", "2023 Q3 Widgetco", "Cloud", 34, (
+        "Cloud\nRevenue increased $3.9 billion or 19%.\n• Server and cloud services revenue increased $3.9 billion or 21% "
+        "driven by Skyward and other cloud services. Skyward revenue grew 29%."))
+    table = filing("cloud-table", "2023 Q3 Widgetco", "Segment information", 27, (
+        "| Revenue, classified by significant product and service offerings (In millions) | Three Months Ended September 30, 2023 "
+        "| Three Months Ended September 30, 2022 |\n| --- | --- | --- |\n| Server and cloud services | $ 22,308 | $ 18,388 |\n"
+        "| Office products | 13,140 | 11,577 |"))
+    return table_assistant(test_settings, lambda messages, json_schema=None: "{}", prose, table)
+
+
+def _scripted_change(assistant, question: str) -> None:
+    """The form states the prose's change ("increased $3.9 billion") as the answer's figure."""
+    assistant.ask(question, groups=["all-staff"])  # the prompt's numbering, for the scripted form
+    prose_doc = next(
+        i for i, (_, text) in enumerate(DOC_BLOCK.findall(assistant.chat_model.calls[-1][-1].content), start=1) if "$3.9 billion" in text)
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps({"facts": [{
+        "doc": prose_doc, "quote": "Server and cloud services revenue increased $3.9 billion or 21%", "value": "$3.9 billion"}]})
+
+
+def test_a_change_given_for_the_amount_asked_is_read_from_the_row_that_names_the_topic(test_settings):
+    """"What was the revenue from cloud services, including Skyward?": the form gives the sentence's
+    "increased $3.9 billion", the change, while the row "Server and cloud services" holds the amount;
+    Skyward, an example of what the row holds, is not a word its label must carry."""
+    assistant = _cloud_filing(test_settings)
+    question = "What was Widgetco's revenue from cloud services, including Skyward, in the latest quarter?"
+    _scripted_change(assistant, question)
+    answer = assistant.ask(question, groups=["all-staff"])
+    assert answer.answer == "Server and cloud services, Three Months Ended September 30, 2023: $22,308 million. [1]"
+    assert answer.citations[0].chunk_id == "cloud-table"
+    assert any("names the topic better" in r for r in answer.details["checks"]["repaired"])
+
+
+def test_a_change_stays_when_the_question_asks_how_much_the_amount_grew(test_settings):
+    assistant = _cloud_filing(test_settings)
+    question = "How much did Widgetco's revenue from cloud services grow in the latest quarter?"
+    _scripted_change(assistant, question)
+    answer = assistant.ask(question, groups=["all-staff"])
+    assert "$3.9 billion" in answer.answer and "22,308" not in answer.answer
+
+
 def test_one_figure_read_from_two_passages_is_stated_once():
     """The same row in two passages (a table split over chunks repeats rows; two statements list the
     same total) gives the same figure twice: the answer says it once, citing where it was first read."""

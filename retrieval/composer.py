@@ -37,6 +37,7 @@ from retrieval.focus import (
     row_topic,
     search_text,
     stated_as_change,
+    table_intro,
     table_cells,
     term_weights,
     total_row,
@@ -306,6 +307,8 @@ class Composer:
         for scored in chunks:
             if left < MIN_EXCERPT_TOKENS:
                 break
+            if table_intro(scored.chunk.text):
+                continue  # it says nothing without its table, a passage of its own
             text = excerpt(scored.chunk.text, weights, min(left - 12, EXCERPT_TOKENS), count, prefer_tables=prefer_tables)
             cost = count(text) + 12  # the fence and its attributes
             if cost > left:

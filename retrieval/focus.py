@@ -43,7 +43,8 @@ FRAMING = frozenset(
     outlined consequence consequences way ways partaken substantial escalating particularly notable noted
     alterations alteration evolved evolve shift shifts shifted area areas focus focused allocate allocated scale
     take took taken engage engaged activity activities level levels status position influence influenced segment
-    segments stack stacks against versus relative repercussion repercussions ramification ramifications""".split()
+    segments stack stacks against versus relative repercussion repercussions ramification ramifications contributor
+    contributors contributing""".split()
 )
 # Read as the words a filing uses: abbreviations whose letters the word pattern below would lose
 # ("R&D" → "r", "d"), and a few words questions use where documents write another ("net sales" is
@@ -346,6 +347,15 @@ FIGURE_FIRST = 0.05
 def passage_sentences(text: str) -> list[str]:
     """A passage's sentences for excerpts and ranking: a ";" ends one too, and only before a capital."""
     return sentences(text, ends=".!?;", capital=True)
+
+
+def table_intro(text: str) -> bool:
+    """Does the passage only introduce a table it does not hold ("Operating expenses for the three- and
+    nine-month periods … were as follows (dollars in millions):")? A chunk boundary can fall between
+    the sentence and its table; alone it tells a reader nothing."""
+    lines = text.strip().split("\n")
+    body = "\n".join(lines[1:] if lines and lines[0].startswith("[") else lines).strip()
+    return bool(body) and len(body) < 400 and body.endswith(":") and "|" not in body and not STATED_FIGURE.search(body)
 
 
 def excerpt(text: str, weights: dict[str, float], budget: int, count_tokens: Callable[[str], int], rows: int = 2,

@@ -249,3 +249,16 @@ def test_a_figure_stated_as_a_change_is_told_from_an_amount(sentence, value, cha
     from retrieval.focus import stated_as_change
 
     assert stated_as_change(sentence, value) is change
+
+
+@pytest.mark.parametrize("text, intro", [
+    ("[2022 Q3 AAPL › Operating Expenses]\nOperating Expenses\nOperating expenses for the three- and nine-month periods ended "
+     "June 25, 2022 and June 26, 2021 were as follows (dollars in millions):", True),
+    ("[2022 Q3 AAPL › Operating Expenses]\nOperating expenses were as follows:\n| (In millions) | 2022 |\n| --- | --- |\n| R&D | 6,797 |", False),
+    ("[Policy › Travel]\nInternational travel must be requested at least 21 days in advance.", False),
+    ("[Report › Revenue]\nRevenue grew to $5.2 billion, driven by:", False),
+])
+def test_a_passage_that_only_introduces_its_table_is_told_apart(text, intro):
+    from retrieval.focus import table_intro
+
+    assert table_intro(text) is intro

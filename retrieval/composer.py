@@ -21,11 +21,15 @@ from retrieval.answering import read_guarded, render_documents, split_sentences,
 from retrieval.checks import Checked, check, locate, nil_verdict, render
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
+    FIGURE,
+    YEAR,
     ASKS_CHANGE,
     TOTAL_FIRST,
     best_row,
     best_rows,
+    cell_figure,
     current_value,
+    defined_label,
     SECTION_SEPARATOR,
     excerpt,
     headings,
@@ -126,11 +130,17 @@ class Composer:
         kind = the_plan.kind
         if the_plan.split and kind in ("text", "list") and _asks_amount(query):
             kind = "number"
+        if kind == "number" or _asks_amount(query):
+            the_plan = self._with_defined_labels(the_plan, groups, details)
         lexical = a.lexical
         weights = term_weights(the_plan.topic, lexical.document_frequencies, lexical.count_cached()) if lexical is not None else {}
         row_weights = weights  # what a table row's label names
-        if lexical is not None and (label := row_topic(the_plan.topic)) != the_plan.topic:
-            row_weights = term_weights(label, lexical.document_frequencies, lexical.count_cached())
+        part_weights = [weights] * len(the_plan.parts)
+        if lexical is not None:
+            labels = [part.row_label or row_topic(the_plan.topic) for part in the_plan.parts]
+            part_weights = [term_weights(label, lexical.document_frequencies, lexical.count_cached()) if label != the_plan.topic else weights
+                            for label in labels]
+            row_weights = part_weights[0] if part_weights else weights
         gathered, owner, details["parts"], retrieve_ms = self.gather(the_plan, kind, query, groups, top_k, progress, weights)
         if not gathered:
             details["reason"] = "nothing relevant enough was found"
@@ -169,8 +179,10 @@ class Composer:
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
             return Composed(" ".join(live.pieces), False, citations, contexts, usage, live.first_at, details, retrieve_ms)
         checked = check(parse(raw), contexts, query, relevant=relevant, shown=shown)
+        if the_plan.split:
+            self._own_periods(checked, contexts, shown, query, relevant)
         if the_plan.split or kind == "number":  # a figure the form left out or got wrong is read from a row naming the topic
-            self._read_empty_parts(checked, the_plan, owner, contexts, shown, row_weights, query, relevant)
+            self._read_empty_parts(checked, the_plan, owner, contexts, shown, part_weights, query, relevant)
             if checked.unbacked and checked.facts:  # the form's yes/no had no evidence of its own; the rows are its evidence
                 checked.verdict = checked.unbacked
                 checked.repaired.append(f"{checked.unbacked!r}: backed by the table rows read")
@@ -249,7 +261,7 @@ class Composer:
             else:
                 found = self._retrieve(the_plan.topic, query, groups, top_k or PROMPT_CANDIDATES, part.docs)
                 if figures and not found.empty:
-                    found = self._with_rows(found, the_plan.topic, groups, part.docs)
+                    found = self._with_rows(found, part.row_label or the_plan.topic, groups, part.docs)
                 elif not found.empty:
                     found = self._with_section(found, the_plan.topic)
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
@@ -319,7 +331,7 @@ class Composer:
 
     @staticmethod
     def _read_empty_parts(checked: Checked, the_plan: QuestionPlan, owner: list[int], contexts: list[ScoredChunk],
-                          shown: list[str], weights: dict[str, float], query: str, relevant) -> None:
+                          shown: list[str], part_weights: list[dict[str, float]], query: str, relevant) -> None:
         """A part the form left empty (or whose figures the checks dropped) gets the latest period's
         figure of its passages' table row that names the topic, checked like the model's. Over several
         documents the model often answers one or two of four, or none when the question also asks why
@@ -335,13 +347,32 @@ class Composer:
             def its_own(doc: int, index: int = index, mine=mine) -> bool:
                 return owner[doc - 1] == index and (contexts[doc - 1].chunk.doc_id in mine if mine else not the_plan.split)
 
-            found = _topic_row(contexts, weights, its_own)
+            found = _topic_row(contexts, part_weights[index], its_own)
             if found and found[0] >= TABLE_ROW_MATCH and (fact := _row_fact(contexts, found[2], found[1])):
                 facts.append(fact)
         if facts:
             read = check(Draft(facts=facts), contexts, query, relevant=relevant, shown=shown)
             checked.facts += read.facts
             checked.repaired += [f"{f.value!r}: read from the table row {f.about!r}" for f in read.facts]
+
+    @staticmethod
+    def _own_periods(checked: Checked, contexts: list[ScoredChunk], shown: list[str], query: str, relevant) -> None:
+        """Over several filings each part's figure is its filing's own period: a figure the form copied
+        from an earlier column of its row (Amazon's tables put the year-ago quarter first) is read again
+        from the row's latest one, unless the question names a year."""
+        if YEAR.search(query):
+            return
+        for n, fact in enumerate(checked.facts):
+            text = contexts[fact.doc - 1].chunk.text
+            if (row := row_holding(text, fact.value)) is None or (latest := current_value(text, row)) is None:
+                continue
+            if cell_figure(latest) in (cell_figure(c) for c in FIGURE.findall(fact.value)):
+                continue
+            fact_read = _row_fact(contexts, fact.doc, row)
+            read = check(Draft(facts=[fact_read]), contexts, query, relevant=relevant, shown=shown) if fact_read else None
+            if read is not None and read.facts:
+                checked.repaired.append(f"{fact.value!r} → {read.facts[0].value!r}: the filing's own period, its row's latest column")
+                checked.facts[n] = read.facts[0]
 
     @staticmethod
     def _prefer_topic_row(checked: Checked, topic_row: tuple[float, str, int], contexts: list[ScoredChunk], shown: list[str],
@@ -470,6 +501,29 @@ class Composer:
             return found
         ranked = self.assistant.passage_ranker.rank(Query(weights, figures, the_plan.kind == "yes_no"), found.chunks, ranks)
         return Retrieval(ranked, found.best_dense)
+
+    def _with_defined_labels(self, the_plan: QuestionPlan, groups: Sequence[str], details: dict[str, Any]) -> QuestionPlan:
+        """Each part's line item that its documents count the topic under, when none of their rows names
+        the topic itself and one of their passages defines the item as covering it ("Technology and
+        infrastructure costs include … research and development …": Amazon's R&D; its older filings
+        say "Technology and content"). The part's rows are then read under that label, and the topic
+        names the labels too, so that their rows are searched and count as on topic."""
+        lexical = self.assistant.lexical
+        if lexical is None:
+            return the_plan
+        topic = row_topic(the_plan.topic)
+        parts = []
+        for part in the_plan.parts:
+            candidates = self._using_topic(topic, groups, part.docs)
+            label = None
+            if not best_rows(topic, candidates, lexical.document_frequencies, lexical.count_cached(), k=1):
+                label = defined_label(topic, candidates)
+            parts.append(replace(part, row_label=label) if label else part)
+        labels = list(dict.fromkeys(p.row_label for p in parts if p.row_label))
+        if not labels:
+            return the_plan
+        details["defined_as"] = labels
+        return replace(the_plan, parts=tuple(parts), topic="; ".join([the_plan.topic, *labels]))
 
     def _with_rows(self, found: Retrieval, topic: str, groups: Sequence[str], docs) -> Retrieval:
         """The passages whose table row names the topic (retrieval/focus.py), among the passages of

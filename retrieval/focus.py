@@ -106,6 +106,33 @@ def row_topic(topic: str) -> str:
     return " ".join(EXAMPLES.sub(" ", topic).split()) or topic
 
 
+# A filing's definition of a line item ("Technology and infrastructure costs include payroll … of employees
+# involved in the research and development of new and existing products …"), and the words of a topic
+# that only say it is an amount.
+DEFINITION = re.compile(
+    r"(?:^|(?<=[.\n]))\s*(?P<label>[A-Z][A-Za-z&,\- ]{2,60}?)\s+(?:costs?|expenses?)\s+(?:primarily\s+|principally\s+)?"
+    r"(?:include|includes|consist of|consists of|comprise|comprises|are comprised of)\b(?P<rest>[^.]*)"
+)
+AMOUNT_NOUNS = frozenset("expense expenses cost costs spending expenditure expenditures amount amounts investment investments".split())
+
+
+def defined_label(topic: str, passages: Sequence[Chunk]) -> str | None:
+    """The line item a filing counts the topic under when no row names it: the label of the first
+    definition in `passages` that covers every subject word of the topic ("Technology and
+    infrastructure" for "R&D expenditure" in Amazon's filings). None when none does."""
+    amount_terms = set(question_terms(" ".join(AMOUNT_NOUNS)))
+    wanted = set(question_terms(row_topic(topic))) - amount_terms
+    if not wanted:
+        return None
+    for chunk in passages:
+        for found in DEFINITION.finditer(chunk.text):
+            label = " ".join(found.group("label").split())
+            own = set(question_terms(label)) - amount_terms
+            if own and not own <= wanted and wanted <= set(question_terms(found.group("rest"))):
+                return label
+    return None
+
+
 def question_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stem(w) for w in question_words(text)))
 
@@ -317,9 +344,23 @@ def best_rows(
     weights = term_weights(topic, document_frequency, total_chunks)
     if not weights or not candidates:
         return []
-    scored = [(row_match(c.text, weights), i) for i, c in enumerate(candidates)]
-    ranked = sorted((s for s in scored if s[0] >= min_match), key=lambda s: (-s[0], s[1]))
-    return [candidates[i] for _, i in ranked[:k]]
+    scored = [(found[0], row_size(found[1]), i) for i, c in enumerate(candidates) if (found := best_row(c.text, weights))]
+    # rows naming the topic equally well: the larger amount first (the income statement's line, not the
+    # same line of the stock-based compensation note or of a table of growth rates)
+    ranked = sorted((s for s in scored if s[0] >= min_match), key=lambda s: (-round(s[0], 9), -s[1], s[2]))
+    return [candidates[i] for _, _, i in ranked[:k]]
+
+
+def row_size(row: str) -> float:
+    """The largest figure of a table row's value cells (0 when none reads as a number)."""
+    sizes = []
+    for cell in table_cells(row)[1:]:
+        figure = cell_figure(cell)
+        try:
+            sizes.append(abs(float(figure.replace(",", ""))))
+        except ValueError:
+            continue
+    return max(sizes, default=0.0)
 
 
 def term_weights(topic: str, document_frequency: Callable[[Sequence[str]], dict[str, int]], total_chunks: int) -> dict[str, float]:

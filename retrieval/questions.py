@@ -116,6 +116,7 @@ class Part:
 
     docs: tuple[str, ...] | None
     label: str = ""
+    row_label: str = ""  # the line item these documents count the topic under, when no row names it (focus.defined_label)
 
 
 @dataclass(frozen=True)

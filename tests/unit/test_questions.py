@@ -262,3 +262,36 @@ def test_a_passage_that_only_introduces_its_table_is_told_apart(text, intro):
     from retrieval.focus import table_intro
 
     assert table_intro(text) is intro
+
+
+def _passage(text: str):
+    from retrieval.schema import Chunk
+
+    return Chunk(id=str(abs(hash(text))), text=text, source="f.pdf", doc_id="f.pdf")
+
+
+@pytest.mark.parametrize("topic, label", [
+    ("How does R&D expenditure compare to previous quarters?", "Technology and infrastructure"),
+    ("What was research and development spending?", "Technology and infrastructure"),
+    ("What were technology and infrastructure costs?", None),  # the item itself: its row names it
+    ("What was the revenue?", None),
+])
+def test_a_line_item_defined_as_covering_the_topic_is_its_label(topic, label):
+    from retrieval.focus import defined_label
+
+    definition = _passage("[2023 Q3 Shopco › Technology and Infrastructure]\nTechnology and Infrastructure\nTechnology and infrastructure "
+                          "costs include payroll and related expenses for employees involved in the research and development of new "
+                          "and existing products and services. Infrastructure costs include servers.")
+    assert defined_label(topic, [definition]) == label
+
+
+def test_of_rows_that_name_the_topic_equally_the_larger_amount_comes_first():
+    """The statement's line, not the same line in the stock-compensation note or a table of growth rates."""
+    from retrieval.focus import best_rows
+
+    heading = "| (in millions) | 3M to Sep 2022 | 3M to Sep 2023 |\n| --- | --- | --- |\n"
+    growth = _passage(f"[f › Growth]\n{heading}| Technology and infrastructure | 35 | 9 |")
+    stock = _passage(f"[f › Stock awards]\n{heading}| Technology and infrastructure | 3,036 | 3,284 |")
+    statement = _passage(f"[f › Operations]\n{heading}| Technology and infrastructure | 19,485 | 21,203 |")
+    found = best_rows("technology and infrastructure", [growth, stock, statement], lambda words: {w: 1 for w in words}, 1000, k=3)
+    assert found == [statement, stock, growth]

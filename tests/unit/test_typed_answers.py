@@ -634,6 +634,46 @@ def test_a_change_stays_when_the_question_asks_how_much_the_amount_grew(test_set
     assert "$3.9 billion" in answer.answer and "22,308" not in answer.answer
 
 
+def _shopco(quarter: str, month: str, label: str, prior: str, current: str, pay: str) -> list[Chunk]:
+    """A filing that counts research and development under `label`, tabulates the year-ago quarter
+    first, and lists the same line again in its stock-based compensation note."""
+    name = f"2023 {quarter} Shopco"
+    heading = f"| (in millions) | Three Months Ended {month} 30, 2022 | Three Months Ended {month} 30, 2023 |\n| --- | --- | --- |\n"
+    return [
+        filing(f"{quarter}-ops", name, "Statements of operations", 4,
+               f"| CONSOLIDATED STATEMENTS OF OPERATIONS {heading[2:]}| Fulfillment | 20,342 | 21,305 |\n| {label} | {prior} | {current} |"),
+        filing(f"{quarter}-pay", name, "Stock award activity", 16,
+               f"| Stock-based compensation expense is as follows {heading[2:]}| Fulfillment | 763 | 932 |\n| {label} | {pay} | 4,043 |"),
+        filing(f"{quarter}-def", name, label, 25,
+               f"{label}\n{label} costs include payroll and related expenses for employees involved in the research and development "
+               "of new and existing products and services, and infrastructure costs."),
+    ]
+
+
+def test_a_figure_no_row_names_is_read_from_the_line_item_its_filing_defines_as_covering_it(test_settings):
+    """"R&D expenditure" over two filings that count it under another line item, named differently in
+    each ("Technology and content", later "Technology and infrastructure"): each filing's row of that
+    item is read, from its statement of operations rather than its stock-based compensation note, and
+    for the filing's own quarter although its table puts the year-ago quarter first."""
+    chunks = [*_shopco("Q1", "March", "Technology and content", "14,842", "20,450", "1,645"),
+              *_shopco("Q2", "June", "Technology and infrastructure", "18,072", "21,931", "2,814")]
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: "{}", *chunks)
+    question = "How has Shopco's R&D expenditure changed over the quarters?"
+    assistant.ask(question, groups=["all-staff"])  # the prompt, for the scripted form
+    prompt = assistant.chat_model.calls[-1][-1].content
+    assert prompt.index("14,842") < prompt.index("1,645") and prompt.index("18,072") < prompt.index("2,814")  # operations first
+    q2 = next(i for i, (_, text) in enumerate(DOC_BLOCK.findall(prompt), start=1) if "18,072" in text)
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(  # the year-ago column, as small models do
+        {"facts": [{"doc": q2, "quote": "| Technology and infrastructure | 18,072 | 21,931 |", "value": "18,072"}]})
+    answer = assistant.ask(question, groups=["all-staff"])
+    assert answer.answer.splitlines() == [
+        "- 2023 Q1 Shopco: Technology and content, Three Months Ended March 30, 2023: 20,450 million. [1]",
+        "- 2023 Q2 Shopco: Technology and infrastructure, Three Months Ended June 30, 2023: 21,931 million. [2]",
+    ]
+    assert answer.details["defined_as"] == ["Technology and content", "Technology and infrastructure"]
+    assert any("own period" in r for r in answer.details["checks"]["repaired"])
+
+
 def test_one_figure_read_from_two_passages_is_stated_once():
     """The same row in two passages (a table split over chunks repeats rows; two statements list the
     same total) gives the same figure twice: the answer says it once, citing where it was first read."""

@@ -33,6 +33,7 @@ from retrieval.focus import (
     SECTION_SEPARATOR,
     excerpt,
     headings,
+    latest_values,
     named_heading,
     question_terms,
     relevance,
@@ -364,10 +365,10 @@ class Composer:
             return
         for n, fact in enumerate(checked.facts):
             text = contexts[fact.doc - 1].chunk.text
-            if (row := row_holding(text, fact.value)) is None or (latest := current_value(text, row)) is None:
+            if (row := row_holding(text, fact.value)) is None or not (latest := latest_values(text, row)):
                 continue
-            if cell_figure(latest) in (cell_figure(c) for c in FIGURE.findall(fact.value)):
-                continue
+            if {cell_figure(c) for c in latest} & {cell_figure(f) for f in FIGURE.findall(fact.value)}:
+                continue  # the latest date's column (the quarter's, or the year to date's)
             fact_read = _row_fact(contexts, fact.doc, row)
             read = check(Draft(facts=[fact_read]), contexts, query, relevant=relevant, shown=shown) if fact_read else None
             if read is not None and read.facts:

@@ -216,13 +216,20 @@ def current_value(text: str, row: str) -> str | None:
     """The value of a table row (a line of `text`) for the latest period its table reports: the first
     numeric cell under the heading with the latest date (filings put the current quarter first, but
     some put the year-ago column first), the first numeric cell when the heading has no dates."""
+    latest = latest_values(text, row)
+    return latest[0] if latest else None
+
+
+def latest_values(text: str, row: str) -> list[str]:
+    """The numeric cells of a table row under the columns with the latest date (the quarter and the
+    year to date end on the same day), all of them when the heading has no dates."""
     cells = table_cells(row)
     numeric = [k for k in range(1, len(cells)) if NUMBER_CELL.search(cells[k])]
     if not numeric:
-        return None
+        return []
     heading = _heading_cells(text, row)
     if heading is None or len(heading) != len(cells):
-        return cells[numeric[0]]
+        return [cells[k] for k in numeric]
 
     def when(k: int) -> tuple[int, int, int]:
         found = dates(heading[k])
@@ -232,7 +239,7 @@ def current_value(text: str, row: str) -> str | None:
         return (max(years), 0, 0) if years else (0, 0, 0)
 
     latest = max(when(k) for k in numeric)
-    return cells[next(k for k in numeric if when(k) == latest)]
+    return [cells[k] for k in numeric if when(k) == latest]
 
 
 FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")

@@ -295,3 +295,13 @@ def test_of_rows_that_name_the_topic_equally_the_larger_amount_comes_first():
     statement = _passage(f"[f › Operations]\n{heading}| Technology and infrastructure | 19,485 | 21,203 |")
     found = best_rows("technology and infrastructure", [growth, stock, statement], lambda words: {w: 1 for w in words}, 1000, k=3)
     assert found == [statement, stock, growth]
+
+
+def test_a_rows_latest_values_are_those_under_the_latest_date_quarter_and_year_to_date_alike():
+    from retrieval.focus import current_value, latest_values
+
+    text = ("| (in millions) | Three Months Ended September 30, 2022 | Three Months Ended September 30, 2023 | "
+            "Nine Months Ended September 30, 2022 | Nine Months Ended September 30, 2023 |\n| --- | --- | --- | --- | --- |\n"
+            "| Technology and infrastructure | 19,485 | 21,203 | 52,399 | 63,584 |")
+    row = text.splitlines()[-1]
+    assert latest_values(text, row) == ["21,203", "63,584"] and current_value(text, row) == "21,203"

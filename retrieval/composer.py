@@ -389,10 +389,9 @@ class Composer:
         held = [row_holding(text, f.value) for text, f in zip(texts, checked.facts, strict=True)]
         if line in held:
             return
-        changes = not ASKS_CHANGE.search(query) and all(stated_as_change(f.quote, f.value) for f, row in zip(checked.facts, held, strict=True)
-                                                         if row is None)
-        if not changes:  # a sentence's figure stays, unless it is the change of the amount asked for
-            return
+        from_sentences = [f for f, row in zip(checked.facts, held, strict=True) if row is None]
+        if from_sentences and (ASKS_CHANGE.search(query) or not all(stated_as_change(f.quote, f.value) for f in from_sentences)):
+            return  # a sentence's figure stays, unless it is the change of the amount asked for
         if max((row_score(text, row, weights) for text, row in zip(texts, held, strict=True) if row is not None), default=0.0) >= score - TOTAL_FIRST:
             return
         fact = _row_fact(contexts, doc, line)

@@ -593,6 +593,28 @@ def test_a_figure_from_a_row_that_names_the_topic_less_well_is_read_from_the_bet
     assert any("names the topic better" in r for r in answer.details["checks"]["repaired"])
 
 
+def test_a_figure_from_a_weaker_row_is_replaced_whatever_the_questions_wording():
+    """The row rule does not depend on the question asking a change: only a sentence's figure does."""
+    from retrieval.checks import Checked
+    from retrieval.composer import Composer, _topic_row
+    from retrieval.focus import term_weights
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Fact
+
+    balance = filing("balance-1", "2022 Q3 Widgetco", "Balance sheets", 3, (
+        "| CONDENSED CONSOLIDATED BALANCE SHEETS (In millions) | June 25, 2022 | September 25, 2021 |\n| --- | --- | --- |\n"
+        "| Inventories | 5,433 | 6,580 |\n| Total current assets | 112,292 | 134,836 |"))
+    flows = filing("flows-1", "2022 Q3 Widgetco", "Statements of cash flows", 5, (
+        "| CONDENSED CONSOLIDATED STATEMENTS OF CASH FLOWS (In millions) | Nine Months Ended June 25, 2022 | Nine Months Ended June 26, 2021 |\n"
+        "| --- | --- | --- |\n| Changes in operating assets: Inventories | 1,049 | (1,213) |\n| Vendor non-trade receivables | 9,109 | (1,494) |"))
+    contexts = [ScoredChunk(flows, 1.0), ScoredChunk(balance, 0.9)]
+    weights = term_weights("inventories", lambda words: {w: 1 for w in words}, 1000)
+    for question in ("What were Widgetco's inventories?", "What was the change in Widgetco's inventories?"):
+        checked = Checked(facts=[Fact(1, "| Changes in operating assets: Inventories | 1,049 | (1,213) |", "1,049 million", "Inventories")])
+        Composer._prefer_topic_row(checked, _topic_row(contexts, weights), contexts, [c.chunk.text for c in contexts], weights, question, None)
+        assert [f.value for f in checked.facts] == ["5,433 million"], question
+
+
 def _cloud_filing(test_settings):
     prose = filing("cloud-prose", "2023 Q3 Widgetco", "Cloud", 34, (
         "Cloud\nRevenue increased $3.9 billion or 19%.\n• Server and cloud services revenue increased $3.9 billion or 21% "

@@ -571,16 +571,23 @@ def test_two_amounts_compared_are_each_read_from_their_row_for_the_latest_period
     assert any(r.startswith("compared:") for r in answer.details["checks"]["repaired"])
 
 
-def test_a_figure_from_a_row_that_names_the_topic_less_well_is_read_from_the_better_row(test_settings):
-    """The model copies the cash flow statement's "Inventories" (the period's change) while the
-    balance sheet's row, which names the inventories themselves, is in the prompt: its figure for the
-    latest date is shown instead."""
+def _inventories(flows_label: str) -> tuple[Chunk, Chunk]:
+    """A filing's balance sheet row "Inventories" (the amount) and its cash flow statement's row
+    `flows_label` (the period's change)."""
     balance = filing("balance-1", "2022 Q3 Widgetco", "Balance sheets", 3, (
         "| CONDENSED CONSOLIDATED BALANCE SHEETS (In millions) | June 25, 2022 | September 25, 2021 |\n| --- | --- | --- |\n"
         "| Inventories | 5,433 | 6,580 |\n| Total current assets | 112,292 | 134,836 |"))
     flows = filing("flows-1", "2022 Q3 Widgetco", "Statements of cash flows", 5, (
         "| CONDENSED CONSOLIDATED STATEMENTS OF CASH FLOWS (In millions) | Nine Months Ended June 25, 2022 | Nine Months Ended June 26, 2021 |\n"
-        "| --- | --- | --- |\n| Inventories | 1,049 | (1,213) |\n| Vendor non-trade receivables | 9,109 | (1,494) |"))
+        f"| --- | --- | --- |\n| {flows_label} | 1,049 | (1,213) |\n| Vendor non-trade receivables | 9,109 | (1,494) |"))
+    return balance, flows
+
+
+def test_a_figure_from_a_row_that_names_the_topic_less_well_is_read_from_the_better_row(test_settings):
+    """The model copies the cash flow statement's "Inventories" (the period's change) while the
+    balance sheet's row, which names the inventories themselves, is in the prompt: its figure for the
+    latest date is shown instead."""
+    balance, flows = _inventories("Inventories")
     assistant = table_assistant(test_settings, lambda messages, json_schema=None: "{}", balance, flows)
     assistant.ask("What were Widgetco's inventories?", groups=["all-staff"])  # the prompt's numbering, for the scripted form
     flows_doc = next(
@@ -601,12 +608,7 @@ def test_a_figure_from_a_weaker_row_is_replaced_whatever_the_questions_wording()
     from retrieval.schema import ScoredChunk
     from retrieval.structured import Fact
 
-    balance = filing("balance-1", "2022 Q3 Widgetco", "Balance sheets", 3, (
-        "| CONDENSED CONSOLIDATED BALANCE SHEETS (In millions) | June 25, 2022 | September 25, 2021 |\n| --- | --- | --- |\n"
-        "| Inventories | 5,433 | 6,580 |\n| Total current assets | 112,292 | 134,836 |"))
-    flows = filing("flows-1", "2022 Q3 Widgetco", "Statements of cash flows", 5, (
-        "| CONDENSED CONSOLIDATED STATEMENTS OF CASH FLOWS (In millions) | Nine Months Ended June 25, 2022 | Nine Months Ended June 26, 2021 |\n"
-        "| --- | --- | --- |\n| Changes in operating assets: Inventories | 1,049 | (1,213) |\n| Vendor non-trade receivables | 9,109 | (1,494) |"))
+    balance, flows = _inventories("Changes in operating assets: Inventories")
     contexts = [ScoredChunk(flows, 1.0), ScoredChunk(balance, 0.9)]
     weights = term_weights("inventories", lambda words: {w: 1 for w in words}, 1000)
     for question in ("What were Widgetco's inventories?", "What was the change in Widgetco's inventories?"):

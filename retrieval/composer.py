@@ -47,8 +47,9 @@ from retrieval.focus import (
     term_weights,
     total_row,
 )
+from retrieval.instances import asked_any, heads, instance_sentences
 from retrieval.passage_ranker import Query
-from retrieval.questions import EXPLANATION, QuestionPlan, plan, without_implication
+from retrieval.questions import EXPLANATION, QuestionPlan, plan, short_name, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
@@ -71,6 +72,7 @@ COMPARED_ROW_MATCH = 0.9
 RANK_CANDIDATES = 40  # fused passages the passage ranker re-scores (retrieval.passage_ranker = "learned")
 RANK_ROWS = 10  # and passages brought in for a table row naming the topic, unranked by fusion
 RANK_ROW_MATCH = 0.3
+INSTANCES_SHOWN = 2  # sentences naming an instance shown per part for an existence question (retrieval/instances.py)
 
 
 @dataclass
@@ -173,7 +175,10 @@ class Composer:
         # one part: its items are shown as they are written (several: the lines follow the parts' order)
         share = the_plan.share and not the_plan.split
         compared = bool(the_plan.compared) and not the_plan.split and (kind == "number" or _asks_amount(query))
-        whole = share or compared  # a share (its figure and the total) or two amounts compared are read together, after the form
+        # "were there any acquisitions …" over named documents: the form's yes/no is weighed against the instances they name
+        asked = asked_any(query) if kind == "yes_no" and all(part.docs for part in the_plan.parts) else None
+        # a share (its figure and the total), two amounts compared and an existence are read together, after the form
+        whole = share or compared or asked is not None
         raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=None if the_plan.split or whole else live.add)
         if live.pieces:
             details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired}
@@ -196,8 +201,11 @@ class Composer:
                 checked.verdict = "no"
                 checked.facts.append(Fact(found[0], found[1], found[1]))
                 checked.repaired.append(f"no: the passage says so ({found[1][:60]!r})")
+        none_named = None
+        if asked is not None:
+            none_named = self._read_instances(checked, the_plan, asked, query, contexts, shown, owner, groups)
         details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
-        text = self._write(checked, cite, the_plan, owner)
+        text = none_named or self._write(checked, cite, the_plan, owner)
         if not text and kind in ("text", "list") and relevant is not None and EXPLANATION.search(query):
             # nothing the model wrote held up: the passages' own sentences that speak most to the
             # question, said to be the closest the documents come, rather than a refusal
@@ -434,6 +442,51 @@ class Composer:
             checked.facts = read.facts
             checked.verdict = None
             checked.repaired.append(f"a share: {read.facts[0].value!r} of {read.facts[1].value!r}, read from their table rows")
+
+    def _read_instances(self, checked: Checked, the_plan: QuestionPlan, asked: str, query: str, contexts: list[ScoredChunk],
+                        shown: list[str], owner: list[int], groups: Sequence[str]) -> str | None:
+        """An existence question over named documents ("were there any significant acquisitions or
+        divestitures reported by Apple in the Q2 2023 10-Q?", retrieval/instances.py). When the form
+        backed no verdict, the sentences of each part's documents that name an instance answer
+        "yes" (at most INSTANCES_SHOWN a part, brought into the prompt's documents to be cited).
+        When none of the documents names one and the form had nothing, or only table line items
+        ("Payments for acquisition of property, plant and equipment"), the answer is "no", said as
+        what was searched; that text is returned. A "no" the form backed, or its unbacked "no" with
+        instances found, is left as it was."""
+        head_terms = heads(asked)
+        backed = checked.verdict in ("yes", "no") and bool(checked.facts or checked.points)
+        from_rows = bool(checked.facts) and not checked.points and all(
+            row_holding(contexts[f.doc - 1].chunk.text, f.value) is not None for f in checked.facts)
+        if backed and not (checked.verdict == "yes" and from_rows):
+            return None
+        found = [instance_sentences(self._using_topic(asked, groups, part.docs), head_terms, query, INSTANCES_SHOWN)
+                 for part in the_plan.parts]
+        if not any(found):
+            checked.repaired.append(f"no: no passage of the named documents names an instance of {asked!r}"
+                                    + (" (the form's evidence was table line items)" if from_rows else ""))
+            checked.facts, checked.points, checked.verdict = [], [], "no"
+            return f"No. No passage of {self._document_labels(the_plan)} reports any {asked}."
+        if backed or checked.unbacked == "no" or checked.facts or checked.points:
+            return None
+        ids = [s.chunk.id for s in contexts]
+        for index, sentences in enumerate(found):
+            for chunk, sentence in sentences:
+                if chunk.id not in ids:
+                    contexts.append(ScoredChunk(chunk, 0.0))
+                    shown.append(chunk.text)
+                    owner.append(index)
+                    ids.append(chunk.id)
+                checked.points.append(Point(ids.index(chunk.id) + 1, sentence))
+        checked.verdict = "yes"
+        checked.repaired.append(f"yes: {sum(map(len, found))} sentence(s) of the named documents name an instance of {asked!r}")
+        return None
+
+    def _document_labels(self, the_plan: QuestionPlan) -> str:
+        """The named documents as the answer names them ("2023 Q2 AAPL"; several: "A, B or C")."""
+        names = self.assistant.names
+        labels = [part.label for part in the_plan.parts if part.label] or [
+            short_name(names.get(d) or d) if names is not None else d for d in the_plan.named_docs]
+        return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} or {labels[-1]}"
 
     def _next_passage(self, chunk, groups: Sequence[str]):
         """The passage that follows `chunk` in its document, when the reader may see it."""

@@ -280,13 +280,13 @@ def plan(
         labelled = [(d, (doc_name(d) or d) if doc_name else d) for d in docs]
         by_period = sorted(labelled, key=lambda dl: document_period(dl[1]))
         if over_time and 2 <= len(docs) <= max_parts:
-            parts = tuple(Part((d,), _short(label)) for d, label in by_period)
+            parts = tuple(Part((d,), short_name(label)) for d, label in by_period)
             # "how has X changed over time": each part asks for X; the change is what the parts show together
             topic = CHANGE_WORDS.sub(" ", OVER_TIME.sub(" ", topic))
             topic = " ".join(topic.split()) or question
         elif LATEST.search(question) and len(docs) > 1 and document_period(by_period[-1][1]) > (0, 0, 0):
             d, label = by_period[-1]
-            parts = (Part((d,), _short(label)),)
+            parts = (Part((d,), short_name(label)),)
         else:
             parts = (Part(tuple(docs), ""),)
     absent: tuple[str, ...] = ()
@@ -352,6 +352,7 @@ def subject_names(question: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _short(name: str, words: int = 6) -> str:
+def short_name(name: str, words: int = 6) -> str:
+    """A document's name as an answer labels it: its first " | " field, at most `words` words."""
     first = name.split(" | ")[0]
     return " ".join(first.split()[:words])

@@ -927,3 +927,47 @@ def test_a_heading_names_the_topic_when_all_its_words_are_the_topics():
     assert names_only("Item 1. Legal Proceedings", wanted) and names_only("Item 1A. Risk Factors", wanted)
     assert not names_only("Note 3 – Financial Instruments", wanted) and not names_only("Interest Rate Risk", wanted)
     assert not names_only("Note 12", wanted)  # a number names nothing
+
+
+def _acquisitions_filing(quarter: str, *bodies: tuple[str, str]) -> list[Chunk]:
+    return [filing(f"{quarter}-{n}", f"2023 {quarter} Widgetco", section, 5 + n, body) for n, (section, body) in enumerate(bodies)]
+
+
+def test_an_existence_question_is_answered_from_the_instances_the_named_filing_names(test_settings):
+    """"Were there any acquisitions …" of a named filing: the model's "yes" backed only by a table line
+    item ("Payments for acquisition of property, plant and equipment") becomes "no", said as what was
+    searched, when no sentence of the filing names an acquisition; a form that found nothing gets the
+    sentences that do name one, cited, when the filing has them."""
+    q1 = _acquisitions_filing(
+        "Q1",
+        ("Cash flows", "| (In millions) | Six Months Ended April 1, 2023 |\n| --- | --- |\n"
+                       "| Payments for acquisition of property, plant and equipment | (6,703) |"),
+        ("Risk factors", "We may not realise the benefits we expect from future acquisitions or divestitures, and integrating "
+                         "an acquired business may divert management's attention."),
+    )
+    q2 = _acquisitions_filing(
+        "Q2",
+        ("Acquisition activity", "On June 2, 2023, we completed our acquisition of Gizmo Labs Inc. for $1.2 billion, consisting "
+                                 "primarily of cash."),
+        ("Risk factors", "We may not realise the benefits we expect from future acquisitions or divestitures."),
+    )
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: "{}", *q1, *q2)
+
+    def table_yes(messages, json_schema=None):
+        blocks = DOC_BLOCK.findall(messages[-1].content)
+        n, row = next((n, re.search(r"\| Payments for acquisition[^\n]*", text)) for n, (_, text) in enumerate(blocks, start=1)
+                      if "Payments for acquisition" in text)
+        return json.dumps({"answer": "yes", "facts": [{"doc": n, "quote": row.group(0), "value": "(6,703)"}]})
+
+    assistant.chat_model.reply = table_yes
+    answer = assistant.ask("Were there any significant acquisitions or divestitures reported by Widgetco in the 2023 Q1 10-Q?",
+                           groups=["all-staff"])
+    assert answer.answer == "No. No passage of 2023 Q1 Widgetco reports any significant acquisitions or divestitures."
+    assert not answer.refused and answer.citations == []
+
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps({"answer": "yes"})
+    answer = assistant.ask("Were there any significant acquisitions or divestitures reported by Widgetco in the 2023 Q2 10-Q?",
+                           groups=["all-staff"])
+    assert answer.answer == ("Yes. On June 2, 2023, we completed our acquisition of Gizmo Labs Inc. for $1.2 billion, "
+                             "consisting primarily of cash. [1]")
+    assert [c.chunk_id for c in answer.citations] == ["Q2-0"]

@@ -1,0 +1,142 @@
+"""Questions that ask whether something happened at all ("Were there any significant acquisitions or
+divestitures reported by Apple in the Q2 2023 10-Q?").
+
+A filing says that something happened by naming an instance of it: "On March 4, 2022, we completed our
+acquisition of Nuance Communications, Inc. …", "We expect to fund the acquisition of iRobot Corporation
+with cash on hand." — a sentence that uses the asked thing's word together with a name, a date or an
+amount. Risk factors and policies use the same words without one ("the potential for our acquisitions
+to result in dilutive issuances"), and a table's line item ("Payments for acquisition of property,
+plant and equipment") is no sentence. So:
+
+- `asked_any(question)`: what the question asks about, the words after its "any" ("significant
+  acquisitions or divestitures"); None for a question about a change or a trend, which every filing
+  reports in some figure (those are answered from the figures, retrieval/composer.py).
+- `heads(asked)`: each alternative's head word as question terms ("acquisit", "divestitur"), matched
+  as focus.topic_share matches words (the same stem, or the same first five letters: "acquisition"
+  and "acquired").
+- `instance_sentences(passages, heads, question, limit)`: the passages' prose sentences that use a
+  head word and name an instance, the most direct first (a name beside the head word, then a date or
+  an amount), each instance once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from retrieval.facts import dates, names, quantities
+from retrieval.focus import ASKS_CHANGE, question_terms, question_words
+from retrieval.schema import Chunk
+from retrieval.text import sentences
+
+# "any" and the noun phrase after it, up to the verb or preposition that ends it: "were there any
+# significant acquisitions or divestitures reported by Apple …", "did Microsoft announce any major
+# business acquisitions or spin-offs?"
+ASKED_ANY = re.compile(
+    r"\bany\s+((?:[\w’'-]+\s+){0,6}?[\w’'-]+?)(?=\s+(?:reported|disclosed|mentioned|announced|made|noted|described|"
+    r"in|by|during|over|across|as|from|that|which|within|for|to|and|at|on|with|since)\b|\s*[,?;.]|\s*$)",
+    re.I,
+)
+# Words a head noun stands behind that name no thing of their own ("share repurchase activities").
+LIGHT_NOUNS = frozenset("activities activity programs program transactions transaction plans plan efforts events items matters "
+                        "announcements announcement developments news instances cases".split())
+ALTERNATIVES = re.compile(r"\s+(?:or|and)\s+|\s*,\s*(?:or\s+|and\s+)?", re.I)
+# "Alterations" and "modifications" ask for a change as much as "changes" does (focus.ASKS_CHANGE).
+ALSO_CHANGE = re.compile(r"\b(?:alter|modif|revis|amend)\w*", re.I)
+MIN_WORDS = 6
+MAX_CHARS = 400
+
+
+def asked_any(question: str) -> str | None:
+    """The thing an existence question asks about ("significant acquisitions or divestitures"), None
+    when it asks for no "any" or for a change ("any significant changes in accounting policies")."""
+    m = ASKED_ANY.search(question)
+    if m is None:
+        return None
+    asked = m.group(1).strip()
+    if ASKS_CHANGE.search(asked) or ALSO_CHANGE.search(asked) or not heads(asked):
+        return None
+    return asked
+
+
+def heads(asked: str) -> list[str]:
+    """Each alternative's head word as a question term: the last word of the alternative that is not a
+    light noun ("share repurchase activities" → "repurchas"); a hyphenated word stays whole ("spin-off")."""
+    found = []
+    for alternative in ALTERNATIVES.split(asked):
+        words = alternative.lower().split()
+        while len(words) > 1 and words[-1].strip("’'") in LIGHT_NOUNS:
+            words.pop()
+        if not words:
+            continue
+        last = words[-1].strip("’'.,")
+        if "-" in last:
+            found.append(last.rstrip("s"))
+        elif question_words(last):
+            found.append(question_terms(last)[0])
+    return list(dict.fromkeys(found))
+
+
+def uses_head(sentence: str, head_terms: Sequence[str]) -> bool:
+    """Does `sentence` use one of the head words (the same stem or first five letters; a hyphenated
+    head as written, singular or plural)?"""
+    lowered = sentence.lower()
+    terms = set(question_terms(sentence))
+    prefixes = {t[:5] for t in terms if len(t) >= 5}
+    for head in head_terms:
+        if "-" in head:
+            if re.search(rf"\b{re.escape(head)}s?\b", lowered):
+                return True
+        elif head in terms or (len(head) >= 5 and head[:5] in prefixes):
+            return True
+    return False
+
+
+NEAR_WORDS = 4  # a name this close to the head word is what the sentence says was acquired, sued, repurchased …
+
+
+def _instance(sentence: str, head_terms: Sequence[str], question: str) -> tuple[int, int, int, set[str]] | None:
+    """How the sentence names an instance of the head word, as a sort key (a name near the head word
+    first, then a date or an amount, then the closest name) with the names; None when it names none:
+    no name the question does not give, no dated month and no amount in a currency or a scale."""
+    asked = {w.lower() for w in re.findall(r"[A-Za-z][\w&-]+", question)}
+    own = [n for n in names(sentence) if not {w.lower().strip(".,") for w in n.split()} <= asked]
+    measured = any(d.month for d in dates(sentence)) or any(q.currency or q.scale > 1 for q in quantities(sentence))
+    if not own and not measured:
+        return None
+    words = sentence.split()
+    at_head = [i for i, w in enumerate(words) if uses_head(w, head_terms)]
+    at_name = [i for n in own for i, w in enumerate(words) if w.strip("(“”\"',.;:") == n.split()[0]]
+    distance = min((abs(i - j) for i in at_head for j in at_name), default=len(words))
+    return (0 if distance <= NEAR_WORDS else 1), (0 if measured else 1), distance, {n.lower() for n in own}
+
+
+def _prose(sentence: str) -> bool:
+    words = sentence.split()
+    if "|" in sentence or sentence.startswith("[") or len(words) < MIN_WORDS or len(sentence) > MAX_CHARS:
+        return False
+    return sum(w[:1].isupper() for w in words) <= len(words) / 2  # a title-case heading is not a sentence
+
+
+def instance_sentences(passages: Sequence[Chunk], head_terms: Sequence[str], question: str, limit: int) -> list[tuple[Chunk, str]]:
+    """Up to `limit` prose sentences of `passages` (best ranked first) that use a head word and name an
+    instance, the most direct first (a name beside the head word, then a date or an amount); a
+    sentence whose names an earlier one already gave is not shown again."""
+    found: dict[str, tuple[tuple[int, int, int, int], set[str], Chunk]] = {}
+    for order, passage in enumerate(passages):
+        for sentence in sentences(passage.text):
+            sentence = " ".join(sentence.split())
+            if sentence in found or not _prose(sentence) or not uses_head(sentence, head_terms):
+                continue
+            if (how := _instance(sentence, head_terms, question)) is not None:
+                found[sentence] = ((*how[:3], order), how[3], passage)
+    chosen: list[tuple[Chunk, str]] = []
+    given: set[str] = set()
+    for sentence, (_, named, passage) in sorted(found.items(), key=lambda item: item[1][0]):
+        if len(chosen) == limit:
+            break
+        if named and named <= given:
+            continue
+        chosen.append((passage, sentence))
+        given |= named
+    return chosen

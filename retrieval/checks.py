@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding, share_table, table_cells
+from retrieval.focus import ASKS_CHANGE, SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding, share_table, table_cells
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
@@ -475,8 +475,7 @@ def column_for_period(value: str, quote: str, passage: str, months: int) -> str 
 
 
 # A question that asks for a share, a rate or a change (where a percentage is an answer), not an amount.
-ASKS_SHARE = re.compile(r"percent|%|\bshare\b|proportion|ratio|\brate\b|margin|grow|growth|increase|decrease|declin|"
-                        r"\bchange|\bcompar|trend|\bvs\b|versus|relative to|fluctuat|vari", re.I)  # fmt: skip
+ASKS_SHARE = re.compile(rf"percent|%|\bshare\b|proportion|ratio|\brate\b|margin|{ASKS_CHANGE.pattern}", re.I)
 
 
 def amount_for_percentage(value: str, quote: str, passage: str, question: str) -> str | None:

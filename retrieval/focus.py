@@ -252,10 +252,14 @@ def cell_figure(cell: str) -> str:
 
 
 # A sentence that states a figure as the change of an amount ("revenue increased $3.9 billion or 19%"),
-# and a question that asks for a change rather than the amount itself.
+# and a question that asks for a change, a comparison or a trend rather than the amount itself (one
+# rule: the composer's figure checks, checks.ASKS_SHARE and the existence questions of
+# retrieval/instances.py read it; questions.CHANGE_WORDS is another thing, the words a question
+# over time loses from its topic).
 CHANGE_STATED = re.compile(r"\b(?:increased|decreased|grew|declined|rose|fell|was (?:up|down))\s+(?:by\s+)?(?:approximately\s+|about\s+)?"
                            r"\$?\s?(?P<figure>\d[\d,]*(?:\.\d+)?)", re.I)
-ASKS_CHANGE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|growth|declin|rise|rose|fall|fell|differ|compar|trend|vs\b|versus)\w*", re.I)
+ASKS_CHANGE = re.compile(r"\b(?:chang|increas|decreas|grow|grew|growth|declin|rise|rose|fall|fell|differ|compar|trend|fluctuat|alter|modif|"
+                         r"revis|amend)\w*|\bvari(?:ed|es|ations?|ances?|ability|y)\b|\bvs\b|\bversus\b|\brelative to\b", re.I)
 
 
 def stated_as_change(sentence: str, value: str) -> bool:

@@ -9,8 +9,9 @@ to result in dilutive issuances"), and a table's line item ("Payments for acquis
 plant and equipment") is no sentence. So:
 
 - `asked_any(question)`: what the question asks about, the words after its "any" ("significant
-  acquisitions or divestitures"); None for a question about a change or a trend, which every filing
-  reports in some figure (those are answered from the figures, retrieval/composer.py).
+  acquisitions or divestitures"); None for a question about a change, an alteration or a trend
+  (focus.ASKS_CHANGE), which every filing reports in some figure (those are answered from the
+  figures, retrieval/composer.py).
 - `heads(asked)`: each alternative's head word as question terms ("acquisit", "divestitur"), matched
   as focus.topic_share matches words (the same stem, or the same first five letters: "acquisition"
   and "acquired").
@@ -41,8 +42,6 @@ ASKED_ANY = re.compile(
 LIGHT_NOUNS = frozenset("activities activity programs program transactions transaction plans plan efforts events items matters "
                         "announcements announcement developments news instances cases".split())
 ALTERNATIVES = re.compile(r"\s+(?:or|and)\s+|\s*,\s*(?:or\s+|and\s+)?", re.I)
-# "Alterations" and "modifications" ask for a change as much as "changes" does (focus.ASKS_CHANGE).
-ALSO_CHANGE = re.compile(r"\b(?:alter|modif|revis|amend)\w*", re.I)
 MIN_WORDS = 6
 MAX_CHARS = 400
 
@@ -54,7 +53,7 @@ def asked_any(question: str) -> str | None:
     if m is None:
         return None
     asked = m.group(1).strip()
-    if ASKS_CHANGE.search(asked) or ALSO_CHANGE.search(asked) or not heads(asked):
+    if ASKS_CHANGE.search(asked) or not heads(asked):
         return None
     return asked
 

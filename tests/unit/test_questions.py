@@ -305,3 +305,23 @@ def test_a_rows_latest_values_are_those_under_the_latest_date_quarter_and_year_t
             "| Technology and infrastructure | 19,485 | 21,203 | 52,399 | 63,584 |")
     row = text.splitlines()[-1]
     assert latest_values(text, row) == ["21,203", "63,584"] and current_value(text, row) == "21,203"
+
+
+@pytest.mark.parametrize("question, change", [
+    ("How has Apple's revenue from iPhone sales fluctuated across quarters?", True),
+    ("Are there any substantial alterations in Microsoft's debt configuration?", True),
+    ("How has Microsoft's revenue from Windows or Surface devices varied quarter to quarter?", True),
+    ("How significant was the revenue from data-centric businesses relative to total revenue?", True),
+    ("Which risks are newly emerging or increasing?", True),
+    ("What was the revenue breakdown across Amazon's various service offerings?", False),
+    ("What is the maximum number of hours worked in a day on a Variable Day schedule?", False),
+    ("What was Apple's total net sales in Q2 2023?", False),
+])
+def test_one_rule_for_a_question_that_asks_for_a_change(question, change):
+    """focus.ASKS_CHANGE is the one rule (checks.ASKS_SHARE adds the share words to it; the existence
+    questions of retrieval/instances.py leave it to the figures): "various" and "Variable" ask for no change."""
+    from retrieval.checks import ASKS_SHARE
+    from retrieval.focus import ASKS_CHANGE
+
+    assert bool(ASKS_CHANGE.search(question)) is change
+    assert bool(ASKS_SHARE.search(question)) is change

@@ -113,21 +113,20 @@ DEFINITION = re.compile(
     r"(?:^|(?<=[.\n]))\s*(?P<label>[A-Z][A-Za-z&,\- ]{2,60}?)\s+(?:costs?|expenses?)\s+(?:primarily\s+|principally\s+)?"
     r"(?:include|includes|consist of|consists of|comprise|comprises|are comprised of)\b(?P<rest>[^.]*)"
 )
-AMOUNT_NOUNS = frozenset("expense expenses cost costs spending expenditure expenditures amount amounts investment investments".split())
+AMOUNT_TERMS = frozenset(stem(w) for w in "expense expenses cost costs spending expenditure expenditures amount amounts investment investments".split())
 
 
 def defined_label(topic: str, passages: Sequence[Chunk]) -> str | None:
     """The line item a filing counts the topic under when no row names it: the label of the first
     definition in `passages` that covers every subject word of the topic ("Technology and
     infrastructure" for "R&D expenditure" in Amazon's filings). None when none does."""
-    amount_terms = set(question_terms(" ".join(AMOUNT_NOUNS)))
-    wanted = set(question_terms(row_topic(topic))) - amount_terms
+    wanted = set(question_terms(row_topic(topic))) - AMOUNT_TERMS
     if not wanted:
         return None
     for chunk in passages:
         for found in DEFINITION.finditer(chunk.text):
             label = " ".join(found.group("label").split())
-            own = set(question_terms(label)) - amount_terms
+            own = set(question_terms(label)) - AMOUNT_TERMS
             if own and not own <= wanted and wanted <= set(question_terms(found.group("rest"))):
                 return label
     return None

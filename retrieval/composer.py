@@ -47,7 +47,7 @@ from retrieval.focus import (
     term_weights,
     total_row,
 )
-from retrieval.instances import asked_any, heads, instance_sentences
+from retrieval.instances import asked_any, heads, instance_sentences, names_instance
 from retrieval.passage_ranker import Query
 from retrieval.questions import EXPLANATION, QuestionPlan, plan, short_name, without_implication
 from retrieval.retriever import Retrieval
@@ -446,29 +446,32 @@ class Composer:
     def _read_instances(self, checked: Checked, the_plan: QuestionPlan, asked: str, query: str, contexts: list[ScoredChunk],
                         shown: list[str], owner: list[int], groups: Sequence[str]) -> str | None:
         """An existence question over named documents ("were there any significant acquisitions or
-        divestitures reported by Apple in the Q2 2023 10-Q?", retrieval/instances.py). When the form
-        backed no verdict, the sentences of each part's documents that name an instance answer
-        "yes" (at most INSTANCES_SHOWN a part, brought into the prompt's documents to be cited).
-        When none of the documents names one and the form had nothing, or only table line items
-        ("Payments for acquisition of property, plant and equipment"), the answer is "no", said as
-        what was searched; that text is returned. A "no" the form backed, or its unbacked "no" with
-        instances found, is left as it was."""
+        divestitures reported by Apple in the Q2 2023 10-Q?", retrieval/instances.py). The form's
+        answer stands when its evidence names an instance, or says "no" with evidence of its own (the
+        filing's "there were no …", a nil cell). Otherwise the sentences of each part's documents that
+        name an instance answer "yes" (at most INSTANCES_SHOWN a part, brought into the prompt's
+        documents to be cited) in place of what the form gave ("In January 2023 we announced the third
+        phase of our OpenAI strategic partnership", asked about acquisitions); when none of the
+        documents names one, the answer is "no", said as what was searched, and that text is
+        returned. The form's unbacked "no" with instances found is left as it was."""
         head_terms = heads(asked)
-        backed = checked.verdict in ("yes", "no") and bool(checked.facts or checked.points)
-        from_rows = bool(checked.facts) and not checked.points and all(
-            row_holding(contexts[f.doc - 1].chunk.text, f.value) is not None for f in checked.facts)
-        if backed and not (checked.verdict == "yes" and from_rows):
+        if checked.verdict == "no" and (checked.facts or checked.points):
+            return None
+        evidence = [(f.quote or f.value, row_holding(contexts[f.doc - 1].chunk.text, f.value)) for f in checked.facts]
+        evidence += [(p.text, None) for p in checked.points]
+        if any(names_instance(text, head_terms, query, table_cells(row)[0] if row else None) for text, row in evidence):
             return None
         found = [instance_sentences(self._using_topic(asked, groups, part.docs), head_terms, query, INSTANCES_SHOWN)
                  for part in the_plan.parts]
+        gave = f" (the form gave {len(evidence)} piece(s) of evidence naming none)" if evidence else ""
         if not any(found):
-            checked.repaired.append(f"no: no passage of the named documents names an instance of {asked!r}"
-                                    + (" (the form's evidence was table line items)" if from_rows else ""))
+            checked.repaired.append(f"no: no passage of the named documents names an instance of {asked!r}{gave}")
             checked.facts, checked.points, checked.verdict = [], [], "no"
             return f"No. No passage of {self._document_labels(the_plan)} reports any {asked}."
-        if backed or checked.unbacked == "no" or checked.facts or checked.points:
+        if checked.unbacked == "no":
             return None
         ids = [s.chunk.id for s in contexts]
+        checked.facts, checked.points = [], []
         for index, sentences in enumerate(found):
             for chunk, sentence in sentences:
                 if chunk.id not in ids:
@@ -478,7 +481,7 @@ class Composer:
                     ids.append(chunk.id)
                 checked.points.append(Point(ids.index(chunk.id) + 1, sentence))
         checked.verdict = "yes"
-        checked.repaired.append(f"yes: {sum(map(len, found))} sentence(s) of the named documents name an instance of {asked!r}")
+        checked.repaired.append(f"yes: {sum(map(len, found))} sentence(s) of the named documents name an instance of {asked!r}{gave}")
         return None
 
     def _document_labels(self, the_plan: QuestionPlan) -> str:

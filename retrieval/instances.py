@@ -15,6 +15,8 @@ plant and equipment") is no sentence. So:
 - `heads(asked)`: each alternative's head word as question terms ("acquisit", "divestitur"), matched
   as focus.topic_share matches words (the same stem, or the same first five letters: "acquisition"
   and "acquired").
+- `names_instance(evidence, heads, question)`: whether the model's evidence is such a sentence (or a
+  table row whose label says only what was asked).
 - `instance_sentences(passages, heads, question, limit)`: the passages' prose sentences that use a
   head word and name an instance, the most direct first (a name beside the head word, then a date or
   an amount), each instance once.
@@ -108,6 +110,18 @@ def _instance(sentence: str, head_terms: Sequence[str], question: str) -> tuple[
     at_name = [i for n in own for i, w in enumerate(words) if w.strip("(“”\"',.;:") == n.split()[0]]
     distance = min((abs(i - j) for i in at_head for j in at_name), default=len(words))
     return (0 if distance <= NEAR_WORDS else 1), (0 if measured else 1), distance, {n.lower() for n in own}
+
+
+def names_instance(evidence: str, head_terms: Sequence[str], question: str, row_label: str | None = None) -> bool:
+    """Is a form's evidence an instance? A prose sentence that uses a head word and names one (as
+    instance_sentences reads it), or a table row whose label says only what was asked ("Impairment
+    charges" for "any impairment charges"; not "Payments for acquisition of property, plant and
+    equipment" for "any acquisitions")."""
+    if row_label is not None:
+        own = set(question_terms(row_label))
+        return bool(own) and uses_head(row_label, head_terms) and own <= set(question_terms(question))
+    text = " ".join(evidence.split())
+    return _prose(text) and uses_head(text, head_terms) and _instance(text, head_terms, question) is not None
 
 
 def _prose(sentence: str) -> bool:

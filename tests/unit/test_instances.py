@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.instances import asked_any, heads, instance_sentences
+from retrieval.instances import asked_any, heads, instance_sentences, names_instance
 from retrieval.schema import Chunk
 
 pytestmark = pytest.mark.unit
@@ -67,3 +67,16 @@ def test_the_verb_counts_as_the_noun_and_each_instance_is_shown_once():
 def test_the_questions_own_names_are_no_instance():
     own = _passage("own", "Widgetco continues to evaluate acquisitions that fit Widgetco's strategy.")
     assert instance_sentences([own], HEADS, QUESTION, limit=2) == []
+
+
+def test_the_forms_evidence_counts_only_when_it_names_an_instance():
+    """A point about something else ("the third phase of our partnership", asked about acquisitions) or
+    a line item with other words ("Payments for acquisition of property, plant and equipment") is
+    not evidence that an acquisition happened; a sentence naming one, or a row saying only what was
+    asked, is."""
+    assert names_instance("On March 4, 2023, we completed our acquisition of Gizmo Labs Inc.", HEADS, QUESTION)
+    assert not names_instance("In January 2023 we announced the third phase of our partnership with Openco.", HEADS, QUESTION)
+    assert not names_instance("We may not realise the benefits we expect from our acquisitions.", HEADS, QUESTION)
+    assert not names_instance("(6,703)", HEADS, QUESTION, row_label="Payments for acquisition of property, plant and equipment")
+    impairments = "Were there any impairment charges in the 2023 Q2 10-Q?"
+    assert names_instance("1,234", heads(asked_any(impairments)), impairments, row_label="Impairment charges")

@@ -971,3 +971,15 @@ def test_an_existence_question_is_answered_from_the_instances_the_named_filing_n
     assert answer.answer == ("Yes. On June 2, 2023, we completed our acquisition of Gizmo Labs Inc. for $1.2 billion, "
                              "consisting primarily of cash. [1]")
     assert [c.chunk_id for c in answer.citations] == ["Q2-0"]
+
+    def risk_yes(messages, json_schema=None):  # a "yes" backed by a risk factor, which names no acquisition
+        blocks = DOC_BLOCK.findall(messages[-1].content)
+        n = next(n for n, (_, text) in enumerate(blocks, start=1) if "Risk factors" in text)
+        return json.dumps({"answer": "yes", "points": [{"doc": n, "text": "We may not realise the benefits we expect from future "
+                                                                          "acquisitions or divestitures."}]})
+
+    assistant.chat_model.reply = risk_yes
+    answer = assistant.ask("Were there any significant acquisitions or divestitures reported by Widgetco in the 2023 Q2 10-Q?",
+                           groups=["all-staff"])
+    assert answer.answer.startswith("Yes. On June 2, 2023, we completed our acquisition of Gizmo Labs Inc.")
+    assert [c.chunk_id for c in answer.citations] == ["Q2-0"]

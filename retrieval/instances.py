@@ -18,7 +18,7 @@ plant and equipment") is no sentence. So:
 - `names_instance(evidence, heads, question)`: whether the model's evidence is such a sentence (or a
   table row whose label says only what was asked).
 - `instance_sentences(passages, heads, question, limit)`: the passages' prose sentences that use a
-  head word and name an instance, the most direct first (a name beside the head word, then a date or
+  head word and name an instance, the most direct first (a name beside the head word with a date or
   an amount), each instance once.
 """
 
@@ -97,9 +97,11 @@ NEAR_WORDS = 4  # a name this close to the head word is what the sentence says w
 
 
 def _instance(sentence: str, head_terms: Sequence[str], question: str) -> tuple[int, int, int, set[str]] | None:
-    """How the sentence names an instance of the head word, as a sort key (a name near the head word
-    first, then a date or an amount, then the closest name) with the names; None when it names none:
-    no name the question does not give, no dated month and no amount in a currency or a scale."""
+    """How the sentence names an instance of the head word, as a sort key with the names: a name near
+    the head word and a date or an amount first, then a date or an amount alone, then a near name
+    alone (a capitalised "Program" or "Rule" beside "repurchased" is weaker evidence than "408
+    million shares … for $65.0 billion"), the closest name first within each. None when it names
+    none: no name the question does not give, no dated month and no amount in a currency or a scale."""
     asked = {w.lower() for w in re.findall(r"[A-Za-z][\w&-]+", question)}
     own = [n for n in names(sentence) if not {w.lower().strip(".,") for w in n.split()} <= asked]
     measured = any(d.month for d in dates(sentence)) or any(q.currency or q.scale > 1 for q in quantities(sentence))
@@ -109,7 +111,8 @@ def _instance(sentence: str, head_terms: Sequence[str], question: str) -> tuple[
     at_head = [i for i, w in enumerate(words) if uses_head(w, head_terms)]
     at_name = [i for n in own for i, w in enumerate(words) if w.strip("(“”\"',.;:") == n.split()[0]]
     distance = min((abs(i - j) for i in at_head for j in at_name), default=len(words))
-    return (0 if distance <= NEAR_WORDS else 1), (0 if measured else 1), distance, {n.lower() for n in own}
+    near = distance <= NEAR_WORDS
+    return (0 if near and measured else 1 if measured else 2), (0 if near else 1), distance, {n.lower() for n in own}
 
 
 def names_instance(evidence: str, head_terms: Sequence[str], question: str, row_label: str | None = None) -> bool:
@@ -133,8 +136,9 @@ def _prose(sentence: str) -> bool:
 
 def instance_sentences(passages: Sequence[Chunk], head_terms: Sequence[str], question: str, limit: int) -> list[tuple[Chunk, str]]:
     """Up to `limit` prose sentences of `passages` (best ranked first) that use a head word and name an
-    instance, the most direct first (a name beside the head word, then a date or an amount); a
-    sentence whose names an earlier one already gave is not shown again."""
+    instance, the most direct first (a name beside the head word with a date or an amount, then a
+    date or an amount, then a name beside the head word); a sentence whose names an earlier one
+    already gave is not shown again."""
     found: dict[str, tuple[tuple[int, int, int, int], set[str], Chunk]] = {}
     for order, passage in enumerate(passages):
         for sentence in sentences(passage.text):

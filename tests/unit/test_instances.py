@@ -80,3 +80,14 @@ def test_the_forms_evidence_counts_only_when_it_names_an_instance():
     assert not names_instance("(6,703)", HEADS, QUESTION, row_label="Payments for acquisition of property, plant and equipment")
     impairments = "Were there any impairment charges in the 2023 Q2 10-Q?"
     assert names_instance("1,234", heads(asked_any(impairments)), impairments, row_label="Impairment charges")
+
+
+def test_a_dated_or_measured_instance_comes_before_a_capitalised_word_beside_the_head_word():
+    """"Under the Program, shares may be repurchased …" has a capitalised word beside "repurchased" but
+    says nothing happened; "the Company repurchased 408 million shares … for $65.0 billion" does."""
+    question = "Has Widgetco engaged in any significant share repurchase activities in the reported quarters?"
+    passage = _passage("buybacks", "Under the Program, shares may be repurchased in privately negotiated or open market transactions "
+                                   "under Rule 10b5-1. During the nine months ended June 25, 2022, the Company repurchased 408 million "
+                                   "shares of its common stock for $65.0 billion.")
+    found = [s for _, s in instance_sentences([passage], heads(asked_any(question)), question, limit=1)]
+    assert found == ["During the nine months ended June 25, 2022, the Company repurchased 408 million shares of its common stock for $65.0 billion."]

@@ -44,6 +44,9 @@ ASKED_ANY = re.compile(
 LIGHT_NOUNS = frozenset("activities activity programs program transactions transaction plans plan efforts events items matters "
                         "announcements announcement developments news instances cases".split())
 ALTERNATIVES = re.compile(r"\s+(?:or|and)\s+|\s*,\s*(?:or\s+|and\s+)?", re.I)
+# A document tag the form copied into a quote ("… include, but are not limited to: [2023 Q2 NVDA › ITEM 1A."):
+# its names are the document's, not an instance's.
+DOCUMENT_TAG = re.compile(r"\[[^\]]*(?:\]|$)")
 MIN_WORDS = 6
 MAX_CHARS = 400
 
@@ -123,7 +126,7 @@ def names_instance(evidence: str, head_terms: Sequence[str], question: str, row_
     if row_label is not None:
         own = set(question_terms(row_label))
         return bool(own) and uses_head(row_label, head_terms) and own <= set(question_terms(question))
-    text = " ".join(evidence.split())
+    text = " ".join(DOCUMENT_TAG.sub(" ", evidence).split())
     return _prose(text) and uses_head(text, head_terms) and _instance(text, head_terms, question) is not None
 
 

@@ -77,6 +77,9 @@ def test_the_forms_evidence_counts_only_when_it_names_an_instance():
     assert names_instance("On March 4, 2023, we completed our acquisition of Gizmo Labs Inc.", HEADS, QUESTION)
     assert not names_instance("In January 2023 we announced the third phase of our partnership with Openco.", HEADS, QUESTION)
     assert not names_instance("We may not realise the benefits we expect from our acquisitions.", HEADS, QUESTION)
+    # the names of a document tag the form copied into its quote are the document's
+    assert not names_instance("Additional risks related to acquisitions include, but are not limited to: [2023 Q2 WDGT › ITEM 1A.",
+                              HEADS, QUESTION)
     assert not names_instance("(6,703)", HEADS, QUESTION, row_label="Payments for acquisition of property, plant and equipment")
     impairments = "Were there any impairment charges in the 2023 Q2 10-Q?"
     assert names_instance("1,234", heads(asked_any(impairments)), impairments, row_label="Impairment charges")

@@ -19,8 +19,14 @@ def strip_markers(text: str) -> str:
     return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
 
 
+# Markers written after a sentence's full stop ("… customers. [1] In August …", as the composer writes
+# them) belong to that sentence: moved before the stop, they do not open the next one.
+MARKERS_AFTER_STOP = re.compile(rf"([.!?])[ \t]*((?:{MARKER.pattern}[ \t]*)+)")
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of an answer, citation markers kept (citation validity needs them)."""
+    text = MARKERS_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)} ", text)
     return [p for p in sentences(text, capital=True) if any(ch.isalnum() for ch in p)]
 
 

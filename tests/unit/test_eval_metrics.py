@@ -73,6 +73,17 @@ def test_a_sentence_takes_the_markers_of_the_next_marked_sentence_on_its_line():
     ]
 
 
+def test_a_marker_after_a_full_stop_cites_the_sentence_before_it():
+    """The composer writes "… customers. [1] In August 2022, …. [2]": [1] cites the first sentence,
+    not the second (citation support read the second against both passages)."""
+    answer = "Yes. On February 22, 2023, we acquired Healthco Inc. for $3.5 billion. [1] In August 2022, we agreed to buy Robotix. [2]"
+    assert m.sentence_citations(answer) == [
+        ("Yes.", [1]), ("On February 22, 2023, we acquired Healthco Inc. for $3.5 billion.", [1]),
+        ("In August 2022, we agreed to buy Robotix.", [2]),
+    ]
+    assert m.cited_sentences("It expires in March. [1, 2] Ask HR.") == [("It expires in March.", [1, 2])]
+
+
 def test_refusal_detection():
     assert m.looks_like_refusal("I could not find this in the documents available to you.")
     assert m.looks_like_refusal("")

@@ -468,16 +468,29 @@ def excerpt(text: str, weights: dict[str, float], budget: int, count_tokens: Cal
     return "\n".join(([head] if head else []) + [u for _, u in sorted(chosen)])
 
 
+SAME_PREFIX = 5  # terms sharing this many first letters say the same ("acquisitions" and "acquire" stem differently)
+
+
+def text_terms(text: str) -> tuple[set[str], set[str]]:
+    """The question terms of `text` and their first SAME_PREFIX letters, for uses_term."""
+    got = set(question_terms(text))
+    return got, {t[:SAME_PREFIX] for t in got if len(t) >= SAME_PREFIX}
+
+
+def uses_term(term: str, terms: tuple[set[str], set[str]]) -> bool:
+    """Does a text (its `text_terms`) use `term`: the same stem, or the same first SAME_PREFIX letters?"""
+    got, prefixes = terms
+    return term in got or (len(term) >= SAME_PREFIX and term[:SAME_PREFIX] in prefixes)
+
+
 def topic_share(text: str, weights: dict[str, float]) -> float:
-    """The share of the topic's weighted words that `text` uses (1.0 when the topic has none). A
-    word also counts when it shares its first five letters with one of the text's ("acquisitions"
-    and "acquire" stem differently but say the same)."""
+    """The share of the topic's weighted words that `text` uses (1.0 when the topic has none); a word
+    counts as uses_term reads it ("acquisitions" and "acquire" stem differently but say the same)."""
     if not weights:
         return 1.0
-    got = set(question_terms(text))
-    prefixes = {t[:5] for t in got if len(t) >= 5}
+    terms = text_terms(text)
     total = sum(weights.values()) or 1.0
-    return sum(w for t, w in weights.items() if t in got or (len(t) >= 5 and t[:5] in prefixes)) / total
+    return sum(w for t, w in weights.items() if uses_term(t, terms)) / total
 
 
 CLAUSE_SPLIT = re.compile(r"\s+or\s+|,\s*(?:and\s+|or\s+)?|;|\?|\s+and\s+(?=(?:what|how|why|which|who|when|where|if|is|are|was|were|did|does|do|has|have)\b)", re.I)

@@ -13,7 +13,7 @@ plant and equipment") is no sentence. So:
   (focus.ASKS_CHANGE), which every filing reports in some figure (those are answered from the
   figures, retrieval/composer.py).
 - `heads(asked)`: each alternative's head word as question terms ("acquisit", "divestitur"), matched
-  as focus.topic_share matches words (the same stem, or the same first five letters: "acquisition"
+  as focus.uses_term matches words (the same stem, or the same first five letters: "acquisition"
   and "acquired").
 - `names_instance(evidence, heads, question)`: whether the model's evidence is such a sentence (or a
   table row whose label says only what was asked).
@@ -28,7 +28,7 @@ import re
 from collections.abc import Sequence
 
 from retrieval.facts import dates, names, quantities
-from retrieval.focus import ASKS_CHANGE, question_terms, question_words
+from retrieval.focus import ASKS_CHANGE, question_terms, question_words, text_terms, uses_term
 from retrieval.schema import Chunk
 from retrieval.text import sentences
 
@@ -85,27 +85,25 @@ def uses_head(sentence: str, head_terms: Sequence[str]) -> bool:
     """Does `sentence` use one of the head words (the same stem or first five letters; a hyphenated
     head as written, singular or plural)?"""
     lowered = sentence.lower()
-    terms = set(question_terms(sentence))
-    prefixes = {t[:5] for t in terms if len(t) >= 5}
-    for head in head_terms:
-        if "-" in head:
-            if re.search(rf"\b{re.escape(head)}s?\b", lowered):
-                return True
-        elif head in terms or (len(head) >= 5 and head[:5] in prefixes):
-            return True
-    return False
+    terms = text_terms(sentence)
+    return any(re.search(rf"\b{re.escape(head)}s?\b", lowered) if "-" in head else uses_term(head, terms) for head in head_terms)
 
 
 NEAR_WORDS = 4  # a name this close to the head word is what the sentence says was acquired, sued, repurchased …
 
 
-def _instance(sentence: str, head_terms: Sequence[str], question: str) -> tuple[int, int, int, set[str]] | None:
+def _question_words(question: str) -> set[str]:
+    """The question's words, lowercased: a name made only of them is the question's own, not an instance."""
+    return {w.lower() for w in re.findall(r"[A-Za-z][\w&-]+", question)}
+
+
+def _instance(sentence: str, head_terms: Sequence[str], asked: set[str]) -> tuple[int, int, int, set[str]] | None:
     """How the sentence names an instance of the head word, as a sort key with the names: a name near
     the head word and a date or an amount first, then a date or an amount alone, then a near name
     alone (a capitalised "Program" or "Rule" beside "repurchased" is weaker evidence than "408
     million shares … for $65.0 billion"), the closest name first within each. None when it names
-    none: no name the question does not give, no dated month and no amount in a currency or a scale."""
-    asked = {w.lower() for w in re.findall(r"[A-Za-z][\w&-]+", question)}
+    none: no name the question does not give (`asked`: _question_words), no dated month and no amount
+    in a currency or a scale."""
     own = [n for n in names(sentence) if not {w.lower().strip(".,") for w in n.split()} <= asked]
     measured = any(d.month for d in dates(sentence)) or any(q.currency or q.scale > 1 for q in quantities(sentence))
     if not own and not measured:
@@ -127,7 +125,7 @@ def names_instance(evidence: str, head_terms: Sequence[str], question: str, row_
         own = set(question_terms(row_label))
         return bool(own) and uses_head(row_label, head_terms) and own <= set(question_terms(question))
     text = " ".join(DOCUMENT_TAG.sub(" ", evidence).split())
-    return _prose(text) and uses_head(text, head_terms) and _instance(text, head_terms, question) is not None
+    return _prose(text) and uses_head(text, head_terms) and _instance(text, head_terms, _question_words(question)) is not None
 
 
 def _prose(sentence: str) -> bool:
@@ -143,12 +141,13 @@ def instance_sentences(passages: Sequence[Chunk], head_terms: Sequence[str], que
     date or an amount, then a name beside the head word); a sentence whose names an earlier one
     already gave is not shown again."""
     found: dict[str, tuple[tuple[int, int, int, int], set[str], Chunk]] = {}
+    asked = _question_words(question)
     for order, passage in enumerate(passages):
         for sentence in sentences(passage.text):
             sentence = " ".join(sentence.split())
             if sentence in found or not _prose(sentence) or not uses_head(sentence, head_terms):
                 continue
-            if (how := _instance(sentence, head_terms, question)) is not None:
+            if (how := _instance(sentence, head_terms, asked)) is not None:
                 found[sentence] = ((*how[:3], order), how[3], passage)
     chosen: list[tuple[Chunk, str]] = []
     given: set[str] = set()

@@ -52,7 +52,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # ---- questions --------------------------------------------------------------------------------------
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -61,17 +61,17 @@ def load_questions(sets: Iterable[str], split: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     sets = set(sets)
     if "sec10q" in sets:
-        for i, q in enumerate(_jsonl(shared_data("sec10q", "qa.jsonl"))):
+        for i, q in enumerate(read_jsonl(shared_data("sec10q", "qa.jsonl"))):
             out.append({"id": q["id"], "set": "sec10q", "split": "dev" if i % 2 == 0 else "report", "question": q["question"],
                         "reference": q["answer"], "sources": q["sources"], "answerable": True, "groups": SEC10Q_GROUPS,
                         "type": q["question_type"], "chunk_type": q["source_chunk_type"]})
     if "unanswerable" in sets:
-        for i, q in enumerate(_jsonl(UNANSWERABLE)):
+        for i, q in enumerate(read_jsonl(UNANSWERABLE)):
             out.append({"id": q["id"], "set": "unanswerable", "split": "dev" if i % 2 == 0 else "report", "question": q["question"],
                         "reference": "", "sources": [], "answerable": False, "groups": SEC10Q_GROUPS, "type": q["category"], "chunk_type": ""})
     if "golden" in sets:
         for name, half in (("golden.jsonl", "dev"), ("golden_holdout.jsonl", "report")):
-            for q in _jsonl(REPO / "data" / name):
+            for q in read_jsonl(REPO / "data" / name):
                 facts = [with_reference_scale(f, q.get("reference_answer", "")) for f in q.get("key_facts") or []]
                 reference = "; ".join(facts) or q.get("reference_answer", "")
                 out.append({"id": q["id"], "set": "golden", "split": half, "question": q["question"], "reference": reference,

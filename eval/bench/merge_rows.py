@@ -13,25 +13,20 @@ questions whose verdict moved.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from eval.bench.answers import markdown, tables
+from eval.bench.answers import markdown, read_jsonl, tables
 from eval.bench.common import write_results
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def merge(base: Path, again: list[Path]) -> tuple[list[dict[str, Any]], dict[str, str], list[dict[str, Any]]]:
     """(merged rows, {question id: the run its row came from}, the questions whose verdict moved)."""
-    rows = {row["id"]: row for row in _rows(base)}
+    rows = {row["id"]: row for row in read_jsonl(base)}
     first = dict(rows)
     source: dict[str, str] = {}
     for path in again:
-        for row in _rows(path):
+        for row in read_jsonl(path):
             if row["id"] in rows:  # a question the full run did not ask stays out
                 rows[row["id"]] = row
                 source[row["id"]] = path.name

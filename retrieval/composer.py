@@ -131,7 +131,8 @@ class Composer:
             details["reason"] = f"no document available to you covers {the_plan.missing_period}"
             return self._refusal(emit, started, details, [], Usage(), 0.0)
         kind = the_plan.kind
-        if the_plan.split and kind in ("text", "list") and _asks_amount(query):
+        related = any(part.topic for part in the_plan.parts)  # the parts are the sides of a relation, not documents
+        if the_plan.split and not related and kind in ("text", "list") and _asks_amount(query):
             kind = "number"
         if kind == "number" or _asks_amount(query):
             the_plan = self._with_defined_labels(the_plan, groups, details)
@@ -140,7 +141,7 @@ class Composer:
         row_weights = weights  # what a table row's label names
         part_weights = [weights] * len(the_plan.parts)
         if lexical is not None:
-            labels = [part.row_label or row_topic(the_plan.topic) for part in the_plan.parts]
+            labels = [part.row_label or row_topic(part.topic or the_plan.topic) for part in the_plan.parts]
             part_weights = [term_weights(label, lexical.document_frequencies, lexical.count_cached()) if label != the_plan.topic else weights
                             for label in labels]
             row_weights = part_weights[0] if part_weights else weights
@@ -153,7 +154,8 @@ class Composer:
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         contexts = [scored for scored, _ in gathered]
         shown = [text for _, text in gathered]
-        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights else None
+        sides = [part.topic for part in the_plan.parts if part.topic]  # evidence about one side of a relation answers it
+        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), sides) if weights else None
         order: list[int] = []  # prompt documents in order of first citation
         evidence: dict[int, str] = {}
 
@@ -229,7 +231,10 @@ class Composer:
         verdict written before it."""
         a = self.assistant
         shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
-        ask = query if not the_plan.split else f"{query} Give the answer for each document separately."
+        ask = query
+        if the_plan.split:
+            sides = [part.label for part in the_plan.parts if part.topic]
+            ask += f" Answer each separately: {'; '.join(sides)}." if sides else " Give the answer for each document separately."
         messages = messages_for(kind, ask, render_documents(shown, short=True), a.prompts.typed, the_plan.yes_no_first)
         progress(f"reading {len(shown)} passages")
         started = time.perf_counter()
@@ -254,7 +259,9 @@ class Composer:
     def gather(self, the_plan: QuestionPlan, kind: str, query: str, groups: Sequence[str], top_k: int | None,
                progress: Emit, weights: dict[str, float]) -> tuple[list[tuple[ScoredChunk, str]], list[int], list[dict[str, Any]], float]:
         """The prompt's passages: each part's best, as excerpts within its share of the context
-        budget. Returns ((passage, excerpt) pairs, the part of each, what each part found, retrieval ms)."""
+        budget (the sides of a relation question take turns, so a passage both find is one side's
+        and each side keeps its best). Returns ((passage, excerpt) pairs, the part of each, what each
+        part found, retrieval ms)."""
         a = self.assistant
         share = max(MIN_PART_TOKENS, a._budget(self._answer_tokens()) // len(the_plan.parts))
         figures = kind == "number" or _asks_amount(query)  # the answer lives in a table row
@@ -262,28 +269,65 @@ class Composer:
         owner: list[int] = []
         parts: list[dict[str, Any]] = []
         retrieve_ms = 0.0
+        lexical = a.lexical
+        ranked: list[tuple[int, list[ScoredChunk], dict[str, float], bool]] = []  # (part, its passages, its words, tables first)
         for index, part in enumerate(the_plan.parts):
             progress(f"searching {part.label or 'the documents'}")
             t_retrieve = time.perf_counter()
+            topic, mine, tables = the_plan.topic, weights, figures
+            if part.topic:  # one side of a relation question: searched, and excerpted, for its own words
+                topic, tables = part.topic, kind == "number" or _asks_amount(part.topic)
+                mine = term_weights(topic, lexical.document_frequencies, lexical.count_cached()) if lexical is not None else weights
             if a.passage_ranker is not None:
-                found = self._ranked(the_plan, query, groups, part.docs, weights, figures)
+                found = self._ranked(the_plan, topic, query, groups, part.docs, mine, tables)
             else:
-                found = self._retrieve(the_plan.topic, query, groups, top_k or PROMPT_CANDIDATES, part.docs)
-                if figures and not found.empty:
-                    found = self._with_rows(found, part.row_label or the_plan.topic, groups, part.docs)
+                found = self._retrieve(topic, query, groups, top_k or PROMPT_CANDIDATES, part.docs)
+                if tables and not found.empty:
+                    found = self._with_rows(found, part.row_label or topic, groups, part.docs)
                 elif not found.empty:
-                    found = self._with_section(found, the_plan.topic)
+                    found = self._with_section(found, topic)
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
             if found.empty or found.best_dense < self.config.min_score:
                 parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
                 continue
             if figures and the_plan.compared:
                 found = self._with_compared_rows(found, the_plan.compared, groups, part.docs)
-            kept = self._excerpts(found.chunks, weights, share, prefer_tables=figures)
-            contexts += kept
-            owner += [index] * len(kept)
-            parts.append({"label": part.label, "passages": len(kept)})
+            ranked.append((index, found.chunks, mine, tables))
+            parts.append({"label": part.label, "passages": 0})
+        if any(part.topic for part in the_plan.parts):
+            picked = self._taking_turns(ranked, share)
+        else:
+            picked = [(index, kept) for index, chunks, mine, tables in ranked for kept in self._excerpts(chunks, mine, share, prefer_tables=tables)]
+        for index, kept in picked:
+            contexts.append(kept)
+            owner.append(index)
+            parts[index]["passages"] += 1
         return contexts, owner, parts, retrieve_ms
+
+    def _taking_turns(self, ranked: list[tuple[int, list[ScoredChunk], dict[str, float], bool]],
+                      share: int) -> list[tuple[int, tuple[ScoredChunk, str]]]:
+        """Each part's next best passage not yet taken, part after part, while its share lasts;
+        grouped by part. (One search after the other would let the first side take the passage the
+        second side ranks first, and label it as the first side's.)"""
+        left = {index: share for index, *_ in ranked}
+        queues = {index: (iter(chunks), mine, tables) for index, chunks, mine, tables in ranked}
+        taken: set[str] = set()
+        picked: list[tuple[int, tuple[ScoredChunk, str]]] = []
+        turned = True
+        while turned:
+            turned = False
+            for index, (chunks, mine, tables) in queues.items():
+                for scored in chunks:
+                    if left[index] < MIN_EXCERPT_TOKENS:
+                        break
+                    if scored.chunk.id in taken or (got := self._excerpt(scored, mine, left[index], tables)) is None:
+                        continue
+                    taken.add(scored.chunk.id)
+                    picked.append((index, (scored, got[0])))
+                    left[index] -= got[1]
+                    turned = True
+                    break
+        return sorted(picked, key=lambda pick: pick[0])
 
     def _with_section(self, found: Retrieval, topic: str) -> Retrieval:
         """The section the best passage belongs to, when its heading names the topic: a question
@@ -322,21 +366,25 @@ class Composer:
                   prefer_tables: bool = False) -> list[tuple[ScoredChunk, str]]:
         """Passages in rank order, each with its excerpt for the topic (retrieval/focus.py), while
         the excerpts fit `budget` tokens."""
-        count = self.assistant.chat_model.count_tokens
         kept: list[tuple[ScoredChunk, str]] = []
         left = budget
         for scored in chunks:
             if left < MIN_EXCERPT_TOKENS:
                 break
-            if table_intro(scored.chunk.text):
-                continue  # it says nothing without its table, a passage of its own
-            text = excerpt(scored.chunk.text, weights, min(left - 12, EXCERPT_TOKENS), count, prefer_tables=prefer_tables)
-            cost = count(text) + 12  # the fence and its attributes
-            if cost > left:
-                continue
-            kept.append((scored, text))
-            left -= cost
+            if (got := self._excerpt(scored, weights, left, prefer_tables)) is not None:
+                kept.append((scored, got[0]))
+                left -= got[1]
         return kept
+
+    def _excerpt(self, scored: ScoredChunk, weights: dict[str, float], left: int, prefer_tables: bool) -> tuple[str, int] | None:
+        """A passage's excerpt for the topic and its cost in prompt tokens, or None when it does not
+        fit in `left` or says nothing on its own."""
+        if table_intro(scored.chunk.text):
+            return None  # it says nothing without its table, a passage of its own
+        count = self.assistant.chat_model.count_tokens
+        text = excerpt(scored.chunk.text, weights, min(left - 12, EXCERPT_TOKENS), count, prefer_tables=prefer_tables)
+        cost = count(text) + 12  # the fence and its attributes
+        return (text, cost) if cost <= left else None
 
     @staticmethod
     def _read_empty_parts(checked: Checked, the_plan: QuestionPlan, owner: list[int], contexts: list[ScoredChunk],
@@ -549,10 +597,10 @@ class Composer:
         added = [ScoredChunk(c, 0.0, dense_score=float(np.dot(vector, stored[c.id][1])) if c.id in stored else None) for c in rows]
         return Retrieval([*found.chunks, *added], found.best_dense), ranks + [None] * len(added)
 
-    def _ranked(self, the_plan: QuestionPlan, query: str, groups: Sequence[str], docs, weights: dict[str, float],
+    def _ranked(self, the_plan: QuestionPlan, topic: str, query: str, groups: Sequence[str], docs, weights: dict[str, float],
                 figures: bool) -> Retrieval:
-        """The candidates re-ordered by the passage ranker (retrieval/passage_ranker.py)."""
-        found, ranks = self.candidates(the_plan.topic, query, groups, docs)
+        """The candidates for `topic` re-ordered by the passage ranker (retrieval/passage_ranker.py)."""
+        found, ranks = self.candidates(topic, query, groups, docs)
         if found.empty:
             return found
         ranked = self.assistant.passage_ranker.rank(Query(weights, figures, the_plan.kind == "yes_no"), found.chunks, ranks)

@@ -503,12 +503,12 @@ def topic_clauses(topic: str) -> list[str]:
 
 
 def relevance(topic: str, weights: dict[str, float], document_frequency: Callable[[Sequence[str]], dict[str, int]],
-              total_chunks: int) -> Callable[[str], float]:
+              total_chunks: int, sides: Sequence[str] = ()) -> Callable[[str], float]:
     """How much a piece of evidence speaks to the topic: the share of the whole topic's weighted
     words (`weights`, from term_weights) it uses, or of one clause's when that is higher (evidence
-    about one of the asks answers it)."""
+    about one of the asks answers it), or of one of `sides` (the two things a question relates)."""
     every = [weights]
-    clauses = topic_clauses(topic)
+    clauses = [*topic_clauses(topic), *sides]
     if len(clauses) > 1:
         every += [term_weights(c, document_frequency, total_chunks) for c in clauses]
     every = [w for w in every if w]

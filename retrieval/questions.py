@@ -50,6 +50,7 @@ _AMOUNT_NOUNS = (
     r"budget|fee|price|count|number|total|balance|inventory|inventories|figure|figures|amount|extension|maximum|minimum|limit|"
     r"capacity|scale|magnitude|extent|size|percentage|proportion|share|ratio"
 )
+AMOUNT_NOUN = re.compile(rf"\b(?:{_AMOUNT_NOUNS})\b", re.I)
 NUMBER_START = re.compile(
     r"^\s*(?:how (?:many|much|long|often|far|quickly|soon|big|large|high|low)\b"
     r"|what (?:percentage|percent|proportion|share|fraction|ratio|number|amount|total|sum|price|cost|rate|level|value)\b"
@@ -117,6 +118,7 @@ class Part:
     docs: tuple[str, ...] | None
     label: str = ""
     row_label: str = ""  # the line item these documents count the topic under, when no row names it (focus.defined_label)
+    topic: str = ""  # what this part searches for, when not the question's topic (one side of a relation question)
 
 
 @dataclass(frozen=True)
@@ -289,11 +291,87 @@ def plan(
             parts = (Part((d,), short_name(label)),)
         else:
             parts = (Part(tuple(docs), ""),)
+    compared = () if over_time else compared_amounts(topic)
+    sides = related(question) if kind in ("text", "list") and not over_time and len(parts) == 1 else ()
+    if sides and compared and all(AMOUNT_NOUN.search(side) for side in sides):
+        sides = ()  # two amounts side by side ("how did operating expenses compare to revenue"): each read from its row
+    if sides:
+        # "how does the information on legal contingencies connect with the reserves set aside": each
+        # side is searched on its own (one search for both finds passages about neither), one line each
+        compared = ()
+        topics = [side_topic(topic_of(side, terms)) for side in sides]
+        # "… the reserves set aside for these liabilities": the second side speaks of the first
+        topics[1] += f" {topics[0]}" if BACK_REFERENCE.search(sides[1]) else ""
+        parts = tuple(Part(parts[0].docs, side_label(side_topic(topic_of(side, terms))), topic=t) for side, t in zip(sides, topics))
     absent: tuple[str, ...] = ()
     if present is not None:
         absent = tuple(n for n in subject_names(question) if not present(n))
     return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs), missing_period, tuple(asked_dates(question)),
-                        share, () if over_time else compared_amounts(topic))
+                        share, compared)
+
+
+# Questions that set two things side by side to be read together: "how does A relate to B", "what is
+# the relationship between A and B", "compare A with B". (Two amounts compared are `compared_amounts`.)
+_RELATES = r"(?:relate|correlate|compare|align|correspond|connect|tie(?:\s+in|\s+up|\s+back)?|link|reflect|match(?:\s+up)?|fit)"
+_RELATION = r"(?:relationship|relation|correlation|connection|link|alignment|interplay)s?"
+_ANALYSE = r"(?:analy[sz]e|examine|assess|evaluate|explain|describe|discuss|explore|investigate)"
+RELATED = (
+    re.compile(rf"^(?:how|in what ways?)\s+(?:does|do|did|is|are|was|were)\s+(?P<a>.+?)\s+{_RELATES}(?:ed)?\s+(?:to|with|against|into)?\s*(?P<b>.+)$", re.I),
+    re.compile(rf"^{_ANALYSE}\s+how\s+(?P<a>.+?)\s+{_RELATES}(?:s|es|ed)?\s+(?:to|with|against|into)?\s*(?P<b>.+)$", re.I),
+    re.compile(rf"^(?:(?:what|which)\s+(?:is|are|was|were)\s+the\s+|what\s+|{_ANALYSE}\s+the\s+){_RELATION}\s+"
+               rf"(?:(?:can|could|may)\s+be\s+(?:seen|drawn|found|observed)\s+|(?:is|are|exists?)\s+)?between\s+(?P<a>.+?)\s+and\s+(?P<b>.+)$", re.I),
+    re.compile(r"^(?:compare|correlate|align|combine|contrast|reconcile|relate|connect|match)\s+(?P<a>.+?)\s+(?:with|to|against)\s+(?P<b>.+)$", re.I),
+)
+# what closes the second side: a purpose ("… to understand their strategy"), a second question
+_SIDE_END = re.compile(r"\s+(?:to|in order to|so as to)\s+(?:understand|assess|determine|see|gauge|evaluate|identify|show)\b.*$"
+                       r"|,?\s+and\s+(?:what|how|why|which|whether)\b.*$|[?.!]+$", re.I)
+
+
+def related(question: str) -> tuple[str, str] | tuple[()]:
+    """The two things a question asks to be read together ("In Microsoft's Q3 2022 10-Q, how does the
+    information on legal contingencies connect with financial reserves or provisions made for these
+    liabilities?" → "the information on legal contingencies", "financial reserves or provisions made
+    for these liabilities"), or () when it relates nothing."""
+    text = LEAD_IN.sub("", without_implication(question).strip())
+    for pattern in RELATED:
+        if m := pattern.match(text):
+            a = m.group("a").strip(" ,")
+            b = _SIDE_END.sub("", m.group("b")).strip(" ,")
+            if a and b and not A_TIME.match(b) and not re.match(r"on\b", b, re.I):  # "… compare to previous quarters", "reflect on"
+                return a, b
+    return ()
+
+
+# Words that say where in a filing a side is discussed, not what it is: "the information on", "the
+# discussion in", "… in the notes section", "… mentioned in the company's business overview".
+WHERE_DISCUSSED = re.compile(
+    r"^(?:(?:the|its|their)\s+)?(?:information|details|data|insights?|(?:management['’]?s?\s+)?discussions?|commentary|disclosures?)"
+    r"(?:\s+(?:shared|provided|given|presented))?\s+(?:on|about|of|in|from|regarding)\s+(?:the\s+)?"
+    r"|\s+(?:(?:mentioned|outlined|discussed|shared|provided|presented|described|given|reported)\s+)?(?:in|from|within)\s+(?:the\s+)?"
+    r"(?:company['’]s\s+)?(?:financial\s+statements?|notes|financial\s+section|business\s+overview|management['’]?s?\s+discussion|"
+    r"human\s+resources|report|md&a)(?:\s+(?:section|area|part))?$"
+    r"|\s+(?:section|area)$",
+    re.I,
+)
+BACK_REFERENCE = re.compile(r"\b(?:these|those|such|this|that)\s+\w+", re.I)
+
+
+def side_topic(side: str) -> str:
+    """One side of a relation question as it is searched: what it is, not where it is discussed."""
+    for _ in range(2):
+        side = WHERE_DISCUSSED.sub("", side.strip(" ,?.")).strip() or side
+    return re.sub(r"^(?:the|its|their)\s+(?=\S)", "", side, flags=re.I)
+
+
+def side_label(side: str, words: int = 8) -> str:
+    """One side of a relation question as its answer line leads ("Legal contingencies")."""
+    side = re.sub(r"^(?:the|its|their|his|her|our)\s+(?:(?:information|details|data)\s+(?:on|about|of|in)\s+(?:the\s+)?)?", "",
+                  side.strip(" ,?."), flags=re.I)
+    kept = side.split()[:words]
+    while len(kept) > 1 and kept[-1].lower() in STOPWORDS:  # "… in the financial statements for" → "… in the financial statements"
+        kept.pop()
+    side = " ".join(kept)
+    return side[:1].upper() + side[1:]
 
 
 # "X compare(d) to Y", "X measure up against Y", "X relative to Y": two amounts set side by side.

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from retrieval.questions import answer_kind, asked_periods, document_period, plan, topic_of
+from retrieval.questions import answer_kind, asked_periods, document_period, plan, related, topic_of
 
 pytestmark = pytest.mark.unit
 
@@ -325,3 +325,40 @@ def test_one_rule_for_a_question_that_asks_for_a_change(question, change):
 
     assert bool(ASKS_CHANGE.search(question)) is change
     assert bool(ASKS_SHARE.search(question)) is change
+
+
+@pytest.mark.parametrize("question,sides", [
+    ("In Microsoft's Q3 2022 10-Q, how does the information on legal contingencies connect with financial reserves or provisions "
+     "made by Microsoft for these liabilities?",
+     ("the information on legal contingencies", "financial reserves or provisions made by Microsoft for these liabilities")),
+    ("For Intel's Q1 2023 10-Q, what is the connection between R&D expenditures and the introduction of new chip technologies?",
+     ("R&D expenditures", "the introduction of new chip technologies")),
+    ("In Apple's Q2 2023 report, analyze the relationship between revenue from international markets and its segment on foreign "
+     "currency risk to understand the company's exposure to currency fluctuations.",
+     ("revenue from international markets", "its segment on foreign currency risk")),
+    ("Examine how Intel's effective tax rate in the most recent 10-Q compares with the tax-related discussions in the notes section.",
+     ("Intel's effective tax rate in the most recent 10-Q", "the tax-related discussions in the notes section")),
+    ("For Intel's Q1 2023 10-Q, correlate the details of debt instruments in the financial statements with the management discussion "
+     "on debt strategy.", ("the details of debt instruments in the financial statements", "the management discussion on debt strategy")),
+    ("What relationship can be seen between Microsoft's R&D spending and the introduction of new software?",
+     ("Microsoft's R&D spending", "the introduction of new software")),
+    ("How does Apple's R&D expenditure in the most recent quarter compare to previous quarters?", ()),  # a time, not a second thing
+    ("How did Apple's inventory levels in the Q3 2022 report reflect on their supply chain efficiency?", ()),
+    ("What was Apple's total net sales in Q3 2023?", ()),
+])
+def test_two_things_read_together_are_the_questions_related_sides(question, sides):
+    assert related(question) == sides
+
+
+def test_each_side_of_a_relation_is_a_part_searched_for_what_it_is_not_where_it_is_discussed():
+    the_plan = plan("In the most recent 10-Q, analyze how the reported tax rate in the financial statements section correlates "
+                    "with the discussion on tax contingencies in the notes.")
+    assert [(p.label, p.topic) for p in the_plan.parts] == [("Tax rate", "tax rate"), ("Tax contingencies", "tax contingencies")]
+    assert the_plan.split and the_plan.kind == "text" and not the_plan.compared
+    # "these liabilities" are the first side's: the second side is searched with it
+    reserves = plan("How does the information on legal contingencies relate to the financial reserves set aside for these liabilities?")
+    assert reserves.parts[1].topic.endswith("legal contingencies") and reserves.parts[0].label == "Legal contingencies"
+    # two amounts side by side stay one search, each amount read from its row
+    amounts = plan("How did Apple's operating expenses for Q1 2023 compare to its revenue for the same quarter?")
+    assert not amounts.split and amounts.compared
+    assert not plan("How does Apple's R&D expenditure in the most recent quarter compare to previous quarters?").split

@@ -863,8 +863,9 @@ def test_a_question_in_words_whose_form_held_nothing_gets_the_closest_sentences_
 
     answer = table_assistant(test_settings, reply, chunk).ask(asked, groups=["all-staff"])
     assert not answer.refused
-    assert answer.answer.startswith("Nothing answers this in so many words; the passages closest to it say: ")
-    assert "Operating expenses are allocated to the Widgets and Gadgets segments by headcount. [1]" in answer.answer
+    # (a question relating two things: one line per side that has a passage)
+    assert answer.answer == ("Nothing answers this in so many words; the passages closest to it say:\n"
+                             "- Operating expenses: Operating expenses are allocated to the Widgets and Gadgets segments by headcount. [1]")
     assert answer.citations[0].source == "filings/2023 Q3 Widgetco.pdf" and answer.details["closest"] >= 1
     unrelated = table_assistant(test_settings, reply, chunk).ask("How does Widgetco's carbon offset programme work?", groups=["all-staff"])
     assert unrelated.refused
@@ -983,3 +984,38 @@ def test_an_existence_question_is_answered_from_the_instances_the_named_filing_n
                            groups=["all-staff"])
     assert answer.answer.startswith("Yes. On June 2, 2023, we completed our acquisition of Gizmo Labs Inc.")
     assert [c.chunk_id for c in answer.citations] == ["Q2-0"]
+
+
+def test_a_question_relating_two_things_searches_each_and_answers_each_on_its_own_line(test_settings):
+    """"How does the information on legal contingencies relate to the reserves set aside for these
+    liabilities?": one search for the whole question finds passages about neither; each side is
+    searched on its own in the named filing, the model is asked for each, and the answer gives one
+    line per side, each citing its own passage."""
+    q3 = _acquisitions_filing(
+        "Q3",
+        ("Critical accounting estimates", "Legal and other contingencies: the outcomes of legal proceedings are uncertain, and a loss "
+                                          "contingency is accrued when a loss is probable and can be estimated."),
+        ("Note 14 — Contingencies", "As of September 30, 2023, we accrued aggregate legal liabilities of $264 million; reserves for "
+                                    "liabilities beyond recorded amounts could reach $500 million."),
+        ("Goodwill", "Goodwill is tested for impairment annually; the business climate and legal factors could change the fair value."),
+    )
+    prompts: list[str] = []
+
+    def per_side(messages, json_schema=None):
+        prompts.append(messages[-1].content)
+        blocks = DOC_BLOCK.findall(messages[-1].content)
+        doc = {key: n for n, (_, text) in enumerate(blocks, start=1) for key in ("accounting", "$264") if key in text}
+        return json.dumps({"points": [
+            {"doc": doc["accounting"], "text": "A loss contingency is accrued when a loss is probable and can be estimated."},
+            {"doc": doc["$264"], "text": "As of September 30, 2023, we accrued aggregate legal liabilities of $264 million."}]})
+
+    assistant = table_assistant(test_settings, per_side, *q3)
+    answer = assistant.ask("In Widgetco's 2023 Q3 10-Q, how does the information on legal contingencies relate to the reserves "
+                           "set aside for these liabilities?", groups=["all-staff"])
+    assert [p["label"] for p in answer.details["parts"]] == ["Legal contingencies", "Reserves set aside for these liabilities"]
+    assert "Answer each separately: Legal contingencies; Reserves set aside for these liabilities." in prompts[-1]
+    assert answer.answer.splitlines() == [
+        "- Legal contingencies: A loss contingency is accrued when a loss is probable and can be estimated. [1]",
+        "- Reserves set aside for these liabilities: As of September 30, 2023, we accrued aggregate legal liabilities of $264 million. [2]",
+    ]
+    assert [c.chunk_id for c in answer.citations] == ["Q3-0", "Q3-1"]

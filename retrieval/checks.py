@@ -244,6 +244,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if echoes(point.text, question, own_words=ECHO_WORDS):
             out.dropped.append(f"point {point.text[:60]!r}: the question's words, saying nothing of its own")
             continue
+        said = sentences(point.text)
+        if len(said) > 1 and (kept := [s for s in said if not echoes(s, question, own_words=ECHO_WORDS)]) != said:
+            # "The reported changes in inventory levels relate to the supply chain discussion. Inventories fell …": the first only restates
+            out.repaired.append(f"point {point.text[:40]!r}: {len(said) - len(kept)} sentence(s) restating the question left out")
+            point = Point(point.doc, " ".join(kept))
         doc = point.doc if 1 <= point.doc <= len(passages) else None
         missing = supported(point.text, passages[doc - 1], question) if doc else ["its document"]
         if missing:
@@ -698,7 +703,8 @@ def render(checked: Checked, cite, *, lead: str = "") -> str:
         if new(_sentence(text)):
             pieces.append(f"{_sentence(text)} [{cite(fact.doc, fact.quote or fact.value)}]")
     for point in checked.points:
-        said = [_sentence(s) for s in _answer_sentences(point.text) if re.search(r"\w", s) and new(_sentence(s))]
+        text = re.sub(rf"^\s*{re.escape(lead)}\s*:\s*", "", point.text, flags=re.I) if lead else point.text  # "Legal contingencies: …" under its own lead
+        said = [_sentence(s) for s in _answer_sentences(text) if re.search(r"\w", s) and new(_sentence(s))]
         if said:
             n = cite(point.doc, point.text)
             pieces += [f"{sentence} [{n}]" for sentence in said]

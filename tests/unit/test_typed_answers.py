@@ -774,6 +774,22 @@ def test_a_point_that_only_restates_the_question_is_not_an_answer(point, kept):
     assert kept or "the question's words" in checked.dropped[0]
 
 
+def test_a_sentence_of_a_point_that_only_restates_the_question_is_left_out_and_a_lead_is_not_said_twice():
+    from retrieval.checks import Checked, check, render
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    own = "Inventories fell to $1,200 million as the company cut purchase commitments."
+    passage = ScoredChunk(Chunk(id="i", text=f"[Widgetco › Inventories]\n{own}", source="q.pdf", doc_id="q.pdf", groups=("all-staff",)), 1.0)
+    question = "How do the reported changes in Widgetco's inventory levels relate to the discussion of its supply chain?"
+    echo = "The reported changes in Widgetco's inventory levels relate to the discussion of its supply chain."
+    checked = check(Draft(points=[Point(1, f"{echo} {own}")]), [passage], question)
+    assert [p.text for p in checked.points] == [own] and "restating the question" in checked.repaired[0]
+    # a point that opens with its part's lead ("Inventory levels: …") is not led twice
+    assert render(Checked(points=[Point(1, f"Inventory levels: {own}")]), lambda doc, said: doc, lead="Inventory levels") == (
+        f"Inventory levels: {own} [1]")
+
+
 def test_a_negative_table_figure_in_parentheses_is_labelled_from_its_row():
     from retrieval.checks import table_label
 

@@ -154,8 +154,10 @@ class Composer:
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         contexts = [scored for scored, _ in gathered]
         shown = [text for _, text in gathered]
-        sides = [part.topic for part in the_plan.parts if part.topic]  # evidence about one side of a relation answers it
+        sides = [part.topic for part in the_plan.parts if part.topic]  # what the model says of one side of a relation answers it
         relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), sides) if weights else None
+        # the passages' own sentences stand in for an answer only when they speak to the question as a whole
+        whole_topic = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights and sides else relevant
         order: list[int] = []  # prompt documents in order of first citation
         evidence: dict[int, str] = {}
 
@@ -208,10 +210,10 @@ class Composer:
             none_named = self._read_instances(checked, the_plan, asked, query, contexts, shown, owner, groups)
         details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
         text = none_named or self._write(checked, cite, the_plan, owner)
-        if not text and kind in ("text", "list") and relevant is not None and EXPLANATION.search(query):
+        if not text and kind in ("text", "list") and whole_topic is not None and EXPLANATION.search(query):
             # nothing the model wrote held up: the passages' own sentences that speak most to the
             # question, said to be the closest the documents come, rather than a refusal
-            closest = Checked(points=_closest_sentences(contexts, owner, relevant, per_part=1 if the_plan.split else CLOSEST_SENTENCES))
+            closest = Checked(points=_closest_sentences(contexts, owner, whole_topic, per_part=1 if the_plan.split else CLOSEST_SENTENCES))
             if closest.points:
                 text = self._write(closest, cite, the_plan, owner)
                 text = f"{CLOSEST_LEAD}\n{text}" if the_plan.split else f"{CLOSEST_LEAD} {text}"
@@ -835,8 +837,8 @@ def _closest_sentences(contexts: Sequence[ScoredChunk], owner: Sequence[int], re
     for doc, passage in enumerate(contexts, start=1):
         for sentence in split_sentences(passage.chunk.text):
             sentence = " ".join(sentence.split())
-            if "|" in sentence or sentence.startswith("[") or not 40 <= len(sentence) <= 400 or len(sentence.split()) < 6:
-                continue  # a table row, a heading path, a fragment
+            if "|" in sentence or "[" in sentence or "]" in sentence or not 40 <= len(sentence) <= 400 or len(sentence.split()) < 6:
+                continue  # a table row, (the end of) a heading path, a fragment
             if (share := relevant(sentence)) >= CLOSEST_RELEVANCE:
                 scored.append((share, doc, sentence))
     taken: dict[int, int] = {}

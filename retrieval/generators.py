@@ -84,6 +84,20 @@ class ChatModel(Protocol):
 _PARAMS_LOCK = threading.Lock()
 
 
+def repack_weights(setting: bool | None, lib_dir: Path | None) -> bool:
+    """Whether llama.cpp repacks the weights (`use_extra_bufts`): the setting, or when unset, yes
+    under a build without AVX-512 kernels (its AVX2 kernels read prompts faster repacked) and no
+    under one with them (slower repacked; and no AMX buffers, which need AVX-512)."""
+    if setting is not None:
+        return setting
+    from retrieval.native_build import BuildError, compiled_features
+
+    try:
+        return lib_dir is not None and not compiled_features(lib_dir).get("GGML_AVX512", False)
+    except (BuildError, OSError):
+        return False
+
+
 @contextmanager
 def llama_model_params(**fields: Any) -> Iterator[None]:
     """llama-cpp-python's `Llama()` takes no argument for some `llama_model_params` fields
@@ -146,7 +160,7 @@ class LlamaCppChatModel:
                 raise MissingDependencyError("the llama_cpp generator", "llama-cpp-python") from exc
             threads = _threads(self.config.threads)
             try:
-                with llama_model_params(use_extra_bufts=self.config.repack_weights):
+                with llama_model_params(use_extra_bufts=repack_weights(self.config.repack_weights, lib_dir)):
                     self._llm = Llama(
                         model_path=str(path),
                         n_ctx=self.config.context_window,

@@ -82,9 +82,11 @@ class GeneratorSettings(BaseModel):
     # native build ends in one line instead of a segfault (retrieval/decode_check.py).
     check_in_child: bool = True
     # llama_cpp: repack the weights into the CPU's interleaved layout (llama_model_params.use_extra_bufts).
-    # Off by default: on 2 cores it made decoding faster but reading the prompt slower, and answers
-    # wait on the prompt (docs/setup.md, "Weight repacking"); off also keeps the AMX buffers out.
-    repack_weights: bool = False
+    # None (the default): repack under a build without AVX-512 kernels, where the repacked layout reads
+    # the prompt faster (AVX2, Zen 2: 54 against 48 tokens/s), not under one with them, where it reads
+    # it slower (Zen 4: 99 against 133) and answers wait on the prompt (docs/setup.md, "Weight
+    # repacking"); not repacking also keeps the AMX buffers out.
+    repack_weights: bool | None = None
 
 
 class ModelsSettings(BaseModel):

@@ -50,16 +50,16 @@ def _streamed_rate(pieces: list[tuple[float, int]], tokens: int) -> float | None
 def raw(tokens: int) -> dict:
     from llama_cpp import Llama
 
-    from retrieval.generators import llama_model_params
+    from retrieval.generators import llama_model_params, repack_weights
     from retrieval.models import resolve_local
-    from retrieval.native_build import prepare_runtime
+    from retrieval.native_build import active_lib_dir, prepare_runtime
     from retrieval.settings import load_settings
 
     prepare_runtime()
     settings = load_settings()
     path = resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
     threads = os.cpu_count() or 1
-    with llama_model_params(use_extra_bufts=settings.models.generator.repack_weights):  # as the generator loads it
+    with llama_model_params(use_extra_bufts=repack_weights(settings.models.generator.repack_weights, active_lib_dir())):  # as the generator loads it
         llm = Llama(model_path=str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
     passage = (REPO / "data" / "sample" / "it" / "helpdesk-faq.txt").read_text()[:1800]
     messages = [{"role": "system", "content": "Answer from the document."}, {"role": "user", "content": f"{passage}\n\n{QUESTION}"}]

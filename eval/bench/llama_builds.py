@@ -4,6 +4,7 @@ or off, and per load option (flash attention, batch sizes, KV-cache type).
 
     python -m eval.bench.llama_builds --build installed= --build native=/tmp/llama-native [--no-repack native]
     python -m eval.bench.llama_builds --options   # the installed build under each option set
+    python -m eval.bench.llama_builds --weights q4_k_m= --weights q8_0=/tmp/q8_0.gguf   # weight formats, repacked and not
 
 Each build runs in its own process (LLAMA_CPP_LIB_PATH points llama-cpp-python at its libraries).
 Prefill: a fresh context evaluates a 450-token prompt; decode: 64 greedy tokens after it; each the
@@ -35,7 +36,7 @@ OPTIONS = {
 }
 
 
-def measure(repack: bool, options: dict | None = None) -> dict:
+def measure(repack: bool, options: dict | None = None, model: str = "") -> dict:
     from llama_cpp import Llama
 
     from retrieval.generators import llama_model_params
@@ -44,7 +45,7 @@ def measure(repack: bool, options: dict | None = None) -> dict:
     from retrieval.settings import load_settings
 
     settings = load_settings()
-    path = resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
+    path = model or resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
     threads = os.cpu_count() or 1
     started = time.perf_counter()
     with llama_model_params(use_extra_bufts=repack):  # False: no weight repacking (and no AMX buffers)
@@ -76,13 +77,29 @@ def main() -> None:
     parser.add_argument("--build", action="append", default=[], metavar="LABEL=DIR", help="a build's library folder (empty: the installed one)")
     parser.add_argument("--no-repack", action="append", default=[], metavar="LABEL", help="also measure this build with use_extra_bufts = False")
     parser.add_argument("--options", action="store_true", help="the installed build under each load option set instead")
+    parser.add_argument("--weights", action="append", default=[], metavar="LABEL=GGUF",
+                        help="the installed build with this weights file (empty: the default model), repacked and not")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure in this process ("repack" or "no-repack")
+    parser.add_argument("--model", default="", help=argparse.SUPPRESS)
     parser.add_argument("--option-set", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one == "repack", OPTIONS.get(args.option_set or "default"))))
+        print(json.dumps(measure(args.one == "repack", OPTIONS.get(args.option_set or "default"), args.model)))
         return
     runs = []
+    if args.weights:
+        for spec in args.weights:
+            label, _, path = spec.partition("=")
+            for repack in (False, True):
+                cmd = [sys.executable, "-m", "eval.bench.llama_builds", "--one", "repack" if repack else "no-repack", "--model", path]
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                row = {"weights": label, "file": path or "default", "repack": repack,
+                       **(json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else
+                          {"error": (done.stderr.strip().splitlines() or ["?"])[-1]})}
+                runs.append(row)
+                print(json.dumps(row), file=sys.stderr, flush=True)
+        write_results("llama_weights", {"prompt_tokens": PROMPT_TOKENS, "decode_tokens": DECODE_TOKENS, "runs": runs})
+        return
     if args.options:
         for name in OPTIONS:
             cmd = [sys.executable, "-m", "eval.bench.llama_builds", "--one", "repack", "--option-set", name]

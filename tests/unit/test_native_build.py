@@ -115,3 +115,22 @@ def test_a_build_using_what_the_cpu_lacks_is_named():
     assert missing_on_this_cpu(built, ZEN4.split()) == []
     assert missing_on_this_cpu(built, HASWELL.split()) == ["GGML_AVX512", "GGML_AVX512_BF16"]
     assert missing_on_this_cpu({"GGML_AMX_INT8": True}, ZEN4.split()) == ["GGML_AMX_INT8"]
+
+
+@pytest.mark.parametrize("compiled, expected", [
+    ({"GGML_AVX2": True, "GGML_AVX512": False}, True),  # AVX2 kernels read prompts faster repacked
+    ({"GGML_AVX2": True, "GGML_AVX512": True}, False),  # AVX-512 kernels slower repacked (and AMX needs AVX-512)
+])
+def test_weights_are_repacked_by_default_only_under_a_build_without_avx512(monkeypatch, tmp_path, compiled, expected):
+    from retrieval.generators import repack_weights
+
+    monkeypatch.setattr(native_build, "compiled_features", lambda lib_dir: compiled)
+    assert repack_weights(None, tmp_path) is expected
+    assert repack_weights(True, tmp_path) is True and repack_weights(False, tmp_path) is False  # a setting wins
+    assert repack_weights(None, None) is False  # no build known: as llama.cpp was loaded before
+
+    def broken(lib_dir):
+        raise native_build.BuildError("no libggml-cpu")
+
+    monkeypatch.setattr(native_build, "compiled_features", broken)
+    assert repack_weights(None, tmp_path) is False

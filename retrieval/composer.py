@@ -131,8 +131,7 @@ class Composer:
             details["reason"] = f"no document available to you covers {the_plan.missing_period}"
             return self._refusal(emit, started, details, [], Usage(), 0.0)
         kind = the_plan.kind
-        related = any(part.topic for part in the_plan.parts)  # the parts are the sides of a relation, not documents
-        if the_plan.split and not related and kind in ("text", "list") and _asks_amount(query):
+        if the_plan.split and not the_plan.sides and kind in ("text", "list") and _asks_amount(query):  # parts of documents
             kind = "number"
         if kind == "number" or _asks_amount(query):
             the_plan = self._with_defined_labels(the_plan, groups, details)
@@ -154,7 +153,7 @@ class Composer:
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         contexts = [scored for scored, _ in gathered]
         shown = [text for _, text in gathered]
-        sides = [part.topic for part in the_plan.parts if part.topic]  # what the model says of one side of a relation answers it
+        sides = the_plan.sides  # what the model says of one side of a relation answers it
         relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), sides) if weights else None
         # the passages' own sentences stand in for an answer only when they speak to the question as a whole
         whole_topic = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights and sides else relevant
@@ -235,7 +234,7 @@ class Composer:
         shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
         ask = query
         if the_plan.split:
-            sides = [part.label for part in the_plan.parts if part.topic]
+            sides = [part.label for part in the_plan.parts] if the_plan.sides else []
             ask += f" Answer each separately: {'; '.join(sides)}." if sides else " Give the answer for each document separately."
         messages = messages_for(kind, ask, render_documents(shown, short=True), a.prompts.typed, the_plan.yes_no_first)
         progress(f"reading {len(shown)} passages")
@@ -296,7 +295,7 @@ class Composer:
                 found = self._with_compared_rows(found, the_plan.compared, groups, part.docs)
             ranked.append((index, found.chunks, mine, tables))
             parts.append({"label": part.label, "passages": 0})
-        if any(part.topic for part in the_plan.parts):
+        if the_plan.sides:
             picked = self._taking_turns(ranked, share)
         else:
             picked = [(index, kept) for index, chunks, mine, tables in ranked for kept in self._excerpts(chunks, mine, share, prefer_tables=tables)]

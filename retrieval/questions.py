@@ -139,6 +139,11 @@ class QuestionPlan:
     def split(self) -> bool:
         return len(self.parts) > 1
 
+    @property
+    def sides(self) -> list[str]:
+        """What each part searches for when the parts are the sides of a relation question, else []."""
+        return [part.topic for part in self.parts if part.topic]
+
 
 def answer_kind(question: str) -> tuple[AnswerKind, bool]:
     """(answer type, yes/no first) from the wording of the question."""
@@ -300,9 +305,10 @@ def plan(
         # side is searched on its own (one search for both finds passages about neither), one line each
         compared = ()
         topics = [side_topic(topic_of(side, terms)) for side in sides]
+        labels = [side_label(t) for t in topics]
         # "… the reserves set aside for these liabilities": the second side speaks of the first
         topics[1] += f" {topics[0]}" if BACK_REFERENCE.search(sides[1]) else ""
-        parts = tuple(Part(parts[0].docs, side_label(side_topic(topic_of(side, terms))), topic=t) for side, t in zip(sides, topics))
+        parts = tuple(Part(parts[0].docs, label, topic=t) for label, t in zip(labels, topics))
     absent: tuple[str, ...] = ()
     if present is not None:
         absent = tuple(n for n in subject_names(question) if not present(n))
@@ -364,9 +370,7 @@ def side_topic(side: str) -> str:
 
 
 def side_label(side: str, words: int = 8) -> str:
-    """One side of a relation question as its answer line leads ("Legal contingencies")."""
-    side = re.sub(r"^(?:the|its|their|his|her|our)\s+(?:(?:information|details|data)\s+(?:on|about|of|in)\s+(?:the\s+)?)?", "",
-                  side.strip(" ,?."), flags=re.I)
+    """One side of a relation question (`side_topic`) as its answer line leads ("Legal contingencies")."""
     kept = side.split()[:words]
     while len(kept) > 1 and kept[-1].lower() in STOPWORDS:  # "… in the financial statements for" → "… in the financial statements"
         kept.pop()

@@ -4,6 +4,7 @@ or off, and per load option (flash attention, batch sizes, KV-cache type).
 
     python -m eval.bench.llama_builds --build installed= --build native=/tmp/llama-native [--no-repack native]
     python -m eval.bench.llama_builds --options   # the installed build under each option set
+    python -m eval.bench.llama_builds --requantize q8_0=/tmp/q8_0.gguf   # the default model in another format
     python -m eval.bench.llama_builds --weights q4_k_m= --weights q8_0=/tmp/q8_0.gguf   # weight formats, repacked and not
 
 Each build runs in its own process (LLAMA_CPP_LIB_PATH points llama-cpp-python at its libraries).
@@ -34,6 +35,31 @@ OPTIONS = {
     "n_ubatch=128": {"n_batch": 512, "n_ubatch": 128},
     "flash_attn+q8_0 kv": {"flash_attn": True, "type_k": 8, "type_v": 8},
 }
+
+
+def requantize(kind: str, out: str) -> dict:
+    """The default model written in another llama.cpp weight format (`allow_requantize`: from its
+    Q4_K_M weights, so the result can only lose precision, never gain it)."""
+    import ctypes
+
+    import llama_cpp
+
+    from retrieval.models import resolve_local
+    from retrieval.settings import load_settings
+
+    settings = load_settings()
+    source = resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
+    params = llama_cpp.llama_model_quantize_default_params()
+    known = sorted(n.removeprefix("LLAMA_FTYPE_MOSTLY_").lower() for n in dir(llama_cpp) if n.startswith("LLAMA_FTYPE_MOSTLY_"))
+    if kind.lower() not in known:
+        raise SystemExit(f"no llama.cpp weight format {kind!r}: use one of {', '.join(known)}")
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{kind.upper()}")
+    params.allow_requantize = True
+    params.nthread = os.cpu_count() or 1
+    started = time.perf_counter()
+    if llama_cpp.llama_model_quantize(str(source).encode(), out.encode(), ctypes.byref(params)) != 0:
+        raise SystemExit(f"llama.cpp could not write {out} as {kind}: check the format name (q8_0, q4_0, …) and the free disk space")
+    return {"from": str(source), "to": out, "format": kind, "seconds": round(time.perf_counter() - started, 1)}
 
 
 def measure(repack: bool, options: dict | None = None, model: str = "") -> dict:
@@ -79,10 +105,15 @@ def main() -> None:
     parser.add_argument("--options", action="store_true", help="the installed build under each load option set instead")
     parser.add_argument("--weights", action="append", default=[], metavar="LABEL=GGUF",
                         help="the installed build with this weights file (empty: the default model), repacked and not")
+    parser.add_argument("--requantize", metavar="FORMAT=GGUF", help="write the default model in this llama.cpp format (q8_0, q4_0, …) and stop")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure in this process ("repack" or "no-repack")
     parser.add_argument("--model", default="", help=argparse.SUPPRESS)
     parser.add_argument("--option-set", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.requantize:
+        kind, _, out = args.requantize.partition("=")
+        print(json.dumps(requantize(kind, out)))
+        return
     if args.one:
         print(json.dumps(measure(args.one == "repack", OPTIONS.get(args.option_set or "default"), args.model)))
         return

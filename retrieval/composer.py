@@ -233,9 +233,10 @@ class Composer:
         a = self.assistant
         shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
         ask = query
-        if the_plan.split:
-            sides = [part.label for part in the_plan.parts] if the_plan.sides else []
-            ask += f" Answer each separately: {'; '.join(sides)}." if sides else " Give the answer for each document separately."
+        if the_plan.sides:
+            ask += f" Answer each separately: {'; '.join(part.label for part in the_plan.parts)}."
+        elif the_plan.split:
+            ask += " Give the answer for each document separately."
         messages = messages_for(kind, ask, render_documents(shown, short=True), a.prompts.typed, the_plan.yes_no_first)
         progress(f"reading {len(shown)} passages")
         started = time.perf_counter()

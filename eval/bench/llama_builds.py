@@ -37,6 +37,27 @@ OPTIONS = {
 }
 
 
+def _default_model():
+    """The generator model file the settings name."""
+    from retrieval.models import resolve_local
+    from retrieval.settings import load_settings
+
+    settings = load_settings()
+    return resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
+
+
+def _measured(row: dict, *args: str, env: dict | None = None) -> dict:
+    """`row` with what a child process measuring `--one …` reported (or its last error line), also
+    printed as it comes."""
+    done = subprocess.run([sys.executable, "-m", "eval.bench.llama_builds", "--one", *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        row["error"] = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+    else:
+        row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
 def requantize(kind: str, out: str) -> dict:
     """The default model written in another llama.cpp weight format (`allow_requantize`: from its
     Q4_K_M weights, so the result can only lose precision, never gain it)."""
@@ -44,11 +65,7 @@ def requantize(kind: str, out: str) -> dict:
 
     import llama_cpp
 
-    from retrieval.models import resolve_local
-    from retrieval.settings import load_settings
-
-    settings = load_settings()
-    source = resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
+    source = _default_model()
     params = llama_cpp.llama_model_quantize_default_params()
     known = sorted(n.removeprefix("LLAMA_FTYPE_MOSTLY_").lower() for n in dir(llama_cpp) if n.startswith("LLAMA_FTYPE_MOSTLY_"))
     if kind.lower() not in known:
@@ -66,12 +83,9 @@ def measure(repack: bool, options: dict | None = None, model: str = "") -> dict:
     from llama_cpp import Llama
 
     from retrieval.generators import llama_model_params
-    from retrieval.models import resolve_local
     from retrieval.native_build import active_lib_dir, compiled_features
-    from retrieval.settings import load_settings
 
-    settings = load_settings()
-    path = model or resolve_local(settings.models.generator.model, settings.models.dir, "generator model")
+    path = model or _default_model()
     threads = os.cpu_count() or 1
     started = time.perf_counter()
     with llama_model_params(use_extra_bufts=repack):  # False: no weight repacking (and no AMX buffers)
@@ -122,23 +136,13 @@ def main() -> None:
         for spec in args.weights:
             label, _, path = spec.partition("=")
             for repack in (False, True):
-                cmd = [sys.executable, "-m", "eval.bench.llama_builds", "--one", "repack" if repack else "no-repack", "--model", path]
-                done = subprocess.run(cmd, capture_output=True, text=True)
-                row = {"weights": label, "file": path or "default", "repack": repack,
-                       **(json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else
-                          {"error": (done.stderr.strip().splitlines() or ["?"])[-1]})}
-                runs.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
+                row = {"weights": label, "file": path or "default", "repack": repack}
+                runs.append(_measured(row, "repack" if repack else "no-repack", "--model", path))
         write_results("llama_weights", {"prompt_tokens": PROMPT_TOKENS, "decode_tokens": DECODE_TOKENS, "runs": runs})
         return
     if args.options:
         for name in OPTIONS:
-            cmd = [sys.executable, "-m", "eval.bench.llama_builds", "--one", "repack", "--option-set", name]
-            done = subprocess.run(cmd, capture_output=True, text=True)
-            row = {"options": name, **(json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else
-                                       {"error": (done.stderr.strip().splitlines() or ["?"])[-1]})}
-            runs.append(row)
-            print(json.dumps(row), file=sys.stderr, flush=True)
+            runs.append(_measured({"options": name}, "repack", "--option-set", name))
         write_results("llama_options", {"prompt_tokens": PROMPT_TOKENS, "decode_tokens": DECODE_TOKENS, "runs": runs})
         return
     for spec in args.build or ["installed="]:
@@ -148,15 +152,7 @@ def main() -> None:
             env.pop("LLAMA_CPP_LIB_PATH", None)
             if folder:
                 env["LLAMA_CPP_LIB_PATH"] = folder
-            cmd = [sys.executable, "-m", "eval.bench.llama_builds", "--one", "repack" if repack else "no-repack"]
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-            row = {"build": label, "repack": repack}
-            if done.returncode != 0:
-                row["error"] = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
-            else:
-                row.update(json.loads(done.stdout.strip().splitlines()[-1]))
-            runs.append(row)
-            print(json.dumps(row), file=sys.stderr, flush=True)
+            runs.append(_measured({"build": label, "repack": repack}, "repack" if repack else "no-repack", env=env))
     best = max((r["decode_tokens_per_s"] for r in runs if "decode_tokens_per_s" in r), default=None)
     for r in runs:
         if best and "decode_tokens_per_s" in r:

@@ -112,7 +112,11 @@ class Composer:
         def present(word: str) -> bool:
             return lexical is None or bool(lexical.search(word, 1, list(groups)))
 
-        return plan(question, named=named, doc_name=names.get if names is not None else None, name_terms=name_terms, present=present)
+        def spelled_like(word: str) -> bool:
+            return lexical is None or lexical.spelled_like(word, list(groups))
+
+        return plan(question, named=named, doc_name=names.get if names is not None else None, name_terms=name_terms, present=present,
+                    spelled_like=spelled_like)
 
     # ---- answering --------------------------------------------------------------------------------------
 
@@ -124,8 +128,11 @@ class Composer:
         a = self.assistant
         the_plan = self.plan(query, groups)
         details: dict[str, Any] = {"type": the_plan.kind, "topic": the_plan.topic, "parts": []}
-        if the_plan.absent and not the_plan.named_docs and the_plan.absent[0] == _first_name(query):
+        if the_plan.absent and the_plan.absent[0] == _first_name(query):  # "Salesforce's … in its Q2 2023 10-Q"
             details["reason"] = f"no document available to you mentions {the_plan.absent[0]}"
+            return self._refusal(emit, started, details, [], Usage(), 0.0)
+        if the_plan.unknown:  # "the procedure for requesting a sabbatical": no passage speaks of sabbaticals
+            details["reason"] = f"no passage available to you mentions {the_plan.unknown[0]!r}"
             return self._refusal(emit, started, details, [], Usage(), 0.0)
         if the_plan.missing_period:
             details["reason"] = f"no document available to you covers {the_plan.missing_period}"

@@ -387,7 +387,10 @@ def term_weights(topic: str, document_frequency: Callable[[Sequence[str]], dict[
     for word, phrase in spelled.items():
         if phrase:
             df[word] = max(df.get(word, 0), min(df.get(p, 0) for p in phrase))
-    return {stem(w): math.log(1 + total_chunks / (1 + df.get(w, 0))) for w in words}
+    # a word no passage uses ("what legal proceedings were mentioned") tells no passage from another
+    # and would only lower every share of the topic: it weighs nothing, unless no word is used at all
+    used = [w for w in words if df.get(w, 0)] or words
+    return {stem(w): math.log(1 + total_chunks / (1 + df.get(w, 0))) for w in used}
 
 
 # A sentence stating an amount ("repurchased 102,673,000 shares … for $18.0 billion"), not only a year.

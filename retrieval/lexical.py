@@ -4,6 +4,7 @@ vector store, kept in sync by ingestion. Group filtering happens inside the SQL 
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import re
@@ -41,16 +42,31 @@ def query_terms(text: str) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def _stemmer():
-    # The same (original) Porter algorithm as FTS5's porter tokenizer, so stems match its vocabulary.
+    # The same Porter algorithm as FTS5's porter tokenizer (Martin Porter's own C version, which
+    # also turns "-logi" into "-log": "technologies" → "technolog"), so stems match its vocabulary.
     from nltk.stem.porter import PorterStemmer
 
-    return PorterStemmer(mode=PorterStemmer.ORIGINAL_ALGORITHM)
+    return PorterStemmer(mode=PorterStemmer.MARTIN_EXTENSIONS)
 
 
 @functools.lru_cache(maxsize=65536)
 def stem(term: str) -> str:
     """A word stemmed as FTS5's porter tokenizer stems words of three letters or more."""
     return _stemmer().stem(term)
+
+
+def typo_distance(a: str, b: str) -> int:
+    """Edits between two words: letters changed, left out or added, and two neighbours swapped."""
+    before, row = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (ca != cb))
+            if before is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, row = row, current
+    return row[-1]
 
 
 def _quote(term: str) -> str:
@@ -115,6 +131,7 @@ class LexicalIndex:
         self._local = threading.local()
         self._df: dict[str, int] = {}
         self._df_at = 0.0
+        self._vocabulary: tuple[float, list[str]] = (-math.inf, [])
         self._counted = (-math.inf, 0)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db().executescript(SCHEMA)
@@ -257,6 +274,26 @@ class LexicalIndex:
             for term, stemmed in missing.items():
                 self._df[term] = int(found.get(stemmed, 0))
         return {t: self._df[t] for t in terms}
+
+    def spelled_like(self, word: str, groups: Sequence[str] | None) -> bool:
+        """Does a readable chunk contain a word spelled almost like `word` — a letter wrong, left out,
+        added or two swapped (two in a word of nine letters or more whose stem keeps seven): "sabatical"
+        for "sabbatical", not "dress" for "address"? Compared by stems, from the index's vocabulary; a
+        word under six letters has too many neighbours ("score", "scope") to tell a typo."""
+        target = stem(word.lower())
+        if len(word) < 6:
+            return False
+        most = 2 if len(word) >= 9 and len(target) >= 7 else 1
+        close = difflib.get_close_matches(target, self.vocabulary(), n=5, cutoff=0.7)
+        return any(t != target and typo_distance(t, target) <= most and self.search(t, 1, groups) for t in close)
+
+    def vocabulary(self) -> list[str]:
+        """Every term (stem) of the index, read again at most every DF_TTL_S."""
+        read_at, terms = self._vocabulary
+        if time.monotonic() - read_at > DF_TTL_S:
+            terms = [t for (t,) in self._db().execute("SELECT term FROM chunks_vocab")]
+            self._vocabulary = (time.monotonic(), terms)
+        return terms
 
     def count(self) -> int:
         return int(self._db().execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0])

@@ -12,7 +12,8 @@ and the retrieval parts it splits into.
   10-Q", "Apple's", "latest report"): those scope the search, and as search words they match
   cover pages and certifications instead of the passage that holds the answer.
 - A proper name the question is about ("Alphabet") that no readable passage contains means the
-  documents cannot answer it: `absent` lists such names.
+  documents cannot answer it: `absent` lists such names. So does a word of the topic that no readable
+  passage contains, nor a close spelling of ("the procedure for requesting a sabbatical"): `unknown`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from retrieval.facts import dates, names
+from retrieval.focus import question_words, topic_clauses
 from retrieval.lexical import stem
 from retrieval.text import STOPWORDS
 
@@ -128,12 +130,13 @@ class QuestionPlan:
     topic: str
     parts: tuple[Part, ...]
     yes_no_first: bool = False  # "Did X …, and if so, what …": say yes or no, then the value
-    absent: tuple[str, ...] = ()  # proper names the question is about that no readable passage contains
+    absent: tuple[str, ...] = ()  # proper names the question is about that no readable passage or named document's name contains
     named_docs: tuple[str, ...] = field(default=())
     missing_period: str = ""  # the period asked for, when none of the named documents covers it ("Q4 2023")
     dates: tuple[str, ...] = ()  # full dates the question names ("March 30, 2024"): the passages must hold one
     share: bool = False  # "what percentage of revenue did Services contribute": the part's figure and its table's total
     compared: tuple[str, ...] = ()  # "how did operating expenses compare to revenue": the two amounts, each read from its row
+    unknown: tuple[str, ...] = ()  # topic words no readable passage contains (unknown_words), one of each ask at least
 
     @property
     def split(self) -> bool:
@@ -257,11 +260,13 @@ def plan(
     doc_name: Callable[[str], str | None] | None = None,
     name_terms: Callable[[Sequence[str]], set[str]] | None = None,
     present: Callable[[str], bool] | None = None,
+    spelled_like: Callable[[str], bool] | None = None,
     max_parts: int = MAX_PARTS,
 ) -> QuestionPlan:
     """Analyse `question`. The callables come from the index: `named(text)` → the documents a text
     names (readable by the asker); `doc_name(doc_id)` → its name; `name_terms(docs)` → the stems of
-    their names; `present(word)` → does any readable passage contain the word."""
+    their names; `present(word)` → does any readable passage contain the word; `spelled_like(word)`
+    → does one contain a word spelled almost like it (a typo is not a word the documents lack)."""
     kind, yes_no_first = answer_kind(question)
     docs = named(scoping_text(question)) if named is not None else []
     missing_period = ""
@@ -310,10 +315,66 @@ def plan(
         topics[1] += f" {topics[0]}" if BACK_REFERENCE.search(sides[1]) else ""
         parts = tuple(Part(parts[0].docs, label, topic=t) for label, t in zip(labels, topics))
     absent: tuple[str, ...] = ()
-    if present is not None:
-        absent = tuple(n for n in subject_names(question) if not present(n))
+    if present is not None:  # a name that names a document found ("AAPL") is not absent, whatever its text says
+        absent = tuple(n for n in subject_names(question) if not present(n) and stem(n.lower()) not in terms)
+    unknown = unknown_words(topic, present, spelled_like) if present is not None else ()
     return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs), missing_period, tuple(asked_dates(question)),
-                        share, compared)
+                        share, compared, unknown)
+
+
+# Words a question asks with rather than about ("can you tell me …", "has anyone else measured …",
+# "how far can one trust …", "how many days do employees get"): that the documents never use them
+# says nothing. So are common verbs (a small corpus need not use "get"), forms in -ly, -ed and -ing
+# ("mentioned", "regarding"), which name no thing, and a possessive ("multhopp's method"), which
+# names an owner: names are `absent`'s.
+_VERBS = """be have do say get make go know take see come think look want give use find tell ask work seem feel try
+    leave call need become put mean keep let begin show hear play run move like live believe hold bring happen write
+    provide sit stand lose pay meet include continue set learn change lead understand watch follow stop create speak
+    read allow add spend grow open walk win offer remember love consider appear buy wait serve send expect build stay
+    fall cut reach remain suggest raise pass sell require report decide pull return explain hope develop carry break
+    receive agree support hit produce cover catch draw choose cause point place close involve increase apply fill
+    handle deal claim contribute trust help plan manage affect matter owe cost earn relate correlate connect align
+    link tie compare""".split()
+ASKING = frozenset(
+    [*_VERBS, *(v + "s" for v in _VERBS), *"""does has had did got made took went came saw knew thought gave found told felt
+    left kept began brought held wrote stood lost paid met led understood spoke grew won bought sent built fell broke
+    chose caught drew ran sat sold spent rose shown grown known given taken done seen gone written chosen broken
+    begun goes please wondering gist brief summary overview detail details information info
+    behind aside away back forward ahead apart together along around instead also already still yet ever even
+    anyone anybody someone somebody anything something everyone everybody everything else virtue""".split()]
+)
+ASKING_FORM = re.compile(r"(?:ly|ed|ing)$")
+TOPIC_TOKEN = re.compile(r"[A-Za-z]+(?:[-'’][A-Za-z]+)*")
+
+
+def unknown_words(topic: str, present: Callable[[str], bool], spelled_like: Callable[[str], bool] | None = None) -> tuple[str, ...]:
+    """The topic's words that no readable passage contains nor one spelled almost like it, when
+    every ask of the topic (focus.topic_clauses: "sabbaticals or unpaid leave" asks two) has one:
+    the documents never speak of "sabbatical", so no passage about requesting leave answers "the
+    procedure for requesting a sabbatical". Names are `absent`'s (capitalised words past the first);
+    a word of a hyphenated compound counts as found when another of its words is ("data-centric");
+    a word with an equivalent the documents use counts as that ("spending" as "expense")."""
+    found: dict[str, bool] = {}
+
+    def known(word: str) -> bool:
+        if word not in found:
+            found[word] = present(word) or (spelled_like is not None and spelled_like(word))
+        return found[word]
+
+    def unknown_in(clause: str) -> list[str]:
+        out = []
+        for i, token in enumerate(TOPIC_TOKEN.findall(clause)):
+            if (i and token[0].isupper()) or re.search(r"['’]s?$", token) or token.lower() in ASKING or ASKING_FORM.search(token.lower()):
+                continue
+            pieces = token.lower().split("-")
+            words = [w for piece in pieces for w in question_words(piece)]
+            if words and not any(known(w) for w in words):
+                out.append(token.lower())
+        return out
+
+    clauses = topic_clauses(topic) or [topic]
+    each = [unknown_in(c) for c in clauses]
+    return tuple(dict.fromkeys(w for words in each for w in words)) if all(each) else ()
 
 
 # Questions that set two things side by side to be read together: "how does A relate to B", "what is

@@ -362,3 +362,38 @@ def test_each_side_of_a_relation_is_a_part_searched_for_what_it_is_not_where_it_
     amounts = plan("How did Apple's operating expenses for Q1 2023 compare to its revenue for the same quarter?")
     assert not amounts.split and amounts.compared
     assert not plan("How does Apple's R&D expenditure in the most recent quarter compare to previous quarters?").split
+
+
+@pytest.fixture
+def words_index(tmp_path):
+    from retrieval.lexical import LexicalIndex
+    from retrieval.schema import Chunk
+
+    lex = LexicalIndex(tmp_path / "lexical.sqlite")
+    texts = {"all-staff": ["Leave requests follow the procedure in the HR portal; unpaid leave needs a manager's approval.",
+                           "Data revenue of the business grew; send questions to the address on the intranet.",
+                           "Employees receive 25 days of paid vacation."],
+             "hr": ["Sabbatical requests are reviewed by the HR board."]}
+    lex.upsert([Chunk(id=f"{g}{i}", text=t, source=f"{g}.md", doc_id=g, groups=(g,)) for g, ts in texts.items() for i, t in enumerate(ts)])
+    return lex
+
+
+def unknown(lex, question: str, groups=("all-staff",)) -> tuple[str, ...]:
+    return plan(question, present=lambda word: bool(lex.search(word, 1, list(groups))),
+                spelled_like=lambda word: lex.spelled_like(word, list(groups))).unknown
+
+
+def test_a_topic_word_no_readable_passage_uses_is_known_before_retrieval(words_index):
+    # a passage about requesting leave does not answer how to request a sabbatical
+    assert unknown(words_index, "What is the procedure for requesting a sabbatical?") == ("sabbatical",)
+    # readable passages only: the HR group's passage uses it, and then a typo of it is no unknown word
+    assert unknown(words_index, "What is the procedure for requesting a sabbatical?", groups=("hr", "all-staff")) == ()
+    assert unknown(words_index, "What is the procedure for requesting a sabatical?", groups=("hr", "all-staff")) == ()
+    # a word that is not a typo of a word the passages use ("dress" is not "address")
+    assert unknown(words_index, "What is the dress code of the business?") == ("dress", "code")
+
+
+def test_words_that_ask_rather_than_name_and_answerable_asks_are_not_unknown(words_index):
+    assert unknown(words_index, "Can you tell me how many days of paid vacation employees get?") == ()
+    assert unknown(words_index, "Has anyone mentioned the revenue of the data-centric business?") == ()  # one word of the compound is used
+    assert unknown(words_index, "What is the policy on sabbaticals or unpaid leave?") == ()  # the second ask can be answered

@@ -184,7 +184,7 @@ def test_money_is_not_an_answer_to_how_many(test_settings):
     assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
         {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "| Widget revenue | 4,120 | 3,870 |", "value": "$4,120"}]}
     )
-    answer = assistant.ask("How many widget revenue units were sold in the year ended March 31, 2023?", groups=["all-staff"])
+    answer = assistant.ask("How many widgets were sold in the year ended March 31, 2023?", groups=["all-staff"])
     assert answer.refused and "where a count was asked" in json.dumps(answer.details)
 
 
@@ -1035,3 +1035,18 @@ def test_a_question_relating_two_things_searches_each_and_answers_each_on_its_ow
         "- Reserves set aside for these liabilities: As of September 30, 2023, we accrued aggregate legal liabilities of $264 million. [2]",
     ]
     assert [c.chunk_id for c in answer.citations] == ["Q3-0", "Q3-1"]
+
+
+def test_a_question_about_what_no_readable_passage_names_is_refused_before_the_model(test_settings):
+    """"Salesforce's … in its Q2 2023 10-Q": the period names filings, but none of another company;
+    "how is travel for a sabbatical requested": passages on requesting travel do not speak of
+    sabbaticals. Both are refused with the reason, without a prompt."""
+    def no_prompt(messages, json_schema=None):
+        raise AssertionError("the model was asked")
+
+    q2 = _acquisitions_filing("Q2", ("Revenue", "Revenue allocated to remaining performance obligations was $717 million."))
+    assistant = table_assistant(test_settings, no_prompt, *q2)
+    other = assistant.ask("What was Salesforce's remaining performance obligation in its Q2 2023 10-Q?", groups=["all-staff"])
+    assert other.refused and other.details["reason"] == "no document available to you mentions Salesforce"
+    never = assistant.ask("How is travel for a sabbatical requested?", groups=["all-staff"])
+    assert never.refused and never.details["reason"] == "no passage available to you mentions 'sabbatical'"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.answering import read_guarded, render_documents, split_sentences, stream_timing
-from retrieval.checks import Checked, check, locate, nil_verdict, render
+from retrieval.checks import Checked, check, locate, nil_verdict, quarters, render
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
     FIGURE,
@@ -157,6 +157,11 @@ class Composer:
             return self._refusal(emit, started, details, [], Usage(), retrieve_ms)
         if the_plan.dates and not any(date_in(d, s.chunk.text) for s, _ in gathered for d in dates(" ; ".join(the_plan.dates))):
             details["reason"] = f"no passage available to you mentions {the_plan.dates[0]}"
+            return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
+        if the_plan.fiscal and not any(set(the_plan.fiscal) & quarters(s.chunk.text) for s, _ in gathered):
+            # "the fourth quarter of fiscal year 2024": the passages found speak of other quarters
+            quarter, year = the_plan.fiscal[0]
+            details["reason"] = f"no passage available to you mentions Q{quarter} of fiscal {year}"
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         contexts = [scored for scored, _ in gathered]
         shown = [text for _, text in gathered]

@@ -137,6 +137,7 @@ class QuestionPlan:
     share: bool = False  # "what percentage of revenue did Services contribute": the part's figure and its table's total
     compared: tuple[str, ...] = ()  # "how did operating expenses compare to revenue": the two amounts, each read from its row
     unknown: tuple[str, ...] = ()  # topic words no readable passage contains (unknown_words), one of each ask at least
+    fiscal: tuple[tuple[int, int], ...] = ()  # fiscal quarters named ("Q4 fiscal 2024" → (4, 2024)): the passages must name one
 
     @property
     def split(self) -> bool:
@@ -233,6 +234,18 @@ def asked_dates(question: str) -> list[str]:
     return [d.text for d in dates(question) if d.day]
 
 
+FISCAL_QUARTER = re.compile(r"\b(first|second|third|fourth)\s+quarter\s+of\s+fiscal\s+(?:year\s+)?(\d{4})\b"
+                            r"|\bQ([1-4])\s*(?:FY|fiscal(?:\s+year)?)\s*(\d{4})\b", re.I)
+
+
+def asked_fiscal_quarters(question: str) -> list[tuple[int, int]]:
+    """(quarter, fiscal year) pairs a question names in a company's own calendar: "the fourth quarter of
+    fiscal year 2024", "Q2 fiscal 2024", "Q1 FY2024". A filing's name says the calendar quarter it
+    ended in, not the fiscal one, so only its text can tell whether it covers them."""
+    return [(int(ORDINAL_QUARTER[m.group(1).lower()][1]), int(m.group(2))) if m.group(1) else (int(m.group(3)), int(m.group(4)))
+            for m in FISCAL_QUARTER.finditer(question)]
+
+
 def asked_periods(question: str) -> set[tuple[int, int]]:
     """(year, quarter) pairs a question names: "Q3 2022", "2023 Q1", "the second quarter of 2023"."""
     found = {(int(m.group(1) or m.group(4)), int(m.group(2) or m.group(3))) for m in DOC_PERIOD.finditer(question)}
@@ -319,7 +332,7 @@ def plan(
         absent = tuple(n for n in subject_names(question) if not present(n) and stem(n.lower()) not in terms)
     unknown = unknown_words(topic, present, spelled_like) if present is not None else ()
     return QuestionPlan(question, kind, topic, parts, yes_no_first, absent, tuple(docs), missing_period, tuple(asked_dates(question)),
-                        share, compared, unknown)
+                        share, compared, unknown, tuple(dict.fromkeys(asked_fiscal_quarters(question))))
 
 
 # Words a question asks with rather than about ("can you tell me …", "has anyone else measured …",

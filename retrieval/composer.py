@@ -72,6 +72,7 @@ COMPARED_ROW_MATCH = 0.9
 RANK_CANDIDATES = 40  # fused passages the passage ranker re-scores (retrieval.passage_ranker = "learned")
 RANK_ROWS = 10  # and passages brought in for a table row naming the topic, unranked by fusion
 RANK_ROW_MATCH = 0.3
+FISCAL_CANDIDATES = 20  # passages the words of an asked fiscal quarter find, read for it
 INSTANCES_SHOWN = 2  # sentences naming an instance shown per part for an existence question (retrieval/instances.py)
 
 
@@ -158,8 +159,8 @@ class Composer:
         if the_plan.dates and not any(date_in(d, s.chunk.text) for s, _ in gathered for d in dates(" ; ".join(the_plan.dates))):
             details["reason"] = f"no passage available to you mentions {the_plan.dates[0]}"
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
-        if the_plan.fiscal and not any(set(the_plan.fiscal) & quarters(s.chunk.text) for s, _ in gathered):
-            # "the fourth quarter of fiscal year 2024": the passages found speak of other quarters
+        if the_plan.fiscal and not self._names_fiscal_quarter(the_plan, groups, [s.chunk for s, _ in gathered]):
+            # "the fourth quarter of fiscal year 2024": no passage of the documents speaks of that quarter
             quarter, year = the_plan.fiscal[0]
             details["reason"] = f"no passage available to you mentions Q{quarter} of fiscal {year}"
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
@@ -557,6 +558,20 @@ class Composer:
         """The passage that follows `chunk` in its document, when the reader may see it."""
         ids = self.assistant.store.ids_at(chunk.doc_id, chunk.chunk_index + 1)
         return next(iter(self._readable(ids, groups)), None)
+
+    def _names_fiscal_quarter(self, the_plan: QuestionPlan, groups: Sequence[str], found: Sequence) -> bool:
+        """Does a passage found, or one of the named documents' (or of everything readable) that
+        the words of the quarter find, name a fiscal quarter the question asks for? A table of "Three
+        Months Ended April 30, 2023" is NVIDIA's first quarter of fiscal 2024; the text around it says so."""
+        asked = set(the_plan.fiscal)
+        if any(asked & quarters(chunk.text) for chunk in found):
+            return True
+        if self.assistant.lexical is None:
+            return True
+        ordinal = {1: "first", 2: "second", 3: "third", 4: "fourth"}
+        words = " ".join(f"{ordinal[q]} quarter fiscal {y}" for q, y in asked)
+        hits = self.assistant.lexical.search(words, FISCAL_CANDIDATES, list(groups), docs=the_plan.named_docs or None)
+        return any(asked & quarters(chunk.text) for chunk in self._readable([cid for cid, _ in hits], groups))
 
     def _using_topic(self, topic: str, groups: Sequence[str], docs) -> list:
         """The passages of the named documents that use the topic's words most (BM25), up to ROW_CANDIDATES."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
 from retrieval.focus import ASKS_CHANGE, SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding, share_table, table_cells
+from retrieval.questions import asked_fiscal_quarters
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
@@ -235,6 +236,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             # were 2,500 million") is unchecked, so it is not shown as the document's; the value is
             out.repaired.append(f"{scaled!r}: its quote states what document {doc} does not; the value alone is shown")
             sentence = _line_of(scaled, document) or scaled
+        if other := other_fiscal_quarter(f"{sentence} {fact.quote}", question):
+            out.dropped.append(f"{scaled!r}: its sentence states {other}, not the quarter asked")
+            continue
         out.facts.append(Fact(doc, sentence, scaled, about))
     topic = set(question_terms(question))
     for point in draft.points:
@@ -271,6 +275,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         ):  # not the passage's own sentence: its words echo the question, the passage's figure is about something else
             out.dropped.append(f"point {point.text[:60]!r}: its figures stand in the passage beside something else")
             continue
+        if other := other_fiscal_quarter(point.text, question):
+            out.dropped.append(f"point {point.text[:60]!r}: it states {other}, not the quarter asked")
+            continue
         out.points.append(Point(doc, without_cut_sentence(point.text.strip())))
     if (verdict := nil_verdict(out.verdict, out.facts)) != out.verdict:
         out.repaired.append(f"{out.verdict!r} → {verdict!r}: the asked period's cells are nil")
@@ -279,6 +286,18 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         out.dropped.append(f"{out.verdict!r} without a supported fact")
         out.unbacked, out.verdict = out.verdict, None
     return out
+
+
+def other_fiscal_quarter(text: str, question: str) -> str | None:
+    """The fiscal quarter a statement names when the question asks for other ones: "Gaming revenue
+    for the second quarter of fiscal year 2024 was $2.49 billion" says nothing of the fourth. None
+    when the question names no fiscal quarter, or the statement names none or one asked."""
+    asked = set(asked_fiscal_quarters(question))
+    said = asked_fiscal_quarters(text) if asked else []
+    if not said or asked & set(said):
+        return None
+    quarter, year = said[0]
+    return f"Q{quarter} of fiscal {year}"
 
 
 MISCOPIED_WORDS = 3

@@ -1054,11 +1054,14 @@ def test_a_question_about_what_no_readable_passage_names_is_refused_before_the_m
 
 def test_a_fiscal_quarter_no_passage_names_is_refused_and_one_a_passage_names_is_answered(test_settings):
     """A filing's name gives the calendar quarter; whether it covers "the fourth quarter of fiscal year
-    2024" only its text can say."""
-    q2 = _acquisitions_filing("Q2", ("Revenue", "Gaming revenue for the second quarter of fiscal year 2024 was $2.49 billion."))
+    2024" only its text can say. A figure stated for another fiscal quarter is no answer."""
+    q2 = _acquisitions_filing("Q2", ("Revenue", "Gaming revenue for the second quarter of fiscal year 2024 was $2.49 billion."),
+                              ("Outlook", "We expect sales to China to decline in the fourth quarter of fiscal year 2024."))
     facts = {"facts": [{"doc": 1, "quote": "Gaming revenue for the second quarter of fiscal year 2024 was $2.49 billion.", "value": "$2.49 billion"}]}
     assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps(facts), *q2)
+    never = assistant.ask("What was Widgetco's Gaming revenue in the third quarter of fiscal year 2024?", groups=["all-staff"])
+    assert never.refused and never.details["reason"] == "no passage available to you mentions Q3 of fiscal 2024"
     other = assistant.ask("What was Widgetco's Gaming revenue in the fourth quarter of fiscal year 2024?", groups=["all-staff"])
-    assert other.refused and other.details["reason"] == "no passage available to you mentions Q4 of fiscal 2024"
+    assert other.refused and "states Q2 of fiscal 2024, not the quarter asked" in other.details["reason"]
     asked = assistant.ask("What was Widgetco's Gaming revenue in Q2 fiscal 2024?", groups=["all-staff"])
     assert not asked.refused and "$2.49 billion" in asked.answer

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import ASKS_CHANGE, SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding, share_table, table_cells
+from retrieval.focus import ASKS_CHANGE, COMPACT_PERIOD, SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding, share_table, table_cells
 from retrieval.questions import asked_fiscal_quarters
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
@@ -148,6 +148,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             continue
         if (bare := WRAPPED.sub("", fact.value.strip())) != fact.value.strip():  # "{98,024}": the form's braces, not the value's
             fact = Fact(fact.doc, fact.quote, bare, fact.about)
+        if COMPACT_PERIOD.fullmatch(fact.value.strip(" .")) and fact.value.strip(" .") not in question:
+            out.dropped.append(f"{fact.value!r}: a column of the prompt's table, not a value")  # "3M to Sep 2021"
+            continue
         if (BARE_YEAR.match(fact.value) and not ASKS_WHEN.search(question)) or CUT_FIGURE.match(fact.value):
             out.dropped.append(f"{fact.value!r}: not a figure of its own (a year or a cut-off number)")
             continue

@@ -531,6 +531,8 @@ SEPARATOR = re.compile(r"^\|\s*-{3}")
 _PERIODS = [(re.compile(rf"\b{w} Months End(?:ed|ing)\b", re.I), f"{n}M to") for w, n in
             (("Three", 3), ("Six", 6), ("Nine", 9), ("Twelve", 12))]
 _MONTH_DAY = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? (\d{4})\b")
+# A period column as compact_heading writes it ("3M to Sep 2021"): the prompt's, never a document's value.
+COMPACT_PERIOD = re.compile(r"\d{1,2}M to (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}")
 
 
 def compact_heading(row: str) -> str:

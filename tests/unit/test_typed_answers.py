@@ -1065,3 +1065,19 @@ def test_a_fiscal_quarter_no_passage_names_is_refused_and_one_a_passage_names_is
     assert other.refused and "states Q2 of fiscal 2024, not the quarter asked" in other.details["reason"]
     asked = assistant.ask("What was Widgetco's Gaming revenue in Q2 fiscal 2024?", groups=["all-staff"])
     assert not asked.refused and "$2.49 billion" in asked.answer
+
+
+def test_a_period_column_of_the_prompt_is_not_a_value():
+    """The prompt's tables name their columns "3M to Sep 2021"; a form that gives that as the value
+    has said nothing the document states."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Fact
+
+    passage = ScoredChunk(Chunk(id="c", text="[2022 Q3 AMZN › Cash flows]\n| | Three Months Ended September 30, 2021 | 2022 |\n"
+                                             "| --- | --- | --- |\n| Net cash provided by operating activities | 11,325 | 11,422 |",
+                                source="amzn.pdf", doc_id="amzn.pdf", groups=("all-staff",)), 1.0)
+    checked = check(Draft(facts=[Fact(1, "| Net cash provided by operating activities | 11,325 | 11,422 |", "3M to Sep 2021")]), [passage],
+                    "Are there any notable changes in Amazon's cash flows?",
+                    shown=["| | 3M to Sep 2021 | 2022 |\n| --- | --- | --- |\n| Net cash provided by operating activities | 11,325 | 11,422 |"])
+    assert not checked.facts and "not a value" in checked.dropped[0]

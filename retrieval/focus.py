@@ -181,7 +181,8 @@ def _rows(text: str, weights: dict[str, float]):
     heading: set[str] = set()  # the words of the first cell of the table's first row
     in_table = flows = False
     shares: bool | None = False  # the table's rows are shares of a whole; None: below its heading, before its first figures
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         if not line.startswith("|"):
             in_table = False
             continue
@@ -195,8 +196,8 @@ def _rows(text: str, weights: dict[str, float]):
             continue
         if shares is None and _has_figures(line):
             shares = _percent_only(line)
-        if not got or not NUMBER_CELL.search(line):
-            continue
+        if not got or not NUMBER_CELL.search(line) or (i + 1 < len(lines) and SEPARATOR.match(lines[i + 1])):
+            continue  # (a heading row's digits are its columns' dates: "| Cash flows | Three Months Ended September 30, 2021 |")
         share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys() - ROW_FILLER)
         share += HEADING_SHARE * sum(w for t, w in weights.items() if t in heading and t not in got) / total
         share += TOTAL_FIRST if TOTAL_LABEL.match(label) else 0.0

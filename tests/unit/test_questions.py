@@ -397,3 +397,13 @@ def test_words_that_ask_rather_than_name_and_answerable_asks_are_not_unknown(wor
     assert unknown(words_index, "Can you tell me how many days of paid vacation employees get?") == ()
     assert unknown(words_index, "Has anyone mentioned the revenue of the data-centric business?") == ()  # one word of the compound is used
     assert unknown(words_index, "What is the policy on sabbaticals or unpaid leave?") == ()  # the second ask can be answered
+
+
+def test_a_tables_heading_row_is_not_one_of_its_rows():
+    # the heading's digits are its columns' dates, not figures: "Cash flow information" is no cash flow
+    from retrieval.focus import best_row, term_weights
+
+    text = ("[2022 Q3 AMZN › Liquidity]\n| Cash flow information is as follows (in millions): | Three Months Ended September 30, 2021 | 2022 |\n"
+            "| --- | --- | --- |\n| Net cash provided by (used in) operating activities | 11,325 | 11,422 |")
+    weights = term_weights("cash flows information", lambda words: {w: 1 for w in words}, 100)
+    assert best_row(text, weights)[1].startswith("| Net cash provided")

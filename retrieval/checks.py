@@ -631,6 +631,8 @@ def with_scale(value: str, quote: str, passage: str) -> str:
     found = quantities(value)
     if len(found) != 1 or found[0].scaled or found[0].percent:
         return value
+    if re.search(re.escape(found[0].text) + r"\)?\s*(?:thousand|million|billion)s?\b", value, re.I):
+        return value  # "(19,686) million": a negative figure the form already scaled
     row = row_holding(passage, found[0].text)
     if not found[0].currency and row and share_table(passage, row):
         return value.replace(found[0].text, f"{found[0].text}%", 1)  # its "%" stands on the table's first row only

@@ -245,6 +245,14 @@ def test_a_per_share_figure_keeps_its_own_unit():
     assert with_scale("4,120", "| Revenue | 4,120 | 3,870 |", passage) == "4,120 million"
 
 
+def test_a_negative_figure_the_form_scaled_is_not_scaled_again():
+    from retrieval.checks import with_scale
+
+    passage = "(In millions)\n| | 2023 | 2022 |\n| --- | --- | --- |\n| Free cash flow | $ (19,686) | $ (23,487) |"
+    assert with_scale("(19,686) million", "| Free cash flow | $ (19,686) |", passage) == "(19,686) million"
+    assert with_scale("(19,686)", "| Free cash flow | $ (19,686) |", passage) == "($19,686 million)"
+
+
 def _quarterly(quarter: str, end: str, revenue: str, prior: str) -> list[Chunk]:
     source = f"filings/2023 {quarter} Widgetco.pdf"
     table = Chunk(

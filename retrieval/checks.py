@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import ASKS_CHANGE, COMPACT_PERIOD, SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding, share_table, table_cells
+from retrieval.focus import (ASKS_CHANGE, COMPACT_PERIOD, SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding,
+                             share_table, spelled_out, table_cells)
 from retrieval.questions import asked_fiscal_quarters
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
@@ -281,7 +282,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if other := other_fiscal_quarter(point.text, question):
             out.dropped.append(f"point {point.text[:60]!r}: it states {other}, not the quarter asked")
             continue
-        out.points.append(Point(doc, without_cut_sentence(point.text.strip())))
+        out.points.append(Point(doc, spelled_out(without_cut_sentence(point.text.strip()), passages[doc - 1])))
     if (verdict := nil_verdict(out.verdict, out.facts)) != out.verdict:
         out.repaired.append(f"{out.verdict!r} → {verdict!r}: the asked period's cells are nil")
         out.verdict = verdict

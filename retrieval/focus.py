@@ -536,6 +536,22 @@ _MONTH_DAY = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-
 COMPACT_PERIOD = re.compile(r"\d{1,2}M to (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}")
 
 
+_COMPACT_PARTS = re.compile(r"\b(?:the )?(3|6|9|12)M to (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4})\b", re.I)
+_LENGTHS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
+
+
+def spelled_out(text: str, passage: str) -> str:
+    """`text` with the prompt's compact period columns ("3M to Oct 2023", which a model copies into its
+    sentences) as the passage writes them ("the three months ended October 29, 2023"), or in words
+    ("the three months to Oct 2023") when no heading of the passage spells that period out."""
+    def one(m: re.Match) -> str:
+        length, month, year = _LENGTHS[m.group(1)], m.group(2).capitalize(), m.group(3)
+        found = re.search(rf"\b{length} Months End(?:ed|ing)\s+({month}[a-z]*\.? \d{{1,2}},? {year})\b", passage, re.I)
+        return f"the {length} months ended {found.group(1)}" if found else f"the {length} months to {month} {year}"
+
+    return _COMPACT_PARTS.sub(one, text)
+
+
 def compact_heading(row: str) -> str:
     """A table's heading row in fewer tokens for the prompt ("Three Months Ended July 1, 2023" →
     "3M to Jul 2023"): the model only needs to tell the columns apart; what a value's column is

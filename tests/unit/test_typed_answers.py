@@ -1089,3 +1089,19 @@ def test_a_period_column_of_the_prompt_is_not_a_value():
                     "Are there any notable changes in Amazon's cash flows?",
                     shown=["| | 3M to Sep 2021 | 2022 |\n| --- | --- | --- |\n| Net cash provided by operating activities | 11,325 | 11,422 |"])
     assert not checked.facts and "not a value" in checked.dropped[0]
+
+
+def test_a_point_speaks_of_periods_as_the_document_does_not_as_the_prompts_table_headings():
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    passage = ScoredChunk(Chunk(id="c", text="[2023 Q3 NVDA › Operating expenses]\n(In millions)\n| | Three Months Ended October 29, 2023 | "
+                                             "Nine Months Ended October 30, 2022 |\n| --- | --- | --- |\n| Research and development | 2,294 | 5,387 |",
+                                source="nvda.pdf", doc_id="nvda.pdf", groups=("all-staff",)), 1.0)
+    shown = "(In millions)\n| | 3M to Oct 2023 | 9M to Oct 2022 |\n| --- | --- | --- |\n| Research and development | 2,294 | 5,387 |"
+    checked = check(Draft(points=[Point(1, "Research and development expenses were 2,294 million in the 3M to Oct 2023 period "
+                                          "and 5,387 million in 9M to Oct 2022.")]), [passage],
+                    "What were NVIDIA's research and development expenses?", shown=[shown])
+    assert checked.points[0].text == ("Research and development expenses were 2,294 million in the three months ended October 29, 2023 "
+                                      "period and 5,387 million in the nine months ended October 30, 2022.")

@@ -47,7 +47,12 @@ def write_results(name: str, doc: dict[str, Any]) -> Path:
     """Print the JSON document and keep it under eval/bench/results/<name>-<timestamp>.json."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     doc = {"benchmark": name, "at": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine(), **doc}
-    path = RESULTS / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    path = RESULTS / f"{name}-{stamp}.json"
+    n = 1
+    while path.exists():  # two results in one second (merge_rows run twice) must not overwrite each other
+        n += 1
+        path = RESULTS / f"{name}-{stamp}-{n}.json"
     path.write_text(json.dumps(doc, indent=2))
     print(json.dumps(doc, indent=2))
     return path

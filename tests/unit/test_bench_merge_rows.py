@@ -24,3 +24,13 @@ def test_rows_asked_again_replace_the_full_runs_and_the_moves_are_listed(tmp_pat
     assert rows[0]["correct"] is True and rows[1]["correct"] is True
     assert source == {"a": "again.rows.jsonl"}
     assert moved == [{"id": "a", "correct": [False, True], "refused": [True, False]}]
+
+
+def test_two_results_written_in_one_second_are_both_kept(tmp_path, monkeypatch):
+    import eval.bench.common as common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    monkeypatch.setattr(common.time, "strftime", lambda fmt, *a: "20261205-202635" if "%H" in fmt and "-" in fmt else "2026-12-05T20:26:35")
+    first = common.write_results("answers", {"label": "report"})
+    second = common.write_results("answers", {"label": "dev"})
+    assert first != second and {p.name for p in tmp_path.iterdir()} == {"answers-20261205-202635.json", "answers-20261205-202635-2.json"}

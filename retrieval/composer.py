@@ -45,7 +45,9 @@ from retrieval.focus import (
     table_intro,
     table_cells,
     term_weights,
+    text_terms,
     total_row,
+    uses_term,
 )
 from retrieval.instances import asked_any, heads, instance_sentences, names_instance
 from retrieval.passage_ranker import Query
@@ -132,9 +134,6 @@ class Composer:
         if the_plan.absent and the_plan.absent[0] == _first_name(query):  # "Salesforce's … in its Q2 2023 10-Q"
             details["reason"] = f"no document available to you mentions {the_plan.absent[0]}"
             return self._refusal(emit, started, details, [], Usage(), 0.0)
-        if the_plan.unknown:  # "the procedure for requesting a sabbatical": no passage speaks of sabbaticals
-            details["reason"] = f"no passage available to you mentions {the_plan.unknown[0]!r}"
-            return self._refusal(emit, started, details, [], Usage(), 0.0)
         if the_plan.missing_period:
             details["reason"] = f"no document available to you covers {the_plan.missing_period}"
             return self._refusal(emit, started, details, [], Usage(), 0.0)
@@ -158,6 +157,11 @@ class Composer:
             return self._refusal(emit, started, details, [], Usage(), retrieve_ms)
         if the_plan.dates and not any(date_in(d, s.chunk.text) for s, _ in gathered for d in dates(" ; ".join(the_plan.dates))):
             details["reason"] = f"no passage available to you mentions {the_plan.dates[0]}"
+            return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
+        if unknown := _unnamed(the_plan.unknown, [s.chunk for s, _ in gathered]):
+            # "the procedure for requesting a sabbatical": no passage speaks of sabbaticals, nor is one's
+            # document, section or sheet named for them ("IT equipment catalogue" is a sheet's name)
+            details["reason"] = f"no passage available to you mentions {unknown[0]!r}"
             return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
         if the_plan.fiscal and not self._names_fiscal_quarter(the_plan, groups, [s.chunk for s, _ in gathered]):
             # "the fourth quarter of fiscal year 2024": no passage of the documents speaks of that quarter
@@ -877,6 +881,15 @@ def _closest_sentences(contexts: Sequence[ScoredChunk], owner: Sequence[int], re
         taken[part] = taken.get(part, 0) + 1
         points.append(Point(doc, sentence))
     return points
+
+
+def _unnamed(words: Sequence[str], chunks: Sequence) -> list[str]:
+    """Of `words` no readable passage uses (questions.unknown_words), those that no passage found is
+    named by either: its document's name, its section path or its page label (a sheet's name)."""
+    if not words:
+        return []
+    names = text_terms(" ".join(f"{c.source} {c.section} {c.page if isinstance(c.page, str) else ''}" for c in chunks))
+    return [w for w in words if not any(uses_term(t, names) for t in question_terms(w))]
 
 
 def _first_name(question: str) -> str | None:

@@ -1105,3 +1105,15 @@ def test_a_point_speaks_of_periods_as_the_document_does_not_as_the_prompts_table
                     "What were NVIDIA's research and development expenses?", shown=[shown])
     assert checked.points[0].text == ("Research and development expenses were 2,294 million in the three months ended October 29, 2023 "
                                       "period and 5,387 million in the nine months ended October 30, 2022.")
+
+
+def test_a_word_that_names_a_passages_sheet_or_section_is_no_unknown_word(test_settings):
+    """"Which laptop is in the IT equipment catalogue?": the catalogue is a sheet's name, the page label
+    of its rows, not a word of their text."""
+    sheet = Chunk(id="sheet-1", text="[equipment]\n| Item | Model |\n| --- | --- |\n| Standard laptop | Dell Latitude 7450 |",
+                  source="operations/equipment.xlsx", doc_id="operations/equipment.xlsx", page="IT equipment catalogue",
+                  groups=("all-staff",))
+    form = {"facts": [{"doc": 1, "quote": "| Standard laptop | Dell Latitude 7450 |", "value": "Dell Latitude 7450"}]}
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps(form), sheet)
+    answer = assistant.ask("Which laptop is in the IT equipment catalogue?", groups=["all-staff"])
+    assert not answer.refused and "Dell Latitude 7450" in answer.answer

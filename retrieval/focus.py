@@ -179,6 +179,7 @@ def _rows(text: str, weights: dict[str, float]):
     if not total:
         return
     heading: set[str] = set()  # the words of the first cell of the table's first row
+    columns: set[str] = set()  # the words of its other cells, when it is a heading row
     in_table = flows = False
     shares: bool | None = False  # the table's rows are shares of a whole; None: below its heading, before its first figures
     lines = text.splitlines()
@@ -191,6 +192,12 @@ def _rows(text: str, weights: dict[str, float]):
         if not in_table:
             in_table, heading, shares = True, got, False
             flows = bool(CASH_FLOWS.search(label)) and "cash" not in weights
+            # the other cells of a heading row name what its columns hold ("| City | Lodging cap per night |
+            # Meals and incidentals per day |": the New York row holds New York's meals allowance), as fully
+            # as the row's label: a cell is named by its row and its column
+            # (a period's column, "Year Ended March 31, 2023", says when, not what)
+            columns = set(question_terms(" ".join(c for c in table_cells(line)[1:] if not YEAR.search(c) and not PERIOD_WORDS.search(c)))
+                          ) if i + 1 < len(lines) and SEPARATOR.match(lines[i + 1]) else set()
         if SEPARATOR.match(line):
             shares = None  # the first row with figures below the heading says
             continue
@@ -200,6 +207,7 @@ def _rows(text: str, weights: dict[str, float]):
             continue  # (a heading row's digits are its columns' dates: "| Cash flows | Three Months Ended September 30, 2021 |")
         share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys() - ROW_FILLER)
         share += HEADING_SHARE * sum(w for t, w in weights.items() if t in heading and t not in got) / total
+        share += sum(w for t, w in weights.items() if t in columns and t not in got and t not in heading) / total
         share += TOTAL_FIRST if TOTAL_LABEL.match(label) else 0.0
         yield share - (SECOND_CHOICE if shares or _percent_only(line) else 0.0) - (SECOND_CHOICE if flows else 0.0), line
 
@@ -210,6 +218,7 @@ def table_cells(row: str) -> list[str]:
 
 
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+PERIOD_WORDS = re.compile(r"\b(?:months?|quarters?|year|years|ended|ending|weeks?|fiscal|YTD|Q[1-4])\b", re.I)
 
 
 def current_value(text: str, row: str) -> str | None:

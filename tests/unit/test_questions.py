@@ -407,3 +407,13 @@ def test_a_tables_heading_row_is_not_one_of_its_rows():
             "| --- | --- | --- |\n| Net cash provided by (used in) operating activities | 11,325 | 11,422 |")
     weights = term_weights("cash flows information", lambda words: {w: 1 for w in words}, 100)
     assert best_row(text, weights)[1].startswith("| Net cash provided")
+
+
+def test_a_row_is_named_by_its_label_and_by_its_columns_headings():
+    # "the meals allowance in New York": the New York row, in a table whose column says "Meals and incidentals"
+    from retrieval.focus import row_match, term_weights
+
+    text = ("| City | Lodging cap per night | Meals and incidentals per day |\n| --- | --- | --- |\n"
+            "| London | GBP 220 | GBP 75 |\n| New York | USD 325 | USD 92 |")
+    weights = term_weights("meals and incidentals allowance in New York", lambda words: {w: 1 for w in words}, 100)
+    assert row_match(text, weights) >= 0.5  # a passage whose row names the topic (composer: it leads the figure's passages)

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from retrieval.facts import dates, name_in, names, quantities, same_amount
+from retrieval.text import MARKER
 
 CORRECT_SHARE = 0.5
 YES_NO_QUESTION = re.compile(r"^\s*(did|does|do|is|are|was|were|has|have|had|can|could|will|would|should)\b", re.I)
@@ -144,6 +145,7 @@ def fact_found(fact: KeyFact, answer: str) -> bool:
 def score(question: str, reference: str, answer: str, *, facts: list[KeyFact] | None = None) -> FactScore:
     facts = key_facts(question, reference) if facts is None else facts
     result = FactScore(facts, expects_refusal=expects_refusal(reference, facts))
+    answer = MARKER.sub(" ", answer)  # a citation marker "[1]" states no 1
     result.found = [f for f in facts if fact_found(f, answer)]
     return result
 

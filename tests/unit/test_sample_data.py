@@ -206,3 +206,22 @@ def test_a_golden_figure_is_scored_with_the_unit_its_reference_answer_states():
     assert with_reference_scale("Revenue 1,234 million", "$1,234 million") == "Revenue 1,234 million"
     golden = {q["id"]: q for q in load_questions(["golden"], "all")}
     assert golden["ga-025"]["reference"] == "Total net sales $81,797 million"
+
+
+def test_every_answerable_golden_question_is_scored():
+    """A key fact the extractor reads nothing from (a model code, a one-word place) is matched as
+    written: a wrong answer to such a question counts as wrong, not as unscored."""
+    from types import SimpleNamespace
+
+    from eval.bench.answers import load_questions, score_answer
+
+    golden = [q for q in load_questions(["golden"], "all") if q["answerable"]]
+    for q in golden:
+        wrong = SimpleNamespace(answer="Contoso Hardware supplies it. [1]", refused=False, citations=[], contexts=[], details={},
+                                usage=SimpleNamespace(prompt_tokens=0, completion_tokens=0), to_json=lambda: {"timings": {}})
+        row = score_answer(q, wrong)
+        assert row["scored"] and row["correct"] is False, q["id"]
+    monitor = next(q for q in golden if q["id"] == "ha-005")
+    right = SimpleNamespace(answer="The Dell UltraSharp U2724D 27-inch monitor. [1]", refused=False, citations=[], contexts=[], details={},
+                            usage=SimpleNamespace(prompt_tokens=0, completion_tokens=0), to_json=lambda: {"timings": {}})
+    assert score_answer(monitor, right)["correct"] is True

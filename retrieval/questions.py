@@ -336,7 +336,8 @@ def plan(
 
 
 # Words a question asks with rather than about ("can you tell me …", "has anyone else measured …",
-# "how far can one trust …", "how many days do employees get"): that the documents never use them
+# "how far can one trust …", "how many days do employees get", "how many people does the room
+# hold": a count of persons, which a table calls "capacity"): that the documents never use them
 # says nothing. So are common verbs (a small corpus need not use "get"), forms in -ly, -ed and -ing
 # ("mentioned", "regarding"), which name no thing, and a possessive ("multhopp's method"), which
 # names an owner: names are `absent`'s.
@@ -353,7 +354,7 @@ ASKING = frozenset(
     left kept began brought held wrote stood lost paid met led understood spoke grew won bought sent built fell broke
     chose caught drew ran sat sold spent rose shown grown known given taken done seen gone written chosen broken
     begun goes please wondering gist brief summary overview detail details information info
-    behind aside away back forward ahead apart together along around instead also already still yet ever even
+    people persons person behind aside away back forward ahead apart together along around instead also already still yet ever even
     anyone anybody someone somebody anything something everyone everybody everything else virtue""".split()]
 )
 ASKING_FORM = re.compile(r"(?:ly|ed|ing)$")

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 QUESTIONS = [
     ("How many days in advance must international travel be requested?", ["all-staff"]),
     ("What are the password requirements?", ["all-staff"]),
-    ("What are the salary bands for engineers?", ["all-staff", "hr"]),
+    ("What is the midpoint of the L2 Analyst salary band?", ["all-staff", "hr"]),
 ]
 
 

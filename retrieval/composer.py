@@ -51,7 +51,7 @@ from retrieval.focus import (
 )
 from retrieval.instances import asked_any, heads, instance_sentences, names_instance
 from retrieval.passage_ranker import Query
-from retrieval.questions import EXPLANATION, QuestionPlan, plan, short_name, without_implication
+from retrieval.questions import EXPLANATION, ORDINAL_QUARTER, QuestionPlan, plan, short_name, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
@@ -155,21 +155,22 @@ class Composer:
         if not gathered:
             details["reason"] = "nothing relevant enough was found"
             return self._refusal(emit, started, details, [], Usage(), retrieve_ms)
-        if the_plan.dates and not any(date_in(d, s.chunk.text) for s, _ in gathered for d in dates(" ; ".join(the_plan.dates))):
+        contexts = [scored for scored, _ in gathered]
+        shown = [text for _, text in gathered]
+        passages = [scored.chunk for scored in contexts]
+        if the_plan.dates and not any(date_in(d, c.text) for c in passages for d in dates(" ; ".join(the_plan.dates))):
             details["reason"] = f"no passage available to you mentions {the_plan.dates[0]}"
-            return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
-        if unknown := _unnamed(the_plan.unknown, [s.chunk for s, _ in gathered]):
+            return self._refusal(emit, started, details, contexts, Usage(), retrieve_ms)
+        if unknown := _unnamed(the_plan.unknown, passages):
             # "the procedure for requesting a sabbatical": no passage speaks of sabbaticals, nor is one's
             # document, section or sheet named for them ("IT equipment catalogue" is a sheet's name)
             details["reason"] = f"no passage available to you mentions {unknown[0]!r}"
-            return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
-        if the_plan.fiscal and not self._names_fiscal_quarter(the_plan, groups, [s.chunk for s, _ in gathered]):
+            return self._refusal(emit, started, details, contexts, Usage(), retrieve_ms)
+        if the_plan.fiscal and not self._names_fiscal_quarter(the_plan, groups, passages):
             # "the fourth quarter of fiscal year 2024": no passage of the documents speaks of that quarter
             quarter, year = the_plan.fiscal[0]
             details["reason"] = f"no passage available to you mentions Q{quarter} of fiscal {year}"
-            return self._refusal(emit, started, details, [s for s, _ in gathered], Usage(), retrieve_ms)
-        contexts = [scored for scored, _ in gathered]
-        shown = [text for _, text in gathered]
+            return self._refusal(emit, started, details, contexts, Usage(), retrieve_ms)
         sides = the_plan.sides  # what the model says of one side of a relation answers it
         relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), sides) if weights else None
         # the passages' own sentences stand in for an answer only when they speak to the question as a whole
@@ -572,7 +573,7 @@ class Composer:
             return True
         if self.assistant.lexical is None:
             return True
-        ordinal = {1: "first", 2: "second", 3: "third", 4: "fourth"}
+        ordinal = {int(label[1]): word for word, label in ORDINAL_QUARTER.items()}  # 4 → "fourth"
         words = " ".join(f"{ordinal[q]} quarter fiscal {y}" for q, y in asked)
         hits = self.assistant.lexical.search(words, FISCAL_CANDIDATES, list(groups), docs=the_plan.named_docs or None)
         return any(asked & quarters(chunk.text) for chunk in self._readable([cid for cid, _ in hits], groups))

@@ -538,15 +538,13 @@ def term_overlap(sentence: str, weights: dict[str, float]) -> float:
 SEPARATOR = re.compile(r"^\|\s*-{3}")
 
 
-_PERIODS = [(re.compile(rf"\b{w} Months End(?:ed|ing)\b", re.I), f"{n}M to") for w, n in
-            (("Three", 3), ("Six", 6), ("Nine", 9), ("Twelve", 12))]
-_MONTH_DAY = re.compile(r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2},? (\d{4})\b")
+_LENGTHS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}  # a period's months, as compact headings write them
+_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+_PERIODS = [(re.compile(rf"\b{w} Months End(?:ed|ing)\b", re.I), f"{n}M to") for n, w in _LENGTHS.items()]
+_MONTH_DAY = re.compile(rf"\b({_MONTHS})[a-z]*\.? \d{{1,2}},? (\d{{4}})\b")
 # A period column as compact_heading writes it ("3M to Sep 2021"): the prompt's, never a document's value.
-COMPACT_PERIOD = re.compile(r"\d{1,2}M to (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}")
-
-
-_COMPACT_PARTS = re.compile(r"\b(?:the )?(3|6|9|12)M to (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4})\b", re.I)
-_LENGTHS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
+COMPACT_PERIOD = re.compile(rf"\d{{1,2}}M to (?:{_MONTHS}) \d{{4}}")
+_COMPACT_PARTS = re.compile(rf"\b(?:the )?({'|'.join(_LENGTHS)})M to ({_MONTHS}) (\d{{4}})\b", re.I)
 
 
 def spelled_out(text: str, passage: str) -> str:

@@ -240,7 +240,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             # were 2,500 million") is unchecked, so it is not shown as the document's; the value is
             out.repaired.append(f"{scaled!r}: its quote states what document {doc} does not; the value alone is shown")
             sentence = _line_of(scaled, document) or scaled
-        if other := other_fiscal_quarter(f"{sentence} {fact.quote}", question):
+        if other := other_fiscal_quarter(f"{sentence} {fact.quote} {about}", question):
             out.dropped.append(f"{scaled!r}: its sentence states {other}, not the quarter asked")
             continue
         out.facts.append(Fact(doc, sentence, scaled, about))
@@ -294,14 +294,26 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
 
 def other_fiscal_quarter(text: str, question: str) -> str | None:
     """The fiscal quarter a statement names when the question asks for other ones: "Gaming revenue
-    for the second quarter of fiscal year 2024 was $2.49 billion" says nothing of the fourth. None
-    when the question names no fiscal quarter, or the statement names none or one asked."""
+    for the second quarter of fiscal year 2024 was $2.49 billion" says nothing of the fourth. A
+    statement that names no fiscal quarter but dates its period ("Three Months Ended October 30, 2022")
+    is as plainly about another one when no date it gives can lie in an asked fiscal year: a fiscal
+    year is named for the calendar year it ends in (or, by some companies, begins in), so fiscal 2024's
+    quarters end in 2023, 2024 or 2025. None when the question names no fiscal quarter, or the
+    statement names none, or one asked, or a date that may be in an asked year."""
     asked = set(asked_fiscal_quarters(question))
-    said = asked_fiscal_quarters(text) if asked else []
-    if not said or asked & set(said):
+    if not asked:
         return None
-    quarter, year = said[0]
-    return f"Q{quarter} of fiscal {year}"
+    said = asked_fiscal_quarters(text)
+    if said:
+        if asked & set(said):
+            return None
+        quarter, year = said[0]
+        return f"Q{quarter} of fiscal {year}"
+    ended = [d for d in dates(text) if d.day]
+    years = {y + shift for _, y in asked for shift in (-1, 0, 1)}
+    if not ended or any(d.year in years for d in ended):
+        return None
+    return f"a period ending {ended[0].text} (outside fiscal {' and '.join(sorted({str(y) for _, y in asked}))})"
 
 
 MISCOPIED_WORDS = 3

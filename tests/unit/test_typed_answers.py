@@ -1117,3 +1117,17 @@ def test_a_word_that_names_a_passages_sheet_or_section_is_no_unknown_word(test_s
     assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps(form), sheet)
     answer = assistant.ask("Which laptop is in the IT equipment catalogue?", groups=["all-staff"])
     assert not answer.refused and "Dell Latitude 7450" in answer.answer
+
+
+def test_a_figure_dated_outside_the_asked_fiscal_year_is_no_answer():
+    """"Three Months Ended October 30, 2022" names no fiscal quarter, but no quarter of fiscal 2024
+    ends in 2022: the figure is another period's. A date that may lie in the asked year is kept."""
+    from retrieval.checks import other_fiscal_quarter
+
+    question = "What was NVIDIA's Gaming revenue in the fourth quarter of fiscal year 2024?"
+    assert other_fiscal_quarter("Gaming, Three Months Ended October 30, 2022 | $1,574", question) == \
+        "a period ending October 30, 2022 (outside fiscal 2024)"
+    assert other_fiscal_quarter("Gaming, Three Months Ended January 28, 2024 | $2,865", question) is None
+    assert other_fiscal_quarter("Gaming | October 29, 2023 | October 30, 2022", question) is None  # one date may be asked
+    assert other_fiscal_quarter("Gaming, Three Months Ended October 30, 2022", "What was Gaming revenue in Q3 2022?") is None
+    assert other_fiscal_quarter("Gaming revenue was up 81% from a year ago", question) is None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import (ASKS_CHANGE, COMPACT_PERIOD, SEPARATOR, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding,
+from retrieval.focus import (ASKS_CHANGE, COMPACT_PERIOD, SEPARATOR, SHARE_ROW, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding,
                              share_table, spelled_out, table_cells)
 from retrieval.questions import asked_fiscal_quarters
 from retrieval.schema import ScoredChunk
@@ -427,6 +427,8 @@ def _table_cell(value: str, quote: str, passage: str) -> tuple[list[str], list[s
         return None
     i = max(rows, key=lambda r: quote_support(quote, lines[r]) if quote else 0.0)
     cells = table_cells(lines[i])
+    if SHARE_ROW.match(cells[0]) and i > 0 and lines[i - 1].lstrip().startswith("|") and (above := table_cells(lines[i - 1])[0]):
+        cells[0] = f"{above}, {cells[0]}"  # "% of net revenue" is the share of the row above
     column = next(k for k in range(1, len(cells)) if cell_figure(cells[k]) == digits)
     for h in range(i - 1, -1, -1):  # the heading row: the line above the nearest separator
         if SEPARATOR.match(lines[h].strip()) and h > 0:

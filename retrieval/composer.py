@@ -31,6 +31,8 @@ from retrieval.focus import (
     current_value,
     defined_label,
     SECTION_SEPARATOR,
+    ROW_FILLER,
+    SHARE_ROW,
     excerpt,
     headings,
     latest_values,
@@ -200,7 +202,17 @@ class Composer:
         asked = asked_any(query) if kind == "yes_no" and all(part.docs for part in the_plan.parts) else None
         # a share (its figure and the total), two amounts compared and an existence are read together, after the form
         whole = share or compared or asked is not None
-        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=None if the_plan.split or whole else live.add)
+        # several parts: each part's line is shown once the model has gone on to a later part (a yes/no
+        # verdict leads every line, and needs them all: read after the form)
+        by_part = _LiveParts(emit, cite, lambda index, items, first: self._part_line(
+            index, items, first, the_plan, owner, contexts, shown, part_weights, query, relevant), owner, [part.label for part in the_plan.parts]
+        ) if the_plan.split and kind != "yes_no" and not whole else None
+        on_item = by_part.add if by_part is not None else None if the_plan.split or whole else live.add
+        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=on_item)
+        if by_part is not None and by_part.finish():
+            details["checks"] = {"dropped": by_part.checked.dropped, "repaired": by_part.checked.repaired}
+            citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
+            return Composed("\n".join(by_part.pieces), False, citations, contexts, usage, by_part.first_at, details, retrieve_ms)
         if live.pieces:
             details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired}
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
@@ -406,9 +418,20 @@ class Composer:
         cost = count(text) + 12  # the fence and its attributes
         return (text, cost) if cost <= left else None
 
+    def _part_line(self, index: int, items: Sequence[Fact | Point], first: bool, the_plan: QuestionPlan, owner: list[int],
+                   contexts: list[ScoredChunk], shown: list[str], part_weights: list[dict[str, float]], query: str, relevant) -> Checked:
+        """One part's items, checked as the whole form's are: its figures in its filing's own period,
+        and, the first time the part is written, its table row read when the model left it empty."""
+        one = check(Draft(facts=[i for i in items if isinstance(i, Fact)], points=[i for i in items if isinstance(i, Point)]),
+                    contexts, query, relevant=relevant, shown=shown)
+        self._own_periods(one, contexts, shown, query, relevant)
+        if first:
+            self._read_empty_parts(one, the_plan, owner, contexts, shown, part_weights, query, relevant, only=index)
+        return one
+
     @staticmethod
     def _read_empty_parts(checked: Checked, the_plan: QuestionPlan, owner: list[int], contexts: list[ScoredChunk],
-                          shown: list[str], part_weights: list[dict[str, float]], query: str, relevant) -> None:
+                          shown: list[str], part_weights: list[dict[str, float]], query: str, relevant, only: int | None = None) -> None:
         """A part the form left empty (or whose figures the checks dropped) gets the latest period's
         figure of its passages' table row that names the topic, checked like the model's. Over several
         documents the model often answers one or two of four, or none when the question also asks why
@@ -417,7 +440,7 @@ class Composer:
         answered = {owner[f.doc - 1] for f in checked.facts} | {owner[p.doc - 1] for p in checked.points}
         facts: list[Fact] = []
         for index in range(len(the_plan.parts)):
-            if index in answered:
+            if index in answered or only not in (None, index):
                 continue
             mine = the_plan.parts[index].docs  # a passage of another document (a search that fell back to all) is not this part's
 
@@ -712,8 +735,10 @@ class Composer:
             if fact is None:
                 return
             facts.append(fact)
+        if share := _share_row(contexts, facts[0], sides[1]):
+            facts.append(share)
         read = check(Draft(facts=facts), contexts, query, shown=shown)  # each row names one side, not the whole topic
-        if len(read.facts) != len(sides):
+        if len(read.facts) != len(facts):
             return
         checked.facts = read.facts
         checked.points = []
@@ -767,6 +792,61 @@ class _LiveText:
             self.first_at = time.perf_counter()
 
 
+class _LiveParts:
+    """An answer over several documents shown part by part: the model writes the parts in order, so
+    when it writes an item of a later part the earlier parts are complete; each is then checked
+    (`check_part`), written as its line and emitted. An item the model writes for a part already
+    shown (it went back) gets a line of its own after the others, under the part's label, unless it
+    says what an earlier line said."""
+
+    def __init__(self, emit: Emit, cite, check_part: Callable[[int, list, bool], Checked], owner: list[int], labels: list[str]):
+        self.emit, self.cite, self.check_part, self.owner, self.labels = emit, cite, check_part, owner, labels
+        self.items: dict[int, list[Fact | Point]] = {}
+        self.late: dict[int, list[Fact | Point]] = {}
+        self.shown_upto = 0  # the parts before this one are written
+        self.checked = Checked()
+        self.pieces: list[str] = []
+        self.said: set[str] = set()  # each item's sentence as shown, without its marker
+        self.first_at: float | None = None
+
+    def add(self, item: Fact | Point, verdict: str | None) -> None:
+        # an item citing no prompt passage belongs to the part being written (its check says why it is dropped)
+        index = self.owner[item.doc - 1] if 1 <= item.doc <= len(self.owner) else self.shown_upto
+        if index < self.shown_upto:
+            self.late.setdefault(index, []).append(item)
+            return
+        self.items.setdefault(index, []).append(item)
+        self._show(upto=index)
+
+    def finish(self) -> bool:
+        """Write the parts not yet shown, then the late items; whether anything was shown."""
+        self._show(upto=len(self.labels))
+        for index in sorted(self.late):
+            self._line(index, self.late[index], first=False)
+        return bool(self.pieces)
+
+    def _show(self, upto: int) -> None:
+        while self.shown_upto < upto:
+            self._line(self.shown_upto, self.items.pop(self.shown_upto, []), first=True)
+            self.shown_upto += 1
+
+    def _line(self, index: int, items: list[Fact | Point], first: bool) -> None:
+        one = self.check_part(index, items, first)
+        self.checked.dropped += one.dropped
+        self.checked.repaired += one.repaired
+        fresh = Checked(facts=[f for f in one.facts if _said(f) not in self.said], points=[p for p in one.points if _said(p) not in self.said])
+        if not (fresh.facts or fresh.points):
+            return
+        self.said |= {_said(item) for item in [*fresh.facts, *fresh.points]}
+        self.checked.facts += fresh.facts
+        self.checked.points += fresh.points
+        piece = "- " + render(fresh, self.cite, lead=self.labels[index])
+        self.emit(("\n" if self.pieces else "") + piece)
+        self.pieces.append(piece)
+        if self.first_at is None:
+            self.first_at = time.perf_counter()
+
+
 def _said(item: Fact | Point) -> str:
     """An item's sentence as the answer shows it, without marker, case and spacing: the same
     sentence given twice (as a value and as a point) compares equal."""
@@ -789,6 +869,23 @@ def _row_fact(contexts: Sequence[ScoredChunk], doc: int, row: str) -> Fact | Non
     """A fact for a table row of prompt passage `doc`: its latest period's figure, labelled by the row."""
     value = current_value(contexts[doc - 1].chunk.text, row)
     return Fact(doc, row, value, table_cells(row)[0]) if value else None
+
+
+def _share_row(contexts: Sequence[ScoredChunk], fact: Fact, whole: str) -> Fact | None:
+    """The row under `fact`'s row that states it as a share of the other side ("| Total operating
+    expenses | $ 2,508 | … |" followed by "| % of net revenue | 34.9 % | … |"): how the two compare,
+    in the filing's own figure. None when the next row is no such share, or a share of something else."""
+    text = contexts[fact.doc - 1].chunk.text
+    lines = text.splitlines()
+    at = next((i for i, line in enumerate(lines) if line == fact.quote), None)
+    if at is None or at + 1 >= len(lines) or not lines[at + 1].startswith("|"):
+        return None
+    below = lines[at + 1]
+    m = SHARE_ROW.match(table_cells(below)[0])
+    if not m or not (set(question_terms(m.group("whole"))) & set(question_terms(whole))) - ROW_FILLER:  # "net" alone names no whole
+        return None
+    value = current_value(text, below)
+    return Fact(fact.doc, below, value, f"{fact.about}, {m.group(0)}") if value else None
 
 
 def _citation(scored: ScoredChunk, said: str, snippet_chars: int = 300) -> Citation:

@@ -217,6 +217,10 @@ def table_cells(row: str) -> list[str]:
     return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
+# a row stating the row above as a share of a whole: "| % of net revenue | 34.9 % |" under "| Total operating expenses | $ 2,508 |"
+SHARE_ROW = re.compile(r"^(?:as\s+an?\s+)?(?:%|percent(?:age)?)\s+of\s+(?P<whole>.+)$", re.I)
+
+
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 PERIOD_WORDS = re.compile(r"\b(?:months?|quarters?|year|years|ended|ending|weeks?|fiscal|YTD|Q[1-4])\b", re.I)
 

@@ -220,8 +220,8 @@ def topic_of(question: str, name_terms: set[str]) -> str:
     text = re.sub(r"\s+([?.,;:])", r"\1", " ".join(text.split()))
     text = re.sub(r"^[,;:\s]+", "", text)
     for _ in range(2):  # "reported by in the, and" → "reported, and"
-        text = re.sub(r"\b(?:(?:in|for|of|from|by|at|as|during)(?:\s+the)?|the)\s*([?.,;:]|$)", r"\1", text)
-        text = re.sub(r"^(?:in|for|during)?[,;:\s]+|\s+(?=[?.,;:])", "", text).strip()
+        text = re.sub(r"\b(?:(?:in|for|of|from|by|at|as|during)(?:\s+the)?|the)\s*([?.,;:]|$)", r"\1", text, flags=re.I)
+        text = re.sub(r"^(?:in|for|during)?[,;:\s]+|\s+(?=[?.,;:])", "", text, flags=re.I).strip()  # "In the latest 10-Q, how …"
     content = [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS]
     return text if content else question
 

@@ -33,6 +33,9 @@ def test_answer_type_from_the_wording(question, kind, yes_no_first):
     [
         ("What was the gross margin for Apple in the latest 10-Q report?", "What was the gross margin?"),
         ("What did Microsoft report as its net cash from operating activities in the Q3 2022 10-Q?", "What did as its net cash from operating activities?"),
+        # the opening preposition goes with the document it pointed at, whatever its case
+        ("In Microsoft's latest 10-Q, how does revenue compare to cost?", "how does revenue compare to cost?"),
+        ("In the latest quarter, what were the sales figures for the gaming segment?", "what were the sales figures for the gaming segment?"),
     ],
 )
 def test_the_topic_leaves_out_the_words_that_only_point_at_documents(question, topic):

@@ -291,6 +291,45 @@ def test_a_figure_asked_of_several_filings_reads_the_ones_the_form_left_empty_fr
     assert any("read from the table row" in r and "4,480" in r for r in answer.details["checks"]["repaired"])
 
 
+def test_an_answer_over_several_filings_shows_each_filings_line_once_the_model_has_gone_on_to_the_next(test_settings):
+    """A filing's line reaches the reader as soon as the model writes an item of a later filing: one
+    the model left empty is then read from its table row; an item the model writes for a filing
+    already shown, saying nothing new, is not said again."""
+    from retrieval.generators import ChatStream
+    from retrieval.schema import Usage
+
+    chunks = (_quarterly("Q1", "April 1, 2023", "4,120", "3,870") + _quarterly("Q2", "July 1, 2023", "4,480", "4,010")
+              + _quarterly("Q3", "September 30, 2023", "4,700", "4,100"))
+    written: list[str] = []
+
+    class Writing(FakeChatModel):
+        def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None):
+            blocks = DOC_BLOCK.findall(messages[-1].content)
+            row = {re.search(r"2023 Q\d Widgetco", text).group(0): (int(n), re.search(r"\| Widget revenue \|[^\n]*", text).group(0))
+                   for n, text in blocks if "| Widget revenue |" in text}
+            form = {"facts": [{"doc": row[name][0], "quote": row[name][1], "value": value}
+                              for name, value in (("2023 Q2 Widgetco", "4,480"), ("2023 Q1 Widgetco", "4,120"))]}
+
+            def deltas():
+                for word in re.findall(r"\S+\s*", json.dumps(form)):
+                    written.append(word)
+                    yield word
+
+            return ChatStream(deltas(), lambda out: Usage(10, len(written)))
+
+    settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
+    assistant = build_assistant(settings, chat_model=Writing())
+    seed(assistant, [*CORPUS, *chunks])
+    shown: list[tuple[str, str]] = []
+    answer = assistant.ask("How has Widgetco's widget revenue changed over the quarters?", groups=["all-staff"],
+                           on_token=lambda text: shown.append((text, "".join(written))))
+    lines = answer.answer.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["- 2023 Q1 Widgetco", "- 2023 Q2 Widgetco", "- 2023 Q3 Widgetco"], lines
+    assert ["4,120" in lines[0], "4,480" in lines[1], "4,700" in lines[2]] == [True, True, True]
+    assert "".join(text for text, _ in shown) == answer.answer
+    assert "4,120" in shown[0][0] and "4,120" not in shown[0][1]  # read from its row once the model went on to Q2
+
+
 def test_a_yes_no_question_over_several_filings_opens_with_one_verdict(test_settings):
     """"Did widget revenue grow over the quarters?" over two filings: "Yes." once, first, then what
     each filing says on its own line (not "Yes." repeated inside every line, where a reader
@@ -577,6 +616,20 @@ def test_two_amounts_compared_are_each_read_from_their_row_for_the_latest_period
                              "Net sales, Three Months Ended March 31, 2023: 127,358 million. [1]")
     assert "96%" not in answer.answer
     assert any(r.startswith("compared:") for r in answer.details["checks"]["repaired"])
+
+
+def test_two_amounts_compared_bring_the_row_stating_one_as_a_share_of_the_other(test_settings):
+    """"How did operating expenses compare to revenue?" where the filing states it: the row under
+    operating expenses, "% of net revenue", is the comparison in the filing's own figure."""
+    statement = filing("statement-1", "2023 Q1 Widgetco", "Operating expenses", 4, (
+        "| ($ in millions) | Apr 30, 2023 | May 1, 2022 |\n| --- | --- | --- |\n| Revenue | $ 7,192 | $ 8,288 |\n"
+        "| Total operating expenses | $ 2,508 | $ 3,563 |\n| % of net revenue | 34.9 % | 42.9 % |\n| Net income | 2,043 | 1,618 |"))
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps(
+        {"points": [{"doc": 1, "text": "Operating expenses were $2,508 million."}]}), statement)
+    answer = assistant.ask("How did Widgetco's operating expenses compare to its revenues?", groups=["all-staff"])
+    assert "Total operating expenses, % of net revenue, Apr 30, 2023: 34.9 %" in answer.answer, answer.answer
+    other = assistant.ask("How did Widgetco's operating expenses compare to its net income?", groups=["all-staff"])
+    assert "34.9" not in other.answer  # a share of revenue says nothing of net income
 
 
 def _inventories(flows_label: str) -> tuple[Chunk, Chunk]:

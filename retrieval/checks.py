@@ -14,7 +14,7 @@ from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
 from retrieval.focus import (ASKS_CHANGE, COMPACT_PERIOD, SEPARATOR, SHARE_ROW, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding,
-                             share_table, spelled_out, table_cells)
+                             row_label, share_table, spelled_out, table_cells)
 from retrieval.questions import asked_fiscal_quarters
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
@@ -481,7 +481,7 @@ def table_label(value: str, quote: str, passage: str) -> str:
     if (where := _table_cell(value, quote, passage)) is None:
         return ""
     cells, heading, column = where
-    label = cells[0].rstrip(":").strip()
+    label = row_label(cells).rstrip(":").strip()
     if not label or not re.search(r"[A-Za-z]", label):
         return ""
     return f"{label}, {heading[column]}" if heading and heading[column] else label

@@ -36,6 +36,8 @@ from retrieval.focus import (
     excerpt,
     headings,
     latest_values,
+    named_column,
+    row_label,
     named_heading,
     question_terms,
     relevance,
@@ -208,7 +210,8 @@ class Composer:
             index, items, first, the_plan, owner, contexts, shown, part_weights, query, relevant), owner, [part.label for part in the_plan.parts]
         ) if the_plan.split and kind != "yes_no" and not whole else None
         on_item = by_part.add if by_part is not None else None if the_plan.split or whole else live.add
-        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=on_item)
+        raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=on_item,
+                                on_start=by_part.starting if by_part is not None else None)
         if by_part is not None and by_part.finish():
             details["checks"] = {"dropped": by_part.checked.dropped, "repaired": by_part.checked.repaired}
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
@@ -256,10 +259,12 @@ class Composer:
         return Composed(text, False, citations, contexts, usage, first_at, details, retrieve_ms)
 
     def _fill(self, kind: str, query: str, the_plan: QuestionPlan, gathered: list[tuple[ScoredChunk, str]], progress: Emit,
-              details: dict[str, Any], on_item: Callable[[Fact | Point, str | None], None] | None = None) -> tuple[str, Usage]:
+              details: dict[str, Any], on_item: Callable[[Fact | Point, str | None], None] | None = None,
+              on_start: Callable[[int], None] | None = None) -> tuple[str, Usage]:
         """The model fills the form over the excerpts; where the time went goes into `details`.
         `on_item` receives each fact or point of the form as soon as it is written, with the yes/no
-        verdict written before it."""
+        verdict written before it; `on_start` the document number of each item as soon as the model
+        has written it, before the rest of the item."""
         a = self.assistant
         shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
         ask = query
@@ -281,6 +286,8 @@ class Composer:
             if on_item is not None:
                 for item in form.feed(delta):
                     on_item(item, form.verdict)
+                if on_start is not None and form.writing is not None:
+                    on_start(form.writing)
 
         raw, looped = read_guarded(stream, on_delta, fold_digits=False)
         details.update(stream_timing(started, first[0] if first else None, time.perf_counter(), stream.usage.completion_tokens))
@@ -448,7 +455,7 @@ class Composer:
                 return owner[doc - 1] == index and (contexts[doc - 1].chunk.doc_id in mine if mine else not the_plan.split)
 
             found = _topic_row(contexts, part_weights[index], its_own)
-            if found and found[0] >= TABLE_ROW_MATCH and (fact := _row_fact(contexts, found[2], found[1])):
+            if found and found[0] >= TABLE_ROW_MATCH and (fact := _row_fact(contexts, found[2], found[1], part_weights[index])):
                 facts.append(fact)
         if facts:
             read = check(Draft(facts=facts), contexts, query, relevant=relevant, shown=shown)
@@ -493,7 +500,7 @@ class Composer:
             return  # a sentence's figure stays, unless it is the change of the amount asked for
         if max((row_score(text, row, weights) for text, row in zip(texts, held, strict=True) if row is not None), default=0.0) >= score - TOTAL_FIRST:
             return
-        fact = _row_fact(contexts, doc, line)
+        fact = _row_fact(contexts, doc, line, weights)
         read = check(Draft(facts=[fact]), contexts, query, relevant=relevant, shown=shown) if fact else None
         if read is not None and read.facts:
             checked.repaired.append(f"{checked.facts[0].value!r} → {read.facts[0].value!r}: the row {table_cells(line)[0]!r} names the topic better")
@@ -731,7 +738,7 @@ class Composer:
         for side in sides:
             weights = term_weights(side, lexical.document_frequencies, lexical.count_cached())
             found = _topic_row(contexts, weights)
-            fact = _row_fact(contexts, found[2], found[1]) if found and found[0] >= COMPARED_ROW_MATCH else None
+            fact = _row_fact(contexts, found[2], found[1], weights) if found and found[0] >= COMPARED_ROW_MATCH else None
             if fact is None:
                 return
             facts.append(fact)
@@ -794,7 +801,7 @@ class _LiveText:
 
 class _LiveParts:
     """An answer over several documents shown part by part: the model writes the parts in order, so
-    when it writes an item of a later part the earlier parts are complete; each is then checked
+    when it begins an item of a later part (its "doc" is written) the earlier parts are complete; each is then checked
     (`check_part`), written as its line and emitted. An item the model writes for a part already
     shown (it went back) gets a line of its own after the others, under the part's label, unless it
     says what an earlier line said."""
@@ -817,6 +824,11 @@ class _LiveParts:
             return
         self.items.setdefault(index, []).append(item)
         self._show(upto=index)
+
+    def starting(self, doc: int) -> None:
+        """The model has begun an item of prompt document `doc`: the parts before its part are complete."""
+        if 1 <= doc <= len(self.owner):
+            self._show(upto=self.owner[doc - 1])
 
     def finish(self) -> bool:
         """Write the parts not yet shown, then the late items; whether anything was shown."""
@@ -865,10 +877,12 @@ def _topic_row(contexts: Sequence[ScoredChunk], weights: dict[str, float], keep:
     return score, line, doc
 
 
-def _row_fact(contexts: Sequence[ScoredChunk], doc: int, row: str) -> Fact | None:
-    """A fact for a table row of prompt passage `doc`: its latest period's figure, labelled by the row."""
-    value = current_value(contexts[doc - 1].chunk.text, row)
-    return Fact(doc, row, value, table_cells(row)[0]) if value else None
+def _row_fact(contexts: Sequence[ScoredChunk], doc: int, row: str, weights: dict[str, float] | None = None) -> Fact | None:
+    """A fact for a table row of prompt passage `doc`: the figure under the column whose heading names
+    the weighted topic, else its latest period's figure; labelled by the row."""
+    text = contexts[doc - 1].chunk.text
+    value = (named_column(text, row, weights) if weights else None) or current_value(text, row)
+    return Fact(doc, row, value, row_label(table_cells(row))) if value else None
 
 
 def _share_row(contexts: Sequence[ScoredChunk], fact: Fact, whole: str) -> Fact | None:

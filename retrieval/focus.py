@@ -187,7 +187,7 @@ def _rows(text: str, weights: dict[str, float]):
         if not line.startswith("|"):
             in_table = False
             continue
-        label = table_cells(line)[0]
+        label = row_label(table_cells(line))
         got = set(question_terms(label))
         if not in_table:
             in_table, heading, shares = True, got, False
@@ -217,12 +217,56 @@ def table_cells(row: str) -> list[str]:
     return [c.strip() for c in row.strip().strip("|").split("|")]
 
 
+CODE_CELL = re.compile(r"^(?=[A-Z0-9_./-]*\d)[A-Z0-9]+(?:[-_/.][A-Z0-9]+)*$")  # "NW-LT-01": an item code
+FIGURE_CELL = re.compile(r"^[-–—]?[\d,.]*\d[\d,.]*$|^[-–—]$")
+
+
+def is_figure(cell: str) -> bool:
+    """A cell that is one figure ("$ (5,772)", "34.9 %", "1,806¹", "—"), not a name with digits ("Dell Latitude 7450")."""
+    return bool(FIGURE_CELL.match(cell.strip().strip("$€£()%*¹²³⁴⁵⁶⁷⁸⁹⁰ ").replace(" ", "")))
+
+
+def row_label(cells: list[str]) -> str:
+    """What a table row is named by: its first cell, or, when that is an item code, the code with the
+    text cells after it up to its first figure ("| NW-LT-01 | Standard laptop | Dell Latitude 7450 |
+    1350 | 4 |" → "NW-LT-01 Standard laptop Dell Latitude 7450"): a catalogue names its rows twice."""
+    if not cells or not CODE_CELL.match(cells[0]):
+        return cells[0] if cells else ""
+    named = []
+    for cell in cells[1:]:
+        if is_figure(cell):
+            break
+        named.append(cell)
+    return " ".join([cells[0], *named])
+
+
+def named_column(text: str, row: str, weights: dict[str, float]) -> str | None:
+    """The figure of `row` under the column whose heading names the weighted topic (less the row's own
+    label): "How often are standard laptops refreshed?" reads the "Refresh cycle (years)" column of the
+    standard laptop's row, not its first figure (the unit price). Period columns do not count (those
+    say when, not what: `current_value` reads them); None when no heading names the topic."""
+    heading = _heading_cells(text, row)
+    cells = table_cells(row)
+    if heading is None or len(heading) != len(cells):
+        return None
+    own = set(question_terms(row_label(cells)))
+    scored = []
+    for k in range(1, len(cells)):
+        if not is_figure(cells[k]) or YEAR.search(heading[k]) or PERIOD_WORDS.search(heading[k]):
+            continue
+        named = set(question_terms(heading[k])) - own
+        scored.append((sum(w for t, w in weights.items() if t in named), k))
+    best = max(scored, default=None)
+    return cells[best[1]] if best and best[0] > 0 else None
+
+
 # a row stating the row above as a share of a whole: "| % of net revenue | 34.9 % |" under "| Total operating expenses | $ 2,508 |"
 SHARE_ROW = re.compile(r"^(?:as\s+an?\s+)?(?:%|percent(?:age)?)\s+of\s+(?P<whole>.+)$", re.I)
 
 
 YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-PERIOD_WORDS = re.compile(r"\b(?:months?|quarters?|year|years|ended|ending|weeks?|fiscal|YTD|Q[1-4])\b", re.I)
+# a period column's heading ("Three Months Ended …", "Fiscal 2023", "Q3"); "(years)" is a unit ("Refresh cycle (years)")
+PERIOD_WORDS = re.compile(r"\b(?:months?|quarters?|ended|ending|weeks?|fiscal|YTD|Q[1-4])\b", re.I)
 
 
 def current_value(text: str, row: str) -> str | None:

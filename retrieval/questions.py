@@ -355,7 +355,8 @@ ASKING = frozenset(
     chose caught drew ran sat sold spent rose shown grown known given taken done seen gone written chosen broken
     begun goes please wondering gist brief summary overview detail details information info
     people persons person behind aside away back forward ahead apart together along around instead also already still yet ever even
-    anyone anybody someone somebody anything something everyone everybody everything else virtue""".split()]
+    anyone anybody someone somebody anything something everyone everybody everything else virtue
+    often""".split()]
 )
 ASKING_FORM = re.compile(r"(?:ly|ed|ing)$")
 TOPIC_TOKEN = re.compile(r"[A-Za-z]+(?:[-'’][A-Za-z]+)*")

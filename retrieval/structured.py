@@ -147,6 +147,9 @@ def parse(text: str) -> Draft:
     return draft
 
 
+ITEM_DOC = re.compile(r'\{\s*"doc"\s*:\s*(\d+)\s*[,}]')
+
+
 class FormReader:
     """The items of a form still being written, each as soon as its object is closed
     (`{"points": [{"doc": 1, "text": "…"}, {…` gives the first point while the second is written),
@@ -157,6 +160,7 @@ class FormReader:
         self.text = ""
         self.verdict: str | None = None
         self._at: int | None = None  # where the next item object starts, once the list is open
+        self.writing: int | None = None  # the document of the item being written, once its "doc" is
         self._decoder = json.JSONDecoder()
 
     def feed(self, delta: str) -> list[Fact | Point]:
@@ -178,6 +182,8 @@ class FormReader:
             try:
                 item, end = self._decoder.raw_decode(self.text, at)
             except ValueError:
+                started = ITEM_DOC.match(self.text, at)
+                self.writing = int(started.group(1)) if started else None
                 return found  # not closed yet
             self._at = end
             if isinstance(item, dict) and (read := _item(item)):

@@ -420,3 +420,26 @@ def test_a_row_is_named_by_its_label_and_by_its_columns_headings():
             "| London | GBP 220 | GBP 75 |\n| New York | USD 325 | USD 92 |")
     weights = term_weights("meals and incidentals allowance in New York", lambda words: {w: 1 for w in words}, 100)
     assert row_match(text, weights) >= 0.5  # a passage whose row names the topic (composer: it leads the figure's passages)
+
+
+CATALOGUE = ("| Item code | Item | Model | Unit price (USD) | Refresh cycle (years) |\n| --- | --- | --- | --- | --- |\n"
+             "| NW-LT-01 | Standard laptop | Dell Latitude 7450 | 1350 | 4 |\n| NW-MN-01 | Monitor | Dell UltraSharp U2724D 27-inch | 389 | 5 |")
+
+
+def test_a_row_that_opens_with_an_item_code_is_named_by_the_text_after_it_and_read_in_the_column_its_heading_names():
+    """A catalogue's row label is a code ("NW-LT-01"); what it names is in the cells after it. The
+    figure asked for is under the column whose heading names it ("Refresh cycle (years)"), not the
+    row's first figure; "(years)" is a unit, not a period column."""
+    from retrieval.focus import best_row, current_value, is_figure, named_column, question_terms, row_label, table_cells
+
+    weights = {t: 1.0 for t in question_terms("How often are standard laptops refreshed?")}
+    score, row = best_row(CATALOGUE, weights)
+    assert row.startswith("| NW-LT-01 |") and score >= 0.5
+    assert row_label(table_cells(row)) == "NW-LT-01 Standard laptop Dell Latitude 7450"
+    assert named_column(CATALOGUE, row, weights) == "4"
+    assert current_value(CATALOGUE, row) == "Dell Latitude 7450"  # (the first cell with a digit: why the column is named)
+    assert named_column(CATALOGUE, row, {t: 1.0 for t in question_terms("standard laptop")}) is None  # no column named
+    periods = "| | Three Months Ended July 1, 2023 | Nine Months Ended July 1, 2023 |\n| --- | --- | --- |\n| Net sales | 81,797 | 293,787 |"
+    assert named_column(periods, "| Net sales | 81,797 | 293,787 |", {t: 1.0 for t in question_terms("net sales nine months")}) is None
+    assert row_label(["Net sales", "81,797"]) == "Net sales"
+    assert [is_figure(c) for c in ("$ (5,772)", "34.9 %", "1,806¹", "—", "Dell Latitude 7450", "n/a")] == [True] * 4 + [False] * 2

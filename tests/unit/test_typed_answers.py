@@ -327,7 +327,8 @@ def test_an_answer_over_several_filings_shows_each_filings_line_once_the_model_h
     assert [line.split(":")[0] for line in lines] == ["- 2023 Q1 Widgetco", "- 2023 Q2 Widgetco", "- 2023 Q3 Widgetco"], lines
     assert ["4,120" in lines[0], "4,480" in lines[1], "4,700" in lines[2]] == [True, True, True]
     assert "".join(text for text, _ in shown) == answer.answer
-    assert "4,120" in shown[0][0] and "4,120" not in shown[0][1]  # read from its row once the model went on to Q2
+    assert "4,120" in shown[0][0] and "4,120" not in shown[0][1]  # read from its row once the model went on to Q2,
+    assert '"doc"' in shown[0][1] and '"4,480"' not in shown[0][1]  # as soon as Q2's item names its document
 
 
 def test_a_yes_no_question_over_several_filings_opens_with_one_verdict(test_settings):
@@ -1184,3 +1185,18 @@ def test_a_figure_dated_outside_the_asked_fiscal_year_is_no_answer():
     assert other_fiscal_quarter("Gaming | October 29, 2023 | October 30, 2022", question) is None  # one date may be asked
     assert other_fiscal_quarter("Gaming, Three Months Ended October 30, 2022", "What was Gaming revenue in Q3 2022?") is None
     assert other_fiscal_quarter("Gaming revenue was up 81% from a year ago", question) is None
+
+
+def test_a_figure_of_a_catalogue_row_is_read_from_the_column_the_question_names(test_settings):
+    """"How often are standard laptops refreshed?": the form's "4" quotes "4 years", which the sheet
+    does not say; the standard laptop's row (named after its item code) is read in the "Refresh cycle
+    (years)" column, labelled by what the row names."""
+    sheet = Chunk(id="catalogue", text="[equipment › IT equipment catalogue]\n"
+                  "| Item code | Item | Model | Unit price (USD) | Refresh cycle (years) |\n| --- | --- | --- | --- | --- |\n"
+                  "| NW-LT-01 | Standard laptop | Dell Latitude 7450 | 1350 | 4 |\n| NW-MN-01 | Monitor | Dell UltraSharp U2724D 27-inch | 389 | 5 |",
+                  source="operations/equipment.xlsx", doc_id="operations/equipment.xlsx", page="IT equipment catalogue",
+                  groups=("all-staff",))
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": 1, "quote": "4 years", "value": "4"}]}), sheet)
+    answer = assistant.ask("How often are standard laptops refreshed?", groups=["all-staff"])
+    assert answer.answer == "NW-LT-01 Standard laptop Dell Latitude 7450, Refresh cycle (years): 4. [1]", answer.details

@@ -218,11 +218,12 @@ def table_cells(row: str) -> list[str]:
 
 
 CODE_CELL = re.compile(r"^(?=[A-Z0-9_./-]*\d)[A-Z0-9]+(?:[-_/.][A-Z0-9]+)*$")  # "NW-LT-01": an item code
-FIGURE_CELL = re.compile(r"^[-–—]?[\d,.]*\d[\d,.]*$|^[-–—]$")
+FIGURE_CELL = re.compile(r"^[-–—]?[\d,.]*\d[\d,.]*$")
 
 
 def is_figure(cell: str) -> bool:
-    """A cell that is one figure ("$ (5,772)", "34.9 %", "1,806¹", "—"), not a name with digits ("Dell Latitude 7450")."""
+    """A cell that is one figure ("$ (5,772)", "34.9 %", "1,806¹"), not a name with digits ("Dell
+    Latitude 7450") nor a nil ("—")."""
     return bool(FIGURE_CELL.match(cell.strip().strip("$€£()%*¹²³⁴⁵⁶⁷⁸⁹⁰ ").replace(" ", "")))
 
 
@@ -281,7 +282,8 @@ def latest_values(text: str, row: str) -> list[str]:
     """The numeric cells of a table row under the columns with the latest date (the quarter and the
     year to date end on the same day), all of them when the heading has no dates."""
     cells = table_cells(row)
-    numeric = [k for k in range(1, len(cells)) if NUMBER_CELL.search(cells[k])]
+    # figures first: an address or a model name has digits too ("Torstrasse 140", "Dell Latitude 7450")
+    numeric = [k for k in range(1, len(cells)) if is_figure(cells[k])] or [k for k in range(1, len(cells)) if NUMBER_CELL.search(cells[k])]
     if not numeric:
         return []
     heading = _heading_cells(text, row)

@@ -253,6 +253,19 @@ def test_a_negative_figure_the_form_scaled_is_not_scaled_again():
     assert with_scale("(19,686)", "| Free cash flow | $ (19,686) |", passage) == "($19,686 million)"
 
 
+def word_by_word(form: dict, written: list[str]):
+    """A model's stream of `form` as JSON, a word at a time, each word noted in `written` as it is given."""
+    from retrieval.generators import ChatStream
+    from retrieval.schema import Usage
+
+    def deltas():
+        for word in re.findall(r"\S+\s*", json.dumps(form)):
+            written.append(word)
+            yield word
+
+    return ChatStream(deltas(), lambda out: Usage(10, len(written)))
+
+
 def _quarterly(quarter: str, end: str, revenue: str, prior: str) -> list[Chunk]:
     source = f"filings/2023 {quarter} Widgetco.pdf"
     table = Chunk(
@@ -295,9 +308,6 @@ def test_an_answer_over_several_filings_shows_each_filings_line_once_the_model_h
     """A filing's line reaches the reader as soon as the model writes an item of a later filing: one
     the model left empty is then read from its table row; an item the model writes for a filing
     already shown, saying nothing new, is not said again."""
-    from retrieval.generators import ChatStream
-    from retrieval.schema import Usage
-
     chunks = (_quarterly("Q1", "April 1, 2023", "4,120", "3,870") + _quarterly("Q2", "July 1, 2023", "4,480", "4,010")
               + _quarterly("Q3", "September 30, 2023", "4,700", "4,100"))
     written: list[str] = []
@@ -309,13 +319,7 @@ def test_an_answer_over_several_filings_shows_each_filings_line_once_the_model_h
                    for n, text in blocks if "| Widget revenue |" in text}
             form = {"facts": [{"doc": row[name][0], "quote": row[name][1], "value": value}
                               for name, value in (("2023 Q2 Widgetco", "4,480"), ("2023 Q1 Widgetco", "4,120"))]}
-
-            def deltas():
-                for word in re.findall(r"\S+\s*", json.dumps(form)):
-                    written.append(word)
-                    yield word
-
-            return ChatStream(deltas(), lambda out: Usage(10, len(written)))
+            return word_by_word(form, written)
 
     settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
     assistant = build_assistant(settings, chat_model=Writing())
@@ -492,11 +496,6 @@ def test_an_answer_shows_each_item_as_soon_as_the_model_has_written_it(test_sett
     """The reader sees the first checked point (or a yes/no verdict with its first fact) while the
     model still writes the next (on 2 CPU cores the rest of a form takes seconds); the pieces make
     up the whole answer."""
-    import re
-
-    from retrieval.generators import ChatStream
-    from retrieval.schema import Usage
-
     first = "This policy covers business travel by all staff."
     second = "International travel must be requested at least 21 days in advance."
     written: list[str] = []
@@ -510,13 +509,7 @@ def test_an_answer_shows_each_item_as_soon_as_the_model_has_written_it(test_sett
             else:
                 form = {"answer": "yes", "facts": [{"doc": doc, "quote": first, "value": "yes"},
                                                     {"doc": doc, "quote": second, "value": "21 days"}]}
-
-            def deltas():
-                for word in re.findall(r"\S+\s*", json.dumps(form)):
-                    written.append(word)
-                    yield word
-
-            return ChatStream(deltas(), lambda out: Usage(10, len(written)))
+            return word_by_word(form, written)
 
     settings = test_settings.model_copy(update={"retrieval": test_settings.retrieval.model_copy(update={"answer_mode": "structured"})})
     assistant = build_assistant(settings, chat_model=Writing())

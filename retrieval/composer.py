@@ -833,8 +833,9 @@ class _LiveParts:
     def finish(self) -> bool:
         """Write the parts not yet shown, then the late items; whether anything was shown."""
         self._show(upto=len(self.labels))
-        for index in sorted(self.late):
-            self._line(index, self.late[index], first=False)
+        while self.late:
+            index = min(self.late)
+            self._line(index, self.late.pop(index), first=False)
         return bool(self.pieces)
 
     def _show(self, upto: int) -> None:
@@ -846,7 +847,12 @@ class _LiveParts:
         one = self.check_part(index, items, first)
         self.checked.dropped += one.dropped
         self.checked.repaired += one.repaired
-        fresh = Checked(facts=[f for f in one.facts if _said(f) not in self.said], points=[p for p in one.points if _said(p) not in self.said])
+        # an item whose quote the checks found in another part's passage (its citation repaired) is that part's
+        for item in [*one.facts, *one.points]:
+            if (other := self.owner[item.doc - 1]) != index:
+                (self.items if other >= self.shown_upto else self.late).setdefault(other, []).append(item)
+        fresh = Checked(facts=[f for f in one.facts if self.owner[f.doc - 1] == index and _said(f) not in self.said],
+                        points=[p for p in one.points if self.owner[p.doc - 1] == index and _said(p) not in self.said])
         if not (fresh.facts or fresh.points):
             return
         self.said |= {_said(item) for item in [*fresh.facts, *fresh.points]}

@@ -1193,3 +1193,22 @@ def test_a_figure_of_a_catalogue_row_is_read_from_the_column_the_question_names(
         {"facts": [{"doc": 1, "quote": "4 years", "value": "4"}]}), sheet)
     answer = assistant.ask("How often are standard laptops refreshed?", groups=["all-staff"])
     assert answer.answer == "NW-LT-01 Standard laptop Dell Latitude 7450, Refresh cycle (years): 4. [1]", answer.details
+
+
+def test_an_item_whose_citation_the_checks_move_to_another_filing_is_shown_under_that_filing():
+    """The model cites the Q2 passage for a figure quoted from Q1's: checked, it cites Q1's passage,
+    and is Q1's — on Q1's line while Q1 is not shown yet, else on a line of its own after the rest."""
+    from retrieval.checks import Checked
+    from retrieval.composer import _LiveParts
+    from retrieval.structured import Fact
+
+    def check_part(index, items, first):  # the checks' repair: a quote of "Q1" is document 1's
+        return Checked(facts=[Fact(1 if "Q1" in f.quote else f.doc, f.quote, f.value) for f in items])
+
+    shown: list[str] = []
+    parts = _LiveParts(shown.append, lambda doc, said: doc, check_part, owner=[0, 1, 2], labels=["Q1", "Q2", "Q3"])
+    parts.add(Fact(2, "Q2 revenue", "4,480"), None)
+    parts.add(Fact(2, "Q1 revenue", "4,120"), None)  # cited as Q2's: moved to Q1, shown after the rest
+    parts.add(Fact(3, "Q3 revenue", "4,700"), None)
+    assert parts.finish()
+    assert "".join(shown).splitlines() == ["- Q2: 4,480. [2]", "- Q3: 4,700. [3]", "- Q1: 4,120. [1]"]

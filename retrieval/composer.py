@@ -813,7 +813,7 @@ class _LiveParts:
         self.shown_upto = 0  # the parts before this one are written
         self.checked = Checked()
         self.pieces: list[str] = []
-        self.said: set[str] = set()  # each item's sentence as shown, without its marker
+        self.said: set[tuple[int, str]] = set()  # (part, each item's sentence as shown, without its marker)
         self.first_at: float | None = None
 
     def add(self, item: Fact | Point, verdict: str | None) -> None:
@@ -851,11 +851,12 @@ class _LiveParts:
         for item in [*one.facts, *one.points]:
             if (other := self.owner[item.doc - 1]) != index:
                 (self.items if other >= self.shown_upto else self.late).setdefault(other, []).append(item)
-        fresh = Checked(facts=[f for f in one.facts if self.owner[f.doc - 1] == index and _said(f) not in self.said],
-                        points=[p for p in one.points if self.owner[p.doc - 1] == index and _said(p) not in self.said])
+        # (what two filings both say, each says: the same sentence is left out only within one part)
+        fresh = Checked(facts=[f for f in one.facts if self.owner[f.doc - 1] == index and (index, _said(f)) not in self.said],
+                        points=[p for p in one.points if self.owner[p.doc - 1] == index and (index, _said(p)) not in self.said])
         if not (fresh.facts or fresh.points):
             return
-        self.said |= {_said(item) for item in [*fresh.facts, *fresh.points]}
+        self.said |= {(index, _said(item)) for item in [*fresh.facts, *fresh.points]}
         self.checked.facts += fresh.facts
         self.checked.points += fresh.points
         piece = "- " + render(fresh, self.cite, lead=self.labels[index])

@@ -228,6 +228,8 @@ class Composer:
             if checked.unbacked and checked.facts:  # the form's yes/no had no evidence of its own; the rows are its evidence
                 checked.verdict = checked.unbacked
                 checked.repaired.append(f"{checked.unbacked!r}: backed by the table rows read")
+        if kind == "name" and not the_plan.split and not checked.facts and not checked.points:
+            self._read_named_cell(checked, contexts, shown, row_weights, query, relevant)
         if share:
             self._read_share(checked, contexts, shown, weights, query, groups)
         elif compared:
@@ -461,6 +463,25 @@ class Composer:
             read = check(Draft(facts=facts), contexts, query, relevant=relevant, shown=shown)
             checked.facts += read.facts
             checked.repaired += [f"{f.value!r}: read from the table row {f.about!r}" for f in read.facts]
+
+    @staticmethod
+    def _read_named_cell(checked: Checked, contexts: list[ScoredChunk], shown: list[str], weights: dict[str, float], query: str,
+                         relevant) -> None:
+        """A name the form left out (or gave as the question's own words) is read from the table row
+        that names the topic, under the column whose heading names the rest of it: "Who is the office
+        manager of the London headquarters?" → the "Office manager" cell of the "London (headquarters)"
+        row. Checked like the model's; left as it was when no row or column names the topic."""
+        found = _topic_row(contexts, weights)
+        if found is None or found[0] < TABLE_ROW_MATCH:
+            return
+        _, row, doc = found
+        if (name := named_column(contexts[doc - 1].chunk.text, row, weights, figures=False)) is None:
+            return
+        label = row_label(table_cells(row))
+        read = check(Draft(facts=[Fact(doc, row, name, label)]), contexts, query, relevant=relevant, shown=shown)
+        if read.facts:
+            checked.facts = read.facts
+            checked.repaired.append(f"{name!r}: read from the table row {label!r}, under the column its heading names")
 
     @staticmethod
     def _own_periods(checked: Checked, contexts: list[ScoredChunk], shown: list[str], query: str, relevant) -> None:

@@ -241,11 +241,13 @@ def row_label(cells: list[str]) -> str:
     return " ".join([cells[0], *named])
 
 
-def named_column(text: str, row: str, weights: dict[str, float]) -> str | None:
+def named_column(text: str, row: str, weights: dict[str, float], figures: bool = True) -> str | None:
     """The figure of `row` under the column whose heading names the weighted topic (less the row's own
     label): "How often are standard laptops refreshed?" reads the "Refresh cycle (years)" column of the
     standard laptop's row, not its first figure (the unit price). Period columns do not count (those
-    say when, not what: `current_value` reads them); None when no heading names the topic."""
+    say when, not what: `current_value` reads them); None when no heading names the topic.
+    `figures=False`: the name instead ("Who is the office manager of the London headquarters?" → the
+    "Office manager" cell of the London row)."""
     heading = _heading_cells(text, row)
     cells = table_cells(row)
     if heading is None or len(heading) != len(cells):
@@ -253,7 +255,8 @@ def named_column(text: str, row: str, weights: dict[str, float]) -> str | None:
     own = set(question_terms(row_label(cells)))
     scored = []
     for k in range(1, len(cells)):
-        if not is_figure(cells[k]) or YEAR.search(heading[k]) or PERIOD_WORDS.search(heading[k]):
+        wanted = is_figure(cells[k]) if figures else bool(re.search(r"[A-Za-z]", cells[k]))
+        if not wanted or YEAR.search(heading[k]) or PERIOD_WORDS.search(heading[k]):
             continue
         named = set(question_terms(heading[k])) - own
         scored.append((sum(w for t, w in weights.items() if t in named), k))

@@ -1212,3 +1212,20 @@ def test_an_item_whose_citation_the_checks_move_to_another_filing_is_shown_under
     parts.add(Fact(3, "Q3 revenue", "4,700"), None)
     assert parts.finish()
     assert "".join(shown).splitlines() == ["- Q2: 4,480. [2]", "- Q3: 4,700. [3]", "- Q1: 4,120. [1]"]
+
+
+def test_a_name_the_form_left_out_is_read_from_the_row_and_the_column_the_question_names(test_settings):
+    """"Who is the office manager of the London headquarters?": the form gives the question's own words;
+    the London row's cell under "Office manager" is the answer."""
+    sheet = Chunk(id="offices", text="[equipment › Office locations]\n"
+                  "| Office | Address | Country | Opened | Desks | Office manager |\n| --- | --- | --- | --- | --- | --- |\n"
+                  "| London (headquarters) | 20 Fenchurch Street, London EC3M 3BY | United Kingdom | 2015 | 180 | Priya Natarajan |\n"
+                  "| Berlin | Torstrasse 140, 10119 Berlin | Germany | 2019 | 85 | Jonas Weber |",
+                  source="operations/equipment.xlsx", doc_id="operations/equipment.xlsx", page="Office locations", groups=("all-staff",))
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": 1, "quote": "Office manager", "value": "Office manager of the London headquarters"}]}), sheet)
+    answer = assistant.ask("Who is the office manager of the London headquarters?", groups=["all-staff"])
+    assert answer.details["type"] == "name"
+    assert "Priya Natarajan" in answer.answer and "Jonas" not in answer.answer, answer.details
+    berlin = assistant.ask("Who manages the Berlin office's desks budget?", groups=["all-staff"])
+    assert "Priya" not in berlin.answer

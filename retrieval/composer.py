@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.answering import read_guarded, render_documents, split_sentences, stream_timing
-from retrieval.checks import Checked, check, locate, nil_verdict, quarters, render
+from retrieval.checks import NIL_VALUE, Checked, check, locate, nil_verdict, quarters, render
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
     FIGURE,
@@ -204,15 +204,14 @@ class Composer:
         asked = asked_any(query) if kind == "yes_no" and all(part.docs for part in the_plan.parts) else None
         # a share (its figure and the total), two amounts compared and an existence are read together, after the form
         whole = share or compared or asked is not None
-        # several parts: each part's line is shown once the model has gone on to a later part (a yes/no
-        # verdict leads every line, and needs them all: read after the form)
+        # several parts: each part's line is shown once the model has gone on to a later part
         by_part = _LiveParts(emit, cite, lambda index, items, first: self._part_line(
             index, items, first, the_plan, owner, contexts, shown, part_weights, query, relevant), owner, [part.label for part in the_plan.parts]
-        ) if the_plan.split and kind != "yes_no" and not whole else None
+        ) if the_plan.split and not whole else None
         on_item = by_part.add if by_part is not None else None if the_plan.split or whole else live.add
         raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=on_item,
                                 on_start=by_part.starting if by_part is not None else None)
-        if by_part is not None and by_part.finish():
+        if by_part is not None and by_part.finish(parse(raw).verdict):
             details["checks"] = {"dropped": by_part.checked.dropped, "repaired": by_part.checked.repaired}
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
             return Composed("\n".join(by_part.pieces), False, citations, contexts, usage, by_part.first_at, details, retrieve_ms)
@@ -262,11 +261,11 @@ class Composer:
 
     def _fill(self, kind: str, query: str, the_plan: QuestionPlan, gathered: list[tuple[ScoredChunk, str]], progress: Emit,
               details: dict[str, Any], on_item: Callable[[Fact | Point, str | None], None] | None = None,
-              on_start: Callable[[int], None] | None = None) -> tuple[str, Usage]:
+              on_start: Callable[[int, str | None], None] | None = None) -> tuple[str, Usage]:
         """The model fills the form over the excerpts; where the time went goes into `details`.
         `on_item` receives each fact or point of the form as soon as it is written, with the yes/no
         verdict written before it; `on_start` the document number of each item as soon as the model
-        has written it, before the rest of the item."""
+        has written it, before the rest of the item (with the verdict)."""
         a = self.assistant
         shown = [replace(scored, chunk=replace(scored.chunk, text=text)) for scored, text in gathered]
         ask = query
@@ -289,7 +288,7 @@ class Composer:
                 for item in form.feed(delta):
                     on_item(item, form.verdict)
                 if on_start is not None and form.writing is not None:
-                    on_start(form.writing)
+                    on_start(form.writing, form.verdict)
 
         raw, looped = read_guarded(stream, on_delta, fold_digits=False)
         details.update(stream_timing(started, first[0] if first else None, time.perf_counter(), stream.usage.completion_tokens))
@@ -825,7 +824,10 @@ class _LiveParts:
     when it begins an item of a later part (its "doc" is written) the earlier parts are complete; each is then checked
     (`check_part`), written as its line and emitted. An item the model writes for a part already
     shown (it went back) gets a line of its own after the others, under the part's label, unless it
-    says what an earlier line said."""
+    says what an earlier line said. The form's yes/no verdict leads the lines, as in the answer
+    written after the form: it stands only on a fact, and a "yes" whose every fact is the asked
+    period's nil is a "no" — so the lines wait until a fact that is not nil has been shown (or the
+    form ends: then the verdict is weighed on all of them)."""
 
     def __init__(self, emit: Emit, cite, check_part: Callable[[int, list, bool], Checked], owner: list[int], labels: list[str]):
         self.emit, self.cite, self.check_part, self.owner, self.labels = emit, cite, check_part, owner, labels
@@ -836,8 +838,12 @@ class _LiveParts:
         self.pieces: list[str] = []
         self.said: set[tuple[int, str]] = set()  # (part, each item's sentence as shown, without its marker)
         self.first_at: float | None = None
+        self.verdict: str | None = None  # the form's yes/no, once written
+        self.held: list[str] = []  # lines written while the verdict that leads them is undecided
+        self.opened = False  # the lines are flowing (the verdict, if any, emitted)
 
     def add(self, item: Fact | Point, verdict: str | None) -> None:
+        self.verdict = verdict if verdict in ("yes", "no") else None
         # an item citing no prompt passage belongs to the part being written (its check says why it is dropped)
         index = self.owner[item.doc - 1] if 1 <= item.doc <= len(self.owner) else self.shown_upto
         if index < self.shown_upto:
@@ -846,17 +852,23 @@ class _LiveParts:
         self.items.setdefault(index, []).append(item)
         self._show(upto=index)
 
-    def starting(self, doc: int) -> None:
+    def starting(self, doc: int, verdict: str | None) -> None:
         """The model has begun an item of prompt document `doc`: the parts before its part are complete."""
+        self.verdict = verdict if verdict in ("yes", "no") else None
         if 1 <= doc <= len(self.owner):
             self._show(upto=self.owner[doc - 1])
 
-    def finish(self) -> bool:
-        """Write the parts not yet shown, then the late items; whether anything was shown."""
+    def finish(self, verdict: str | None) -> bool:
+        """Write the parts not yet shown, then the late items; whether anything was shown. `verdict`:
+        the form's yes/no as finally written."""
+        self.verdict = verdict if verdict in ("yes", "no") else None
         self._show(upto=len(self.labels))
         while self.late:
             index = min(self.late)
             self._line(index, self.late.pop(index), first=False)
+        if not self.opened and self.held:
+            verdict = nil_verdict(self.verdict, self.checked.facts) if self.checked.facts else None
+            self._open(verdict)
         return bool(self.pieces)
 
     def _show(self, upto: int) -> None:
@@ -881,6 +893,20 @@ class _LiveParts:
         self.checked.facts += fresh.facts
         self.checked.points += fresh.points
         piece = "- " + render(fresh, self.cite, lead=self.labels[index])
+        if self.opened:
+            self._emit(piece)
+            return
+        self.held.append(piece)
+        if self.verdict is None or any(f.value != NIL_VALUE for f in fresh.facts):
+            self._open(self.verdict)
+
+    def _open(self, verdict: str | None) -> None:
+        self.opened = True
+        for piece in [*([verdict.capitalize() + "."] if verdict else []), *self.held]:
+            self._emit(piece)
+        self.held = []
+
+    def _emit(self, piece: str) -> None:
         self.emit(("\n" if self.pieces else "") + piece)
         self.pieces.append(piece)
         if self.first_at is None:

@@ -1210,7 +1210,7 @@ def test_an_item_whose_citation_the_checks_move_to_another_filing_is_shown_under
     parts.add(Fact(2, "Q2 revenue", "4,480"), None)
     parts.add(Fact(2, "Q1 revenue", "4,120"), None)  # cited as Q2's: moved to Q1, shown after the rest
     parts.add(Fact(3, "Q3 revenue", "4,700"), None)
-    assert parts.finish()
+    assert parts.finish(None)
     assert "".join(shown).splitlines() == ["- Q2: 4,480. [2]", "- Q3: 4,700. [3]", "- Q1: 4,120. [1]"]
 
 
@@ -1229,3 +1229,31 @@ def test_a_name_the_form_left_out_is_read_from_the_row_and_the_column_the_questi
     assert "Priya Natarajan" in answer.answer and "Jonas" not in answer.answer, answer.details
     berlin = assistant.ask("Who manages the Berlin office's desks budget?", groups=["all-staff"])
     assert "Priya" not in berlin.answer
+
+
+def test_a_yes_no_answer_over_several_filings_is_shown_part_by_part_once_a_fact_backs_its_verdict():
+    """"Yes." leads the lines as soon as a line with a fact (not the asked period's nil) is ready; a
+    "yes" whose facts are all nil waits for the whole form, which makes it a "no"."""
+    from retrieval.checks import NIL_VALUE, Checked
+    from retrieval.composer import _LiveParts
+    from retrieval.structured import Fact, Point
+
+    def check_part(index, items, first):
+        return Checked(facts=[i for i in items if isinstance(i, Fact)], points=[i for i in items if isinstance(i, Point)])
+
+    shown: list[str] = []
+    parts = _LiveParts(shown.append, lambda doc, said: doc, check_part, owner=[0, 1], labels=["Q1", "Q2"])
+    parts.add(Point(1, "Revenue grew."), "yes")
+    parts.add(Fact(1, "| Revenue | 4,120 |", "4,120"), "yes")
+    parts.starting(2, "yes")  # the model has begun Q2's item: Q1's line is ready, and backs the "yes"
+    assert "".join(shown).splitlines() == ["Yes.", "- Q1: 4,120. [1] Revenue grew. [1]"]
+    parts.add(Fact(2, "| Revenue | 4,480 |", "4,480"), "yes")
+    assert parts.finish("yes") and "".join(shown).splitlines()[-1] == "- Q2: 4,480. [2]"
+
+    nil: list[str] = []
+    parts = _LiveParts(nil.append, lambda doc, said: doc, check_part, owner=[0, 1], labels=["Q1", "Q2"])
+    parts.add(Fact(1, "| Repurchases | — |", NIL_VALUE), "yes")
+    parts.starting(2, "yes")
+    assert nil == []  # a nil fact backs no "yes": held
+    parts.add(Point(2, "No shares were repurchased."), "yes")
+    assert parts.finish("yes") and "".join(nil).splitlines()[0] == "No."

@@ -44,7 +44,8 @@ FRAMING = frozenset(
     alterations alteration evolved evolve shift shifts shifted area areas focus focused allocate allocated scale
     take took taken engage engaged activity activities level levels status position influence influenced segment
     segments stack stacks against versus relative repercussion repercussions ramification ramifications contributor
-    contributors contributing""".split()
+    contributors contributing influencing influences fluctuated trended trending identify identified analyze analyse
+    analyzing analysing gleaned glean please especially understand examine examining""".split()
 )
 # Read as the words a filing uses: abbreviations whose letters the word pattern below would lose
 # ("R&D" → "r", "d"), and a few words questions use where documents write another ("net sales" is
@@ -180,6 +181,7 @@ def _rows(text: str, weights: dict[str, float]):
         return
     heading: set[str] = set()  # the words of the first cell of the table's first row
     columns: set[str] = set()  # the words of its other cells, when it is a heading row
+    group: set[str] = set()  # the words of the last row above that names the rows below it ("| Net Sales: |")
     in_table = flows = False
     shares: bool | None = False  # the table's rows are shares of a whole; None: below its heading, before its first figures
     lines = text.splitlines()
@@ -190,7 +192,7 @@ def _rows(text: str, weights: dict[str, float]):
         label = row_label(table_cells(line))
         got = set(question_terms(label))
         if not in_table:
-            in_table, heading, shares = True, got, False
+            in_table, heading, shares, group = True, got, False, set()
             flows = bool(CASH_FLOWS.search(label)) and "cash" not in weights
             # the other cells of a heading row name what its columns hold ("| City | Lodging cap per night |
             # Meals and incidentals per day |": the New York row holds New York's meals allowance), as fully
@@ -203,10 +205,13 @@ def _rows(text: str, weights: dict[str, float]):
             continue
         if shares is None and _has_figures(line):
             shares = _percent_only(line)
+        if got and not NUMBER_CELL.search(line) and not (i + 1 < len(lines) and SEPARATOR.match(lines[i + 1])):
+            group = got  # "| Net Sales: |": the rows below it, to the next such row, are net sales
+            continue
         if not got or not NUMBER_CELL.search(line) or (i + 1 < len(lines) and SEPARATOR.match(lines[i + 1])):
             continue  # (a heading row's digits are its columns' dates: "| Cash flows | Three Months Ended September 30, 2021 |")
         share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys() - ROW_FILLER)
-        share += HEADING_SHARE * sum(w for t, w in weights.items() if t in heading and t not in got) / total
+        share += HEADING_SHARE * sum(w for t, w in weights.items() if t in (heading | group) and t not in got) / total
         share += sum(w for t, w in weights.items() if t in columns and t not in got and t not in heading) / total
         share += TOTAL_FIRST if TOTAL_LABEL.match(label) else 0.0
         yield share - (SECOND_CHOICE if shares or _percent_only(line) else 0.0) - (SECOND_CHOICE if flows else 0.0), line

@@ -206,9 +206,51 @@ def scoping_text(question: str) -> str:
     return question + (" " + " ".join(extra) if extra else "")
 
 
+# "AWS (Amazon Web Services)", "Data Center and AI (DCAI)": one thing named twice, an acronym and its
+# spelling out. As search words the spelling would count the thing a second time and outweigh the rest
+# of the topic ("segment revenue"); the words before the parenthesis stay.
+PARENTHESIS = re.compile(r"\s*\(([^()]{2,60})\)")
+ACRONYM = re.compile(r"^[A-Z][A-Za-z&]*[A-Z][A-Za-z&]*$")
+SPELLING_FILLER = frozenset({"and", "of", "the", "&", "for"})
+
+
+def spells_out(acronym: str, words: Sequence[str]) -> bool:
+    """Do `words` (fillers aside) spell `acronym` out, each word giving it one or more of its first
+    letters, in order ("Amazon Web Services" → AWS, "Data Center and AI" → DCAI)? The company's
+    own name may lead the spelling ("Amazon Web Services") or not ("Web Services" → WS)."""
+    letters = acronym.replace("&", "").lower()
+    words = [w.lower() for w in words if w.lower() not in SPELLING_FILLER]
+
+    def match(i: int, k: int) -> bool:
+        if i == len(letters):
+            return k == len(words)
+        if k == len(words):
+            return False
+        word = words[k]
+        return any(letters[i : i + n] == word[:n] and match(i + n, k + 1) for n in range(1, min(len(word), len(letters) - i) + 1))
+
+    return len(words) >= 2 and match(0, 0)
+
+
+def without_spelling_out(text: str) -> str:
+    """`text` without a parenthesis that spells out the acronym before it, or gives the acronym of the
+    words before it ("AWS (Amazon Web Services) segment revenue" → "AWS segment revenue")."""
+    def one(m: re.Match) -> str:
+        inside = m.group(1).split()
+        before = re.findall(r"[\w&]+", text[: m.start()])
+        if len(inside) == 1 and ACRONYM.match(inside[0]):  # "Data Center and AI (DCAI)"
+            return "" if any(spells_out(inside[0], before[-n:]) for n in range(2, min(len(before), 8) + 1)) else m.group(0)
+        if before and ACRONYM.match(before[-1]):  # "AWS (Amazon Web Services)"
+            return "" if spells_out(before[-1], inside) or spells_out(before[-1], inside[1:]) else m.group(0)
+        return m.group(0)
+
+    return PARENTHESIS.sub(one, text)
+
+
 def topic_of(question: str, name_terms: set[str]) -> str:
-    """The question without the words that only point at documents or periods."""
-    text = DOC_WORDS.sub(" ", question)
+    """The question without the words that only point at documents or periods, nor a parenthesis that
+    only spells out an acronym."""
+    text = DOC_WORDS.sub(" ", without_spelling_out(question))
     text = PERIOD_WORDS.sub(" ", text)
 
     def drop(m: re.Match) -> str:

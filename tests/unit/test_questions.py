@@ -42,6 +42,21 @@ def test_the_topic_leaves_out_the_words_that_only_point_at_documents(question, t
     assert topic_of(question, {"appl", "microsoft", "q3", "2022"}) == topic
 
 
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("What was Apple's AWS (Amazon Web Services) segment revenue?", "What was AWS segment revenue?"),
+        ("What was the revenue of Data Center and AI (DCAI)?", "What was the revenue of Data Center and AI?"),
+        ("How did research and development (R&D) spending change?", "How did research and development spending change?"),
+        # a parenthesis that is not the acronym's spelling stays
+        ("What do the notes to financial statements (continued) say?", "What do the notes to financial statements (continued) say?"),
+        ("What was Intel (INTC) revenue?", "What was Intel (INTC) revenue?"),
+    ],
+)
+def test_an_acronym_spelled_out_in_a_parenthesis_is_one_topic_word(question, topic):
+    assert topic_of(question, {"appl"}) == topic
+
+
 def test_periods_are_read_in_every_spelling():
     assert asked_periods("Intel's Q3 2022 10-Q and the second quarter of 2023") == {(2022, 3), (2023, 2)}
     assert document_period("2023 Q1 AAPL | Apple Inc.") == (2023, 1, 0)
@@ -420,6 +435,27 @@ def test_a_row_is_named_by_its_label_and_by_its_columns_headings():
             "| London | GBP 220 | GBP 75 |\n| New York | USD 325 | USD 92 |")
     weights = term_weights("meals and incidentals allowance in New York", lambda words: {w: 1 for w in words}, 100)
     assert row_match(text, weights) >= 0.5  # a passage whose row names the topic (composer: it leads the figure's passages)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    ["What were the key factors influencing net income?", "Please analyze net income, especially to understand it.",
+     "Can any trends be identified in net income?"],
+)
+def test_words_that_frame_an_analysis_are_not_search_words(topic):
+    from retrieval.focus import term_weights
+
+    assert set(term_weights(topic, lambda words: {w: 1 for w in words}, 100)) == {"net", "incom"}
+
+
+def test_a_row_without_figures_names_the_rows_below_it():
+    # "| Net Sales: |" over "| AWS | 20,538 |": AWS's net sales; the AWS row under "| Operating income: |" is not
+    from retrieval.focus import best_row, term_weights
+
+    text = ("| (in millions) | Three Months Ended September 30, 2023 |\n| --- | --- |\n| Operating income: |\n| AWS | 6,976 |\n"
+            "| Net Sales: |\n| AWS | 23,059 |\n| Consolidated | 143,083 |")
+    weights = term_weights("AWS segment revenue", lambda words: {w: 1 for w in words}, 100)
+    assert best_row(text, weights)[1] == "| AWS | 23,059 |"
 
 
 CATALOGUE = ("| Item code | Item | Model | Unit price (USD) | Refresh cycle (years) |\n| --- | --- | --- | --- | --- |\n"

@@ -36,6 +36,7 @@ from retrieval.focus import (
     excerpt,
     headings,
     latest_values,
+    listed_items,
     named_column,
     row_label,
     named_heading,
@@ -176,7 +177,9 @@ class Composer:
             details["reason"] = f"no passage available to you mentions Q{quarter} of fiscal {year}"
             return self._refusal(emit, started, details, contexts, Usage(), retrieve_ms)
         sides = the_plan.sides  # what the model says of one side of a relation answers it
-        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), sides) if weights else None
+        # a figure of one of two things listed ("gaming and professional GPU segments") answers it too
+        items = listed_items(the_plan.topic, shown, weights) if kind == "number" and not sides else []
+        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), [*sides, *items]) if weights else None
         # the passages' own sentences stand in for an answer only when they speak to the question as a whole
         whole_topic = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights and sides else relevant
         order: list[int] = []  # prompt documents in order of first citation

@@ -422,11 +422,60 @@ def best_rows(
     weights = term_weights(topic, document_frequency, total_chunks)
     if not weights or not candidates:
         return []
-    scored = [(found[0], row_size(found[1]), i) for i, c in enumerate(candidates) if (found := best_row(c.text, weights))]
+    items = bool(ITEMS.search(topic))
+    scored = [(max(found[0], two_rows_match(c.text, weights) if items else 0.0), row_size(found[1]), i)
+              for i, c in enumerate(candidates) if (found := best_row(c.text, weights))]
     # rows naming the topic equally well: the larger amount first (the income statement's line, not the
     # same line of the stock-based compensation note or of a table of growth rates)
     ranked = sorted((s for s in scored if s[0] >= min_match), key=lambda s: (-round(s[0], 9), -s[1], s[2]))
     return [candidates[i] for _, _, i in ranked[:k]]
+
+
+# "the gaming and professional visualization segments": two things asked for, each a row of its own
+ITEMS = re.compile(r"\w\s+and\s+\w", re.I)
+
+
+def two_rows_match(text: str, weights: dict[str, float]) -> float:
+    """How fully two rows of `text` together name the weighted terms, each naming some the other does
+    not ("| Gaming | 2,856 |" and "| Professional Visualization | 416 |" for "gaming and professional
+    visualization revenue"): the share of the terms' weight their labels carry, less a little per
+    extra label word. 0.0 when no two rows do."""
+    total = sum(weights.values())
+    labelled = []
+    for _, line in _rows(text, weights):
+        got = set(question_terms(row_label(table_cells(line))))
+        if got & weights.keys():
+            labelled.append(got)
+    best = 0.0
+    for i, one in enumerate(labelled):
+        for other in labelled[i + 1:]:
+            mine, theirs = one & weights.keys(), other & weights.keys()
+            if mine - theirs and theirs - mine:
+                extra = len((one | other) - weights.keys() - ROW_FILLER)
+                best = max(best, sum(weights[t] for t in mine | theirs) / total - 0.02 * extra)
+    return best
+
+
+def listed_items(topic: str, texts: Sequence[str], weights: dict[str, float]) -> list[str]:
+    """The two things a figure question lists ("the sales figures for gaming and professional GPU
+    segments" → "the sales figures for gaming", "professional GPU segments"), when the topic joins two
+    with "and", each side has weighted words of its own, and no table row of `texts` names words of
+    both (then the topic is one thing: "research and development"). Otherwise []."""
+    m = re.search(r"^(?P<first>[^,;]*\w)\s+and\s+(?P<second>\w[^,;]*)$", topic)
+    if not m or " and " in m.group("first") or ASKING_START.match(m.group("second")):
+        return []  # (", and how does it differ …" asks a second question)
+    first, second = (set(question_terms(m.group(k))) & weights.keys() for k in ("first", "second"))
+    if not first - second or not second - first:
+        return []
+    for text in texts:  # a row or a column heading naming both: "| Meals and incidentals per day |"
+        for line in text.splitlines():
+            got = set(question_terms(line)) if line.startswith("|") else set()
+            if got & (first - second) and got & (second - first):
+                return []
+    return [m.group("first"), m.group("second")]
+
+
+ASKING_START = re.compile(r"(?:how|what|which|why|when|where|who|is|are|was|were|did|does|do|has|have|had|it|its|they|this|these|that|those)\b", re.I)
 
 
 def row_size(row: str) -> float:

@@ -458,6 +458,26 @@ def test_a_row_without_figures_names_the_rows_below_it():
     assert best_row(text, weights)[1] == "| AWS | 23,059 |"
 
 
+SEGMENTS = ("[2023 Q3 Widgetco › Segment Information]\n| (In millions) | Three Months Ended October 29, 2023 |\n| --- | --- |\n"
+            "| Revenue: |\n| Data Center | 14,514 |\n| Gaming | 2,856 |\n| Professional Visualization | 416 |")
+
+
+def test_two_things_listed_are_two_rows_of_one_table():
+    # "the sales figures for gaming and professional GPU segments": no row names the topic, two rows do together
+    from retrieval.focus import best_rows, listed_items, term_weights
+
+    topic = "sales figures for gaming and professional visualization segments"
+    segments = _passage(SEGMENTS)
+    prose = _passage("[2023 Q3 Widgetco › Gaming]\nGaming revenue was up 81% from a year ago.")
+    df = lambda words: {w: 1 for w in words}  # noqa: E731
+    assert best_rows(topic, [prose, segments], df, 100, k=1) == [segments]
+    assert listed_items(topic, [SEGMENTS], term_weights(topic, df, 100)) == ["sales figures for gaming", "professional visualization segments"]
+    # one thing: a row or a column heading names both sides ("Meals and incidentals"); a second question
+    meals = "| City | Meals and incidentals per day |\n| --- | --- |\n| New York | USD 92 |"
+    assert listed_items("meals and incidentals allowance", [meals], term_weights("meals and incidentals allowance", df, 100)) == []
+    assert listed_items("tax rate and how does it differ", [SEGMENTS], term_weights("tax rate differ", df, 100)) == []
+
+
 CATALOGUE = ("| Item code | Item | Model | Unit price (USD) | Refresh cycle (years) |\n| --- | --- | --- | --- | --- |\n"
              "| NW-LT-01 | Standard laptop | Dell Latitude 7450 | 1350 | 4 |\n| NW-MN-01 | Monitor | Dell UltraSharp U2724D 27-inch | 389 | 5 |")
 

@@ -459,20 +459,28 @@ def two_rows_match(text: str, weights: dict[str, float]) -> float:
 def listed_items(topic: str, texts: Sequence[str], weights: dict[str, float]) -> list[str]:
     """The two things a figure question lists ("the sales figures for gaming and professional GPU
     segments" → "the sales figures for gaming", "professional GPU segments"), when the topic joins two
-    with "and", each side has weighted words of its own, and no table row of `texts` names words of
-    both (then the topic is one thing: "research and development"). Otherwise []."""
+    with "and", each side has weighted words of its own and a table row of `texts` naming it, and no
+    table row or column heading names words of both (then the topic is one thing: "research and
+    development", "meals and incidentals"). Otherwise []."""
     m = re.search(r"^(?P<first>[^,;]*\w)\s+and\s+(?P<second>\w[^,;]*)$", topic)
     if not m or " and " in m.group("first") or ASKING_START.match(m.group("second")):
         return []  # (", and how does it differ …" asks a second question)
     first, second = (set(question_terms(m.group(k))) & weights.keys() for k in ("first", "second"))
     if not first - second or not second - first:
         return []
-    for text in texts:  # a row or a column heading naming both: "| Meals and incidentals per day |"
+    named = {"first": False, "second": False}
+    for text in texts:
         for line in text.splitlines():
             got = set(question_terms(line)) if line.startswith("|") else set()
             if got & (first - second) and got & (second - first):
-                return []
-    return [m.group("first"), m.group("second")]
+                return []  # a row or a column heading naming both: "| Meals and incidentals per day |"
+        for _, row in _rows(text, weights):
+            got = set(question_terms(row_label(table_cells(row))))
+            named["first"] |= bool(got & (first - second))
+            named["second"] |= bool(got & (second - first))
+    # each thing has a row of its own (a figure about one of them, written anywhere, is not enough:
+    # "Oracle's cloud services and license support revenue" is not answered by Microsoft's cloud services)
+    return [m.group("first"), m.group("second")] if all(named.values()) else []
 
 
 ASKING_START = re.compile(r"(?:how|what|which|why|when|where|who|is|are|was|were|did|does|do|has|have|had|it|its|they|this|these|that|those)\b", re.I)

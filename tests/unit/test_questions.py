@@ -476,6 +476,10 @@ def test_two_things_listed_are_two_rows_of_one_table():
     meals = "| City | Meals and incidentals per day |\n| --- | --- |\n| New York | USD 92 |"
     assert listed_items("meals and incidentals allowance", [meals], term_weights("meals and incidentals allowance", df, 100)) == []
     assert listed_items("tax rate and how does it differ", [SEGMENTS], term_weights("tax rate differ", df, 100)) == []
+    # each thing needs a row of its own: a figure of the one is no answer about the other
+    cloud = "| (In millions) | 2023 |\n| --- | --- |\n| Server products and cloud services | 19,594 |"
+    asked = "cloud services and license support revenue"
+    assert listed_items(asked, [cloud], term_weights(asked, df, 100)) == []
 
 
 CATALOGUE = ("| Item code | Item | Model | Unit price (USD) | Refresh cycle (years) |\n| --- | --- | --- | --- | --- |\n"

@@ -433,6 +433,14 @@ def best_rows(
 
 # "the gaming and professional visualization segments": two things asked for, each a row of its own
 ITEMS = re.compile(r"\w\s+and\s+\w", re.I)
+# the clause after "and" asks a second question ("…, and how does it differ …"), not for a second thing
+ASKING_START = re.compile(r"(?:how|what|which|why|when|where|who|is|are|was|were|did|does|do|has|have|had|it|its|they|this|these|that|those)\b",
+                          re.I)
+
+
+def _row_labels(text: str, weights: dict[str, float]) -> list[set[str]]:
+    """The label words of each numeric table row of `text`."""
+    return [set(question_terms(row_label(table_cells(line)))) for _, line in _rows(text, weights)]
 
 
 def two_rows_match(text: str, weights: dict[str, float]) -> float:
@@ -441,11 +449,7 @@ def two_rows_match(text: str, weights: dict[str, float]) -> float:
     visualization revenue"): the share of the terms' weight their labels carry, less a little per
     extra label word. 0.0 when no two rows do."""
     total = sum(weights.values())
-    labelled = []
-    for _, line in _rows(text, weights):
-        got = set(question_terms(row_label(table_cells(line))))
-        if got & weights.keys():
-            labelled.append(got)
+    labelled = [got for got in _row_labels(text, weights) if got & weights.keys()]
     best = 0.0
     for i, one in enumerate(labelled):
         for other in labelled[i + 1:]:
@@ -464,26 +468,18 @@ def listed_items(topic: str, texts: Sequence[str], weights: dict[str, float]) ->
     development", "meals and incidentals"). Otherwise []."""
     m = re.search(r"^(?P<first>[^,;]*\w)\s+and\s+(?P<second>\w[^,;]*)$", topic)
     if not m or " and " in m.group("first") or ASKING_START.match(m.group("second")):
-        return []  # (", and how does it differ …" asks a second question)
-    first, second = (set(question_terms(m.group(k))) & weights.keys() for k in ("first", "second"))
-    if not first - second or not second - first:
         return []
-    named = {"first": False, "second": False}
-    for text in texts:
-        for line in text.splitlines():
-            got = set(question_terms(line)) if line.startswith("|") else set()
-            if got & (first - second) and got & (second - first):
-                return []  # a row or a column heading naming both: "| Meals and incidentals per day |"
-        for _, row in _rows(text, weights):
-            got = set(question_terms(row_label(table_cells(row))))
-            named["first"] |= bool(got & (first - second))
-            named["second"] |= bool(got & (second - first))
+    first, second = (set(question_terms(m.group(k))) & weights.keys() for k in ("first", "second"))
+    own = (first - second, second - first)
+    if not all(own):
+        return []
+    lines = [line for text in texts for line in text.splitlines() if line.startswith("|")]
+    if any(all(set(question_terms(line)) & words for words in own) for line in lines):
+        return []  # a row or a column heading naming both: "| Meals and incidentals per day |"
+    labels = [got for text in texts for got in _row_labels(text, weights)]
     # each thing has a row of its own (a figure about one of them, written anywhere, is not enough:
     # "Oracle's cloud services and license support revenue" is not answered by Microsoft's cloud services)
-    return [m.group("first"), m.group("second")] if all(named.values()) else []
-
-
-ASKING_START = re.compile(r"(?:how|what|which|why|when|where|who|is|are|was|were|did|does|do|has|have|had|it|its|they|this|these|that|those)\b", re.I)
+    return [m.group("first"), m.group("second")] if all(any(got & words for got in labels) for words in own) else []
 
 
 def row_size(row: str) -> float:

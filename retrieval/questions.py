@@ -216,8 +216,7 @@ SPELLING_FILLER = frozenset({"and", "of", "the", "&", "for"})
 
 def spells_out(acronym: str, words: Sequence[str]) -> bool:
     """Do `words` (fillers aside) spell `acronym` out, each word giving it one or more of its first
-    letters, in order ("Amazon Web Services" → AWS, "Data Center and AI" → DCAI)? The company's
-    own name may lead the spelling ("Amazon Web Services") or not ("Web Services" → WS)."""
+    letters, in order ("Amazon Web Services" → AWS, "Data Center and AI" → DCAI)?"""
     letters = acronym.replace("&", "").lower()
     words = [w.lower() for w in words if w.lower() not in SPELLING_FILLER]
 
@@ -241,7 +240,7 @@ def without_spelling_out(text: str) -> str:
         if len(inside) == 1 and ACRONYM.match(inside[0]):  # "Data Center and AI (DCAI)"
             return "" if any(spells_out(inside[0], before[-n:]) for n in range(2, min(len(before), 8) + 1)) else m.group(0)
         if before and ACRONYM.match(before[-1]):  # "AWS (Amazon Web Services)"
-            return "" if spells_out(before[-1], inside) or spells_out(before[-1], inside[1:]) else m.group(0)
+            return "" if spells_out(before[-1], inside) else m.group(0)
         return m.group(0)
 
     return PARENTHESIS.sub(one, text)

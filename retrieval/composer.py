@@ -806,7 +806,7 @@ class _LiveText:
         values = {f.value for f in self.checked.facts}  # one figure from two passages (the same row twice) is said once
         fresh = Checked(facts=[f for f in one.facts if f.value not in values and _said(f) not in self.said],
                         points=[p for p in one.points if _said(p) not in self.said],  # one sentence as a value and a point: once
-                        verdict=verdict if verdict in ("yes", "no") and one.facts and not self.pieces else None)
+                        verdict=_yes_no(verdict) if one.facts and not self.pieces else None)
         if (nil := nil_verdict(fresh.verdict, fresh.facts)) != fresh.verdict:
             self.checked.repaired.append(f"{fresh.verdict!r} → {nil!r}: the asked period's cells are nil")
             fresh.verdict = nil
@@ -846,7 +846,7 @@ class _LiveParts:
         self.opened = False  # the lines are flowing (the verdict, if any, emitted)
 
     def add(self, item: Fact | Point, verdict: str | None) -> None:
-        self.verdict = verdict if verdict in ("yes", "no") else None
+        self.verdict = _yes_no(verdict)
         # an item citing no prompt passage belongs to the part being written (its check says why it is dropped)
         index = self.owner[item.doc - 1] if 1 <= item.doc <= len(self.owner) else self.shown_upto
         if index < self.shown_upto:
@@ -857,14 +857,14 @@ class _LiveParts:
 
     def starting(self, doc: int, verdict: str | None) -> None:
         """The model has begun an item of prompt document `doc`: the parts before its part are complete."""
-        self.verdict = verdict if verdict in ("yes", "no") else None
+        self.verdict = _yes_no(verdict)
         if 1 <= doc <= len(self.owner):
             self._show(upto=self.owner[doc - 1])
 
     def finish(self, verdict: str | None) -> bool:
         """Write the parts not yet shown, then the late items; whether anything was shown. `verdict`:
         the form's yes/no as finally written."""
-        self.verdict = verdict if verdict in ("yes", "no") else None
+        self.verdict = _yes_no(verdict)
         self._show(upto=len(self.labels))
         while self.late:
             index = min(self.late)
@@ -914,6 +914,11 @@ class _LiveParts:
         self.pieces.append(piece)
         if self.first_at is None:
             self.first_at = time.perf_counter()
+
+
+def _yes_no(verdict: str | None) -> str | None:
+    """The form's verdict when it is a yes or a no ("not stated" and none: None)."""
+    return verdict if verdict in ("yes", "no") else None
 
 
 def _said(item: Fact | Point) -> str:

@@ -191,6 +191,7 @@ def _rows(text: str, weights: dict[str, float]):
             continue
         label = row_label(table_cells(line))
         got = set(question_terms(label))
+        heading_row = i + 1 < len(lines) and bool(SEPARATOR.match(lines[i + 1]))
         if not in_table:
             in_table, heading, shares, group = True, got, False, set()
             flows = bool(CASH_FLOWS.search(label)) and "cash" not in weights
@@ -199,16 +200,16 @@ def _rows(text: str, weights: dict[str, float]):
             # as the row's label: a cell is named by its row and its column
             # (a period's column, "Year Ended March 31, 2023", says when, not what)
             columns = set(question_terms(" ".join(c for c in table_cells(line)[1:] if not YEAR.search(c) and not PERIOD_WORDS.search(c)))
-                          ) if i + 1 < len(lines) and SEPARATOR.match(lines[i + 1]) else set()
+                          ) if heading_row else set()
         if SEPARATOR.match(line):
             shares = None  # the first row with figures below the heading says
             continue
         if shares is None and _has_figures(line):
             shares = _percent_only(line)
-        if got and not NUMBER_CELL.search(line) and not (i + 1 < len(lines) and SEPARATOR.match(lines[i + 1])):
+        if got and not NUMBER_CELL.search(line) and not heading_row:
             group = got  # "| Net Sales: |": the rows below it, to the next such row, are net sales
             continue
-        if not got or not NUMBER_CELL.search(line) or (i + 1 < len(lines) and SEPARATOR.match(lines[i + 1])):
+        if not got or not NUMBER_CELL.search(line) or heading_row:
             continue  # (a heading row's digits are its columns' dates: "| Cash flows | Three Months Ended September 30, 2021 |")
         share = sum(w for t, w in weights.items() if t in got) / total - 0.02 * len(got - weights.keys() - ROW_FILLER)
         share += HEADING_SHARE * sum(w for t, w in weights.items() if t in (heading | group) and t not in got) / total

@@ -590,6 +590,9 @@ def bare_figure(value: str) -> str:
     found = quantities(value)
     if len(found) != 1:
         return value
+    figure = re.escape(found[0].text)
+    if re.fullmatch(rf"\s*(?:[-−–]\s*{figure}|\(\s*{figure}\s*\))\s*%?\s*", value):
+        return value  # "(1.3)%", "-1.3%": the sign is the figure's
     rest = value.replace(found[0].text, "", 1).strip()
     return found[0].text if re.search(r"[,;:%]", rest) and not re.search(r"[\w$€£]", rest) else value
 
@@ -644,7 +647,7 @@ def with_scale(value: str, quote: str, passage: str) -> str:
     """A bare number from a table under "(In millions)" written with its scale (and its currency
     when the table's figures are in dollars); one from a table of shares as a percentage."""
     found = quantities(value)
-    if len(found) != 1 or found[0].scaled or found[0].percent:
+    if len(found) != 1 or found[0].scaled or found[0].percent or "%" in value:  # "(1.3)%": a negative rate
         return value
     if re.search(re.escape(found[0].text) + r"\)?\s*(?:thousand|million|billion)s?\b", value, re.I):
         return value  # "(19,686) million": a negative figure the form already scaled

@@ -23,6 +23,7 @@ from retrieval.facts import date_in, dates
 from retrieval.focus import (
     FIGURE,
     YEAR,
+    YEAR_TO_DATE,
     ASKS_CHANGE,
     TOTAL_FIRST,
     best_row,
@@ -36,6 +37,7 @@ from retrieval.focus import (
     excerpt,
     headings,
     latest_values,
+    quarter_value,
     listed_items,
     named_column,
     row_label,
@@ -489,14 +491,28 @@ class Composer:
     def _own_periods(checked: Checked, contexts: list[ScoredChunk], shown: list[str], query: str, relevant) -> None:
         """Over several filings each part's figure is its filing's own period: a figure the form copied
         from an earlier column of its row (Amazon's tables put the year-ago quarter first) is read again
-        from the row's latest one, unless the question names a year."""
+        from the row's latest one, unless the question names a year; one copied from the year to date's
+        column is read from the quarter's beside it (Intel's "YTD 2022" beside "Q3 2022"), unless the
+        question asks for the year to date or the form states the quarter's figure of the row too."""
         if YEAR.search(query):
             return
+        to_date = bool(YEAR_TO_DATE.search(query))
         for n, fact in enumerate(checked.facts):
             text = contexts[fact.doc - 1].chunk.text
             if (row := row_holding(text, fact.value)) is None or not (latest := latest_values(text, row)):
                 continue
-            if {cell_figure(c) for c in latest} & {cell_figure(f) for f in FIGURE.findall(fact.value)}:
+            stated = {cell_figure(f) for f in FIGURE.findall(fact.value)}
+            quarter = None if to_date else quarter_value(text, row)
+            if quarter is not None and not stated & {cell_figure(quarter)}:
+                if any(other.doc == fact.doc and cell_figure(quarter) in FIGURE.findall(other.value) for other in checked.facts):
+                    continue  # the form states both periods of the row
+                fact_read = Fact(fact.doc, row, quarter, row_label(table_cells(row)))
+                read = check(Draft(facts=[fact_read]), contexts, query, relevant=relevant, shown=shown)
+                if read.facts:
+                    checked.repaired.append(f"{fact.value!r} → {read.facts[0].value!r}: the filing's own quarter, not its year to date")
+                    checked.facts[n] = read.facts[0]
+                continue
+            if stated & {cell_figure(c) for c in latest}:
                 continue  # the latest date's column (the quarter's, or the year to date's)
             fact_read = _row_fact(contexts, fact.doc, row)
             read = check(Draft(facts=[fact_read]), contexts, query, relevant=relevant, shown=shown) if fact_read else None

@@ -290,14 +290,36 @@ def current_value(text: str, row: str) -> str | None:
 def latest_values(text: str, row: str) -> list[str]:
     """The numeric cells of a table row under the columns with the latest date (the quarter and the
     year to date end on the same day), all of them when the heading has no dates."""
+    cells, heading, columns = _latest_columns(text, row)
+    return [cells[k] for k in columns]
+
+
+# A column of a quarter's own figures, and one of the months from the year's start to the same day
+# ("Three Months Ended Sep 30, 2023" / "Nine Months Ended …"; Intel writes "Q3 2023" / "YTD 2023").
+QUARTER_COLUMN = re.compile(r"\bthree months\b|\b3M to\b|\bQ[1-4]\b", re.I)
+YEAR_TO_DATE = re.compile(r"\b(?:six|nine|twelve) months\b|\b(?:6|9|12)M to\b|\bYTD\b|\byear[- ]to[- ]date\b|\bfirst (?:half|six|nine)\b", re.I)
+
+
+def quarter_value(text: str, row: str) -> str | None:
+    """The value of a table row under the latest quarter's own column, when the same latest date also
+    heads a year-to-date column (Intel's "| Effective tax rate | 696.2 % | 642.0 % | 51.4 % | (1.3)% |"
+    under "Q3 2023 | Q3 2022 | YTD 2023 | YTD 2022": a 10-Q's own period is its quarter). None when
+    the table has no such pair of columns."""
+    cells, heading, columns = _latest_columns(text, row)
+    if heading is None or not any(YEAR_TO_DATE.search(heading[k]) for k in columns):
+        return None
+    return next((cells[k] for k in columns if QUARTER_COLUMN.search(heading[k]) and not YEAR_TO_DATE.search(heading[k])), None)
+
+
+def _latest_columns(text: str, row: str) -> tuple[list[str], list[str] | None, list[int]]:
+    """A table row's cells, its table's heading cells (None when they do not line up with the row's),
+    and the numeric columns under the latest date (every numeric column when the heading has none)."""
     cells = table_cells(row)
     # figures first: an address or a model name has digits too ("Torstrasse 140", "Dell Latitude 7450")
     numeric = [k for k in range(1, len(cells)) if is_figure(cells[k])] or [k for k in range(1, len(cells)) if NUMBER_CELL.search(cells[k])]
-    if not numeric:
-        return []
-    heading = _heading_cells(text, row)
+    heading = _heading_cells(text, row) if numeric else None
     if heading is None or len(heading) != len(cells):
-        return [cells[k] for k in numeric]
+        return cells, None, numeric
 
     def when(k: int) -> tuple[int, int, int]:
         found = dates(heading[k])
@@ -307,7 +329,7 @@ def latest_values(text: str, row: str) -> list[str]:
         return (max(years), 0, 0) if years else (0, 0, 0)
 
     latest = max(when(k) for k in numeric)
-    return [cells[k] for k in numeric if when(k) == latest]
+    return cells, heading, [k for k in numeric if when(k) == latest]
 
 
 FIGURE = re.compile(r"\d[\d,]*(?:\.\d+)?")

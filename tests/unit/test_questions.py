@@ -325,6 +325,22 @@ def test_a_rows_latest_values_are_those_under_the_latest_date_quarter_and_year_t
     assert latest_values(text, row) == ["21,203", "63,584"] and current_value(text, row) == "21,203"
 
 
+def test_a_rows_quarter_value_is_under_the_latest_quarters_own_column_beside_its_year_to_date():
+    from retrieval.focus import quarter_value
+
+    intel = ("| Provision for Taxes (In Millions) | Q3 2023 | Q3 2022 | YTD 2023 | YTD 2022 |\n| --- | --- | --- | --- | --- |\n"
+             "| Effective tax rate | 696.2 % | 642.0 % | 51.4 % | (1.3)% |")
+    assert quarter_value(intel, intel.splitlines()[-1]) == "696.2 %"
+    amazon = ("| (in millions) | Three Months Ended September 30, 2022 | Three Months Ended September 30, 2023 | "
+              "Nine Months Ended September 30, 2022 | Nine Months Ended September 30, 2023 |\n| --- | --- | --- | --- | --- |\n"
+              "| Technology and infrastructure | 19,485 | 21,203 | 52,399 | 63,584 |")
+    assert quarter_value(amazon, amazon.splitlines()[-1]) == "21,203"
+    quarters_only = "| (in millions) | Q3 2023 | Q3 2022 |\n| --- | --- | --- |\n| Revenue | 14,158 | 15,338 |"
+    to_date_only = "| (in millions) | Nine Months Ended Oct 1, 2023 | Nine Months Ended Oct 1, 2022 |\n| --- | --- | --- |\n| Cash | 6,847 | 7,730 |"
+    assert quarter_value(quarters_only, quarters_only.splitlines()[-1]) is None
+    assert quarter_value(to_date_only, to_date_only.splitlines()[-1]) is None
+
+
 @pytest.mark.parametrize("question, change", [
     ("How has Apple's revenue from iPhone sales fluctuated across quarters?", True),
     ("Are there any substantial alterations in Microsoft's debt configuration?", True),

@@ -406,6 +406,7 @@ def test_a_figure_dressed_in_words_its_quote_lacks_is_shown_as_the_quote_writes_
     assert from_quote("GBP 74.0", quote) == "74.0%"
     assert from_quote("$74.0 million", quote) == "$74.0 million"  # another figure: left to the checks, which drop it
     assert [bare_figure(v) for v in ("(4,268, %)", "(543)", "-12", "4,120 million")] == ["4,268", "(543)", "-12", "4,120 million"]
+    assert [bare_figure(v) for v in ("(1.3)%", "-1.3 %")] == ["(1.3)%", "-1.3 %"]  # a negative rate keeps its sign
     answer = ask_with_fact(test_settings, "Gross margin | 1,650 | 1,512", "GBP 1,650", "What was the gross margin in the year ended March 31, 2023?")
     assert answer.answer == "Gross margin, Year Ended March 31, 2023: 1,650 million. [1]"
 
@@ -751,6 +752,54 @@ def test_a_figure_no_row_names_is_read_from_the_line_item_its_filing_defines_as_
     ]
     assert answer.details["defined_as"] == ["Technology and content", "Technology and infrastructure"]
     assert any("own period" in r for r in answer.details["checks"]["repaired"])
+
+
+def _chipco(quarter: str, year: int, rates: str) -> Chunk:
+    """A filing whose tax table puts the quarter's columns before the year to date's ("Q3 2022 | Q3
+    2021 | YTD 2022 | YTD 2021", as Intel's do)."""
+    return filing(f"{quarter}-tax", f"{year} {quarter} Chipco", "Provision for Taxes", 35,
+                  f"| Provision for Taxes (In Millions) | {quarter} {year} | {quarter} {year - 1} | YTD {year} | YTD {year - 1} |\n"
+                  f"| --- | --- | --- | --- | --- |\n| Effective tax rate | {rates} |")
+
+
+@pytest.mark.parametrize("question, stated", [
+    ("How has Chipco's effective tax rate changed across these quarters?", ["642.0 %", "139.0 %"]),
+    ("How has Chipco's YTD effective tax rate changed across these filings?", ["(1.3)%", "139.0 %"]),
+])
+def test_a_figure_over_several_filings_is_the_quarters_own_not_the_year_to_dates_beside_it(test_settings, question, stated):
+    """Over several filings each is answered for its own quarter: the year to date's figure the form
+    copied from the same row is read again from the quarter's column, unless the question asks for
+    the year to date."""
+    chunks = [_chipco("Q3", 2022, "642.0 % | 15.9 % | (1.3)% | 12.5 %"), _chipco("Q1", 2023, "139.0 % | 13.2 % | 139.0 % | 13.2 %")]
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: "{}", *chunks)
+    first = assistant.ask(question, groups=["all-staff"])  # the prompt, for the scripted form
+    assert assistant.chat_model.calls, first.details
+    prompt = assistant.chat_model.calls[-1][-1].content
+    docs = {text.split("\n")[0]: i for i, (_, text) in enumerate(DOC_BLOCK.findall(prompt), start=1)}
+    q3 = next(i for head, i in docs.items() if "2022 Q3" in head)
+    q1 = next(i for head, i in docs.items() if "2023 Q1" in head)
+    row = next(line for line in chunks[0].text.splitlines() if line.startswith("| Effective"))
+    q1_row = next(line for line in chunks[1].text.splitlines() if line.startswith("| Effective"))
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": q3, "quote": row, "value": "(1.3)%"}, {"doc": q1, "quote": q1_row, "value": "139.0 %"}]})
+    answer = assistant.ask(question, groups=["all-staff"])
+    lines = answer.answer.splitlines()
+    assert len(lines) == 2 and stated[0] in lines[0] and stated[1] in lines[1], answer.answer
+    assert ("Q3 2022" in lines[0]) == (stated[0] == "642.0 %")
+
+
+def test_a_quarters_figure_and_its_year_to_date_stated_together_both_stay(test_settings):
+    chunks = [_chipco("Q3", 2022, "642.0 % | 15.9 % | (1.3)% | 12.5 %"), _chipco("Q1", 2023, "139.0 % | 13.2 % | 139.0 % | 13.2 %")]
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: "{}", *chunks)
+    question = "How has Chipco's effective tax rate changed across these quarters?"
+    assistant.ask(question, groups=["all-staff"])
+    prompt = assistant.chat_model.calls[-1][-1].content
+    q3 = next(i for i, (_, text) in enumerate(DOC_BLOCK.findall(prompt), start=1) if "2022 Q3" in text.split("\n")[0])
+    row = next(line for line in chunks[0].text.splitlines() if line.startswith("| Effective"))
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": q3, "quote": row, "value": "642.0 %"}, {"doc": q3, "quote": row, "value": "(1.3)%"}]})
+    answer = assistant.ask(question, groups=["all-staff"])
+    assert "642.0" in answer.answer and "1.3" in answer.answer, answer.answer
 
 
 def test_one_figure_read_from_two_passages_is_stated_once():

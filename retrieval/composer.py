@@ -503,13 +503,12 @@ class Composer:
                 continue
             stated = {cell_figure(f) for f in FIGURE.findall(fact.value)}
             quarter = None if to_date else quarter_value(text, row)
-            if quarter is not None and not stated & {cell_figure(quarter)}:
-                if any(other.doc == fact.doc and cell_figure(quarter) in FIGURE.findall(other.value) for other in checked.facts):
-                    continue  # the form states both periods of the row
+            if (quarter is not None and not stated & {cell_figure(quarter)}
+                    and not any(other.doc == fact.doc and cell_figure(quarter) in FIGURE.findall(other.value) for other in checked.facts)):
                 fact_read = Fact(fact.doc, row, quarter, row_label(table_cells(row)))
                 read = check(Draft(facts=[fact_read]), contexts, query, relevant=relevant, shown=shown)
                 if read.facts:
-                    checked.repaired.append(f"{fact.value!r} → {read.facts[0].value!r}: the filing's own quarter, not its year to date")
+                    checked.repaired.append(f"{fact.value!r} → {read.facts[0].value!r}: the filing's own quarter, its row's latest")
                     checked.facts[n] = read.facts[0]
                 continue
             if stated & {cell_figure(c) for c in latest}:

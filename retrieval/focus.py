@@ -290,7 +290,7 @@ def current_value(text: str, row: str) -> str | None:
 def latest_values(text: str, row: str) -> list[str]:
     """The numeric cells of a table row under the columns with the latest date (the quarter and the
     year to date end on the same day), all of them when the heading has no dates."""
-    cells, heading, columns = _latest_columns(text, row)
+    cells, _, columns = _latest_columns(text, row)
     return [cells[k] for k in columns]
 
 

@@ -734,12 +734,16 @@ def render(checked: Checked, cite, *, lead: str = "") -> str:
         key = " ".join(sentence.lower().split())
         return key not in shown and not shown.add(key)
 
+    quoted: list[str] = []  # the documents' own sentences shown so far
     for fact in checked.facts:
         about = fact.about.strip().rstrip(":")
         if about:
             text = f"{about[:1].upper() + about[1:]}: {fact.value.strip()}"
         elif _prose(fact.quote) and _states(fact.quote, fact.value):
             text = fact.quote  # the document's own sentence, checked to be in it
+            quoted.append(text)
+        elif any(_states(sentence, fact.value) for sentence in quoted):
+            continue  # a bare figure a sentence already shown states ("… 18% and 19% … [1] (19%). [1]")
         else:
             text = fact.value.strip()
         if new(_sentence(text)):

@@ -1017,6 +1017,17 @@ def test_a_sentence_two_facts_would_show_is_said_once():
     assert cited == [1]  # the point's document, which shows nothing, is not cited
 
 
+def test_a_bare_figure_a_sentence_already_shown_states_is_not_said_again():
+    """sec10q-094: the form gave "18%" with the filing's sentence and "(19%)" with no sentence of its
+    own; the answer read "… was 18% and 19% for the three months … respectively. [1] (19%). [1]"."""
+    from retrieval.checks import Checked, render
+    from retrieval.structured import Fact
+
+    sentence = "Our effective tax rate was 18% and 19% for the three months ended September 30, 2023 and 2022, respectively."
+    checked = Checked(facts=[Fact(1, sentence, "18%"), Fact(1, "19%", "(19%)"), Fact(1, "21%", "21%")])
+    assert render(checked, lambda doc, said: 1) == f"{sentence} [1] 21%. [1]"
+
+
 def test_a_section_named_by_the_topic_comes_whole_and_a_swapped_name_shows_the_passages_sentence(test_settings):
     """The best passage is the section's closing boilerplate; the case itself stands in the passage
     before it, under the same "Item 1. Legal Proceedings". Both reach the prompt, tagged with the

@@ -149,14 +149,16 @@ def table_scale(text: str) -> float:
     return SCALES[m.group(1).lower()] if m else 1.0
 
 
-def same_amount(a: Quantity, b: Quantity, b_scale: float = 1.0) -> bool:
+def same_amount(a: Quantity, b: Quantity, b_scale: float = 1.0, rounded_only: bool = False) -> bool:
     """Is `a` the amount `b` states? `b_scale` applies to `b` when it was written without a scale
-    (a table under "(In millions)"). Rounding is allowed to the coarser of the two precisions."""
+    (a table under "(In millions)"). Rounding is allowed to the coarser of the two precisions, or,
+    with `rounded_only`, to `a`'s own: `a` may round `b` ("$50.1 billion" for "50,122" in millions)
+    but not state digits `b` lacks ("$50.122 million" is not the "50" of "50 million")."""
     if a.percent != b.percent:
         return False
     scale = b.scale if b.scaled else b_scale
     value = (b.value / b.scale) * scale if b.scaled else b.value * scale
-    tolerance = max(a.precision, b.precision / (b.scale if b.scaled else 1.0) * scale)
+    tolerance = a.precision if rounded_only else max(a.precision, b.precision / (b.scale if b.scaled else 1.0) * scale)
     if abs(abs(a.value) - abs(value)) <= tolerance * 1.0001:
         return True
     # A table number quoted without its table's scale ("36,413" for 36,413 million) is the same
@@ -165,9 +167,11 @@ def same_amount(a: Quantity, b: Quantity, b_scale: float = 1.0) -> bool:
 
 
 def amount_in(quantity: Quantity, passage: str, scale: float | None = None) -> bool:
-    """Does `passage` state `quantity` (as an amount, not inside a date or a label)?"""
+    """Does `passage` state `quantity` (as an amount, not inside a date or a label)? The quantity may
+    round the passage's figure, not be more precise than it: an answer states no digit its passage lacks."""
     scale = table_scale(passage) if scale is None else scale
-    return any(same_amount(quantity, q, scale) or same_amount(quantity, q, 1.0) for q in quantities(passage, keep_years=True))
+    return any(same_amount(quantity, q, scale, rounded_only=True) or same_amount(quantity, q, 1.0, rounded_only=True)
+               for q in quantities(passage, keep_years=True))
 
 
 def date_in(date: DateMention, passage: str) -> bool:

@@ -1017,6 +1017,21 @@ def test_a_sentence_two_facts_would_show_is_said_once():
     assert cited == [1]  # the point's document, which shows nothing, is not cited
 
 
+def test_a_figure_may_round_its_passages_but_not_state_digits_the_passage_lacks():
+    """sec10q-042: the form's "$50.122 million" passed as supported by a "50" under "(In millions)"
+    elsewhere in the passage (rounding was allowed to the coarser precision of the two)."""
+    from retrieval.facts import amount_in, quantities
+
+    table = "(In millions)\n| Total revenue | 52,747 | 50,122 |"
+    page = "(In millions) Item 3 is on page 50."
+    held = {claim: amount_in(quantities(claim)[0], passage) for claim, passage in [
+        ("$50.122 million", page), ("$50.1 billion", table), ("$50,122 million", table),
+        ("$3,512 million", "revenue of $3.5 billion"), ("$3,500 million", "revenue of $3.5 billion"),
+        ("74.3%", "a margin of 74%"), ("74.0%", "a margin of 74%"), ("$1.2 billion", "$1,234 million")]}
+    assert held == {"$50.122 million": False, "$50.1 billion": True, "$50,122 million": True, "$3,512 million": False,
+                    "$3,500 million": True, "74.3%": False, "74.0%": True, "$1.2 billion": True}
+
+
 def test_a_bare_figure_a_sentence_already_shown_states_is_not_said_again():
     """sec10q-094: the form gave "18%" with the filing's sentence and "(19%)" with no sentence of its
     own; the answer read "… was 18% and 19% for the three months … respectively. [1] (19%). [1]"."""

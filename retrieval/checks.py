@@ -737,13 +737,13 @@ def render(checked: Checked, cite, *, lead: str = "") -> str:
     quoted: list[str] = []  # the documents' own sentences shown so far
     for fact in checked.facts:
         about = fact.about.strip().rstrip(":")
+        if restated(fact, quoted):
+            continue
         if about:
             text = f"{about[:1].upper() + about[1:]}: {fact.value.strip()}"
-        elif _prose(fact.quote) and _states(fact.quote, fact.value):
-            text = fact.quote  # the document's own sentence, checked to be in it
+        elif sentence := quoted_sentence(fact):
+            text = sentence  # the document's own sentence, checked to be in it
             quoted.append(text)
-        elif any(_states(sentence, fact.value) for sentence in quoted):
-            continue  # a bare figure a sentence already shown states ("… 18% and 19% … [1] (19%). [1]")
         else:
             text = fact.value.strip()
         if new(_sentence(text)):
@@ -757,6 +757,20 @@ def render(checked: Checked, cite, *, lead: str = "") -> str:
     if not pieces:
         return ""
     return (f"{lead}: " if lead else "") + " ".join(pieces)
+
+
+def quoted_sentence(fact: Fact) -> str | None:
+    """The document's own sentence a fact is shown as: its quote, when the fact has no label and the
+    quote is prose stating the value; None when the fact is shown by its label or bare."""
+    if fact.about.strip().rstrip(":") or not (_prose(fact.quote) and _states(fact.quote, fact.value)):
+        return None
+    return fact.quote
+
+
+def restated(fact: Fact, sentences: Sequence[str]) -> bool:
+    """Is `fact` one that would be shown bare (no label, no sentence of its own) while one of the
+    `sentences` already shown states its figure ("… was 18% and 19% … respectively. [1] (19%). [1]")?"""
+    return not fact.about.strip().rstrip(":") and quoted_sentence(fact) is None and any(_states(s, fact.value) for s in sentences)
 
 
 def _prose(quote: str) -> bool:

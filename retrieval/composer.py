@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.answering import read_guarded, render_documents, split_sentences, stream_timing
-from retrieval.checks import NIL_VALUE, Checked, check, locate, nil_verdict, quarters, render
+from retrieval.checks import NIL_VALUE, Checked, check, locate, nil_verdict, quarters, quoted_sentence, render, restated
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
     FIGURE,
@@ -811,6 +811,7 @@ class _LiveText:
         self.checked = Checked()
         self.pieces: list[str] = []
         self.said: set[str] = set()  # each item's sentence as shown, without its marker
+        self.quoted: list[str] = []  # the documents' own sentences shown (checks.quoted_sentence)
         self.first_at: float | None = None
 
     def add(self, item: Fact | Point, verdict: str | None) -> None:
@@ -819,13 +820,14 @@ class _LiveText:
         self.checked.dropped += one.dropped
         self.checked.repaired += one.repaired
         values = {f.value for f in self.checked.facts}  # one figure from two passages (the same row twice) is said once
-        fresh = Checked(facts=[f for f in one.facts if f.value not in values and _said(f) not in self.said],
+        fresh = Checked(facts=[f for f in one.facts if f.value not in values and _said(f) not in self.said and not restated(f, self.quoted)],
                         points=[p for p in one.points if _said(p) not in self.said],  # one sentence as a value and a point: once
                         verdict=_yes_no(verdict) if one.facts and not self.pieces else None)
         if (nil := nil_verdict(fresh.verdict, fresh.facts)) != fresh.verdict:
             self.checked.repaired.append(f"{fresh.verdict!r} → {nil!r}: the asked period's cells are nil")
             fresh.verdict = nil
         self.said |= {_said(item) for item in [*fresh.facts, *fresh.points]}
+        self.quoted += [sentence for f in fresh.facts if (sentence := quoted_sentence(f))]
         piece = render(fresh, self.cite) if fresh.facts or fresh.points else ""
         if not piece:
             return

@@ -1017,6 +1017,16 @@ def test_a_sentence_two_facts_would_show_is_said_once():
     assert cited == [1]  # the point's document, which shows nothing, is not cited
 
 
+def test_a_bare_figure_the_answers_sentence_already_states_is_not_shown_item_by_item(test_settings):
+    """The same as the answer streams item by item (sec10q-094, as users saw it)."""
+    sentence = "Our effective tax rate was 18% and 19% for the three months ended September 30, 2023 and 2022, respectively."
+    chunk = filing("tax", "2023 Q3 Widgetco", "Income taxes", 40, f"Effective tax rate\n{sentence}")
+    reply = json.dumps({"facts": [{"doc": 1, "quote": sentence, "value": "18%"}, {"doc": 1, "quote": "", "value": "(19%)"}]})
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: reply, chunk)
+    answer = assistant.ask("What was Widgetco's effective tax rate in the latest quarter?", groups=["all-staff"])
+    assert answer.answer == f"{sentence} [1]"
+
+
 def test_a_figure_may_round_its_passages_but_not_state_digits_the_passage_lacks():
     """sec10q-042: the form's "$50.122 million" passed as supported by a "50" under "(In millions)"
     elsewhere in the passage (rounding was allowed to the coarser precision of the two)."""

@@ -497,6 +497,14 @@ class Composer:
         if YEAR.search(query):
             return
         to_date = bool(YEAR_TO_DATE.search(query))
+
+        def read_again(n: int, fact_read: Fact | None, why: str) -> None:
+            """Fact n replaced by `fact_read`, when that passes the checks."""
+            read = check(Draft(facts=[fact_read]), contexts, query, relevant=relevant, shown=shown) if fact_read else None
+            if read is not None and read.facts:
+                checked.repaired.append(f"{checked.facts[n].value!r} → {read.facts[0].value!r}: {why}")
+                checked.facts[n] = read.facts[0]
+
         for n, fact in enumerate(checked.facts):
             text = contexts[fact.doc - 1].chunk.text
             if (row := row_holding(text, fact.value)) is None or not (latest := latest_values(text, row)):
@@ -505,19 +513,9 @@ class Composer:
             quarter = None if to_date else quarter_value(text, row)
             if (quarter is not None and not stated & {cell_figure(quarter)}
                     and not any(other.doc == fact.doc and cell_figure(quarter) in FIGURE.findall(other.value) for other in checked.facts)):
-                fact_read = Fact(fact.doc, row, quarter, row_label(table_cells(row)))
-                read = check(Draft(facts=[fact_read]), contexts, query, relevant=relevant, shown=shown)
-                if read.facts:
-                    checked.repaired.append(f"{fact.value!r} → {read.facts[0].value!r}: the filing's own quarter, its row's latest")
-                    checked.facts[n] = read.facts[0]
-                continue
-            if stated & {cell_figure(c) for c in latest}:
-                continue  # the latest date's column (the quarter's, or the year to date's)
-            fact_read = _row_fact(contexts, fact.doc, row)
-            read = check(Draft(facts=[fact_read]), contexts, query, relevant=relevant, shown=shown) if fact_read else None
-            if read is not None and read.facts:
-                checked.repaired.append(f"{fact.value!r} → {read.facts[0].value!r}: the filing's own period, its row's latest column")
-                checked.facts[n] = read.facts[0]
+                read_again(n, Fact(fact.doc, row, quarter, row_label(table_cells(row))), "the filing's own quarter, its row's latest")
+            elif not stated & {cell_figure(c) for c in latest}:  # not the latest date's column (the quarter's, or the year to date's)
+                read_again(n, _row_fact(contexts, fact.doc, row), "the filing's own period, its row's latest column")
 
     @staticmethod
     def _prefer_topic_row(checked: Checked, topic_row: tuple[float, str, int], contexts: list[ScoredChunk], shown: list[str],

@@ -231,6 +231,9 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+LEAD_IN = re.compile(r"^(.*?[\w)]):\s+(?=\S)")  # the words up to the first colon followed by more
+
+
 def table_rows(header: list[str], table: list[list[str]]) -> tuple[str, ...]:
     """Markdown rows of a table: a heading row that names every value column where the header
     text allows (column_headings), the separator, then the rows. A row of bare years right under
@@ -242,6 +245,12 @@ def table_rows(header: list[str], table: list[list[str]]) -> tuple[str, ...]:
     widths = Counter(len(r) - 1 for r in table if len(r) > 2)
     columns = widths.most_common(1)[0][0] if widths else max((len(r) - 1 for r in table), default=0)
     found = column_headings(text, columns) if text else None
+    if found is None and (lead := LEAD_IN.match(text)):
+        # "… for the trailing twelve months ended September 30, 2022 and 2023 (in millions): Twelve Months
+        # Ended September 30, 2022 2023": the sentence introducing the table wrapped into its header; the
+        # headings are what follows its colon (its own dates would count as columns)
+        if (after := column_headings(text[lead.end():], columns)) is not None:
+            found = (" ".join(f"{lead.group(1)} {after[0]}".split()), after[1])
     if found is not None:
         rest, headings = found
         return (_row([rest, *headings]), "|" + " --- |" * (columns + 1), *(_row(r) for r in table))

@@ -246,6 +246,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         out.facts.append(Fact(doc, sentence, scaled, about))
     topic = set(question_terms(question))
     for point in draft.points:
+        if PASSAGE_TAG.search(point.text):
+            point = Point(point.doc, own_text(point.text, contexts[point.doc - 1].chunk.text if 1 <= point.doc <= len(contexts) else ""))
+            out.repaired.append(f"point {point.text[:40]!r}: the passage's label and the heading before it left out")
         if empty_value(point.text) or VALUE_MARKER.search(point.text):
             out.dropped.append(f"point {point.text[:60]!r}: a marker or nothing where a value belongs")
             continue
@@ -373,6 +376,28 @@ def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:
     end = start + len(flat_quote)
     stop = re.search(r"[.!?](?=\s|$)", flat[end : end + limit])
     return flat[start : end + stop.end()] if stop else quote
+
+
+# The label each passage opens with in the prompt ("[2023 Q2 MSFT › Legal and Other Contingencies]"):
+# the prompt's, not the document's words; a quote running across it holds the end of the passage before.
+PASSAGE_TAG = re.compile(r"\[[^\[\]\n]*›[^\[\]\n]*\]")
+HEADING_WORDS = 8
+
+
+def own_text(text: str, passage: str) -> str:
+    """A point that quotes across a passage's label ("Legal and Other Contingencies [2023 Q2 MSFT ›
+    Legal and Other Contingencies] Legal and Other Contingencies The outcomes of …"): the text after
+    the label, without the heading line the passage starts with ("The outcomes of …")."""
+    rest = PASSAGE_TAG.split(text)[-1].strip()
+    for line in passage.split("\n"):
+        line = line.strip()
+        if not line or PASSAGE_TAG.fullmatch(line):
+            continue
+        heading = len(line.split()) <= HEADING_WORDS and not line.endswith((".", "!", "?", ":"))
+        if heading and rest.startswith(line) and rest[len(line):].strip():
+            rest = rest[len(line):].strip()
+        break
+    return rest
 
 
 def without_cut_sentence(text: str) -> str:
@@ -645,7 +670,11 @@ def scaled_in_passage(value: str, passage: str) -> str:
 
 def with_scale(value: str, quote: str, passage: str) -> str:
     """A bare number from a table under "(In millions)" written with its scale (and its currency
-    when the table's figures are in dollars); one from a table of shares as a percentage."""
+    when the table's figures are in dollars); one from a table of shares as a percentage. A cell's
+    "$ (19,686)" keeps its parentheses outside: "($19,686 million)"."""
+    if negative := re.fullmatch(r"\s*([$€£])\s*\(\s*([^()]*?)\s*\)\s*", value):
+        inner = with_scale(f"{negative.group(1)}{negative.group(2)}", quote, passage)
+        return f"({inner})" if inner != f"{negative.group(1)}{negative.group(2)}" else value
     found = quantities(value)
     if len(found) != 1 or found[0].scaled or found[0].percent or "%" in value:  # "(1.3)%": a negative rate
         return value

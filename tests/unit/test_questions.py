@@ -176,6 +176,8 @@ def test_the_rows_of_a_table_of_shares_are_percentages_and_yield_to_the_amounts(
     assert share_table(shares, row) and not share_table(amounts, "| Acquisition termination cost | — | (1,353) |")
     assert with_scale("16.3", row, shares) == "16.3%"
     assert with_scale("1,353", "| Acquisition termination cost | — | (1,353) |", amounts) == "$1,353 million"
+    # a negative cell copied with its currency sign outside the parentheses: the sign goes inside
+    assert with_scale("$ (735)", "| Stock-based compensation expense | $ (735) | $ (578) |", amounts) == "($735 million)"
     weights = {t: 1.0 for t in question_terms("acquisition termination cost")}
     assert best_row(shares + "\n\n" + amounts, weights)[1] == "| Acquisition termination cost | — | (1,353) |"
     assert best_row(shares, weights)[1] == row  # still found when no table of amounts names it

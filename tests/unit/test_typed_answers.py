@@ -230,6 +230,25 @@ def test_a_point_that_echoes_the_question_around_a_figure_about_something_else_i
     assert [p.text for p in stated.points] == ["The employee satisfaction score rose to 78 points in the annual survey."]
 
 
+def test_a_point_quoted_across_a_passage_label_shows_only_the_passages_own_sentence():
+    """The model quoted from the end of one passage through the next one's prompt label: "Legal and Other
+    Contingencies [2023 Q2 MSFT › Legal and Other Contingencies] Legal and Other Contingencies The
+    outcomes of …" was shown to the reader, label and all."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    passage = ScoredChunk(Chunk(id="c", text=("[2023 Q2 MSFT › Legal and Other Contingencies]\nLegal and Other Contingencies\n"
+                                              "The outcomes of legal proceedings and claims brought against us are subject to significant uncertainty."),
+                                source="2023 Q2 MSFT.pdf", doc_id="msft", groups=("all-staff",)), 1.0)
+    said = ("Legal and Other Contingencies [2023 Q2 MSFT › Legal and Other Contingencies] Legal and Other Contingencies "
+            "The outcomes of legal proceedings and claims brought against us are subject to significant uncertainty.")
+    checked = check(Draft(points=[Point(1, said)]), [passage], "Are there any legal proceedings that could impact Microsoft?")
+    assert [p.text for p in checked.points] == [
+        "The outcomes of legal proceedings and claims brought against us are subject to significant uncertainty."]
+    assert "label" in checked.repaired[0]
+
+
 def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):
     assistant = assistant_with(test_settings, {"facts": []})
     answer = assistant.ask("What was widget revenue in the year ended March 31, 2031?", groups=["all-staff"])

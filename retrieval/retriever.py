@@ -250,9 +250,13 @@ class _Lookup:
 
     def materialise(self, ranked: Sequence[tuple[str, float, float | None]], n: int, per_doc: bool = False) -> list[ScoredChunk]:
         """The first `n` readable chunks of a fused ranking, with true cosines (`per_doc`: only the
-        best chunk of each document)."""
+        best chunk of each document). A passage of a file the same as one ranked above it (the file
+        copied into a second folder, or ingested again from another path) is left out: it would take
+        a second place in the prompt and a second citation for the same words. (Boilerplate that two
+        different files share stays: each file's own passage says whose it is.)"""
         out: list[ScoredChunk] = []
         docs: set[str] = set()
+        said: set[tuple[str, str]] = set()
         start = 0
         while len(out) < n and start < len(ranked):
             batch = ranked[start : start + max(n - len(out), 1) + 2]
@@ -264,6 +268,9 @@ class _Lookup:
                     continue  # gone, or a lexical row out of sync with the store: never widen access
                 if per_doc and chunk.doc_id in docs:
                     continue
+                if (same := (chunk.file_hash or chunk.doc_id, _body(chunk.text))) in said:
+                    continue
+                said.add(same)
                 docs.add(chunk.doc_id)
                 out.append(ScoredChunk(chunk, score, dense_score=self.cosines.get(cid), lexical_score=lexical_score))
                 if len(out) == n:
@@ -285,6 +292,11 @@ class _Lookup:
         if ids and all(i in found for i in ids):
             return [list(found[i][1]) for i in ids]
         return self.retriever.embedder.embed_documents(texts)  # chunks not (or no longer) in the store
+
+
+def _body(text: str) -> str:
+    """A passage's words without its `[document › section]` label (the label names the file)."""
+    return " ".join((text.partition("\n")[2] if text.startswith("[") else text).split())
 
 
 def _dense_ranking(found: Sequence[ScoredChunk]) -> list[tuple[str, float]]:

@@ -138,3 +138,22 @@ def test_cli_known_user_reads_with_the_groups_of_the_users_file(test_settings, c
     assert json.loads(capsys.readouterr().out)["results"][0]["id"] == "falcon-1"
     assert main(["search", QUESTIONS[1], "--user", "stranger", "--json", "--profile", "test", "--top-k", "20"]) == 0
     assert "falcon-1" not in {r["id"] for r in json.loads(capsys.readouterr().out)["results"]}
+
+
+def test_a_copied_document_is_found_once(test_settings):
+    """The same file in two folders (or ingested again from another path): its passage is retrieved
+    once, not twice side by side, taking the place of another passage and citing the same words twice."""
+    from dataclasses import replace
+
+    a = build_assistant(test_settings, chat_model=FakeChatModel())
+    leave = next(c for c in CORPUS if c.id == "leave-1")
+    leave = replace(leave, file_hash="f00d")  # the file's content hash, as ingestion stores it
+    copy = replace(leave, id="leave-copy-1", source="archive/hr/leave-policy.md", doc_id="archive/hr/leave-policy.md")
+    seed(a, [*(c for c in CORPUS if c.id != "leave-1"), leave, copy])
+    found = [s.chunk.id for s in a.search("How many vacation days do employees get?", groups=["all-staff"], top_k=5)]
+    assert len({"leave-1", "leave-copy-1"} & set(found)) == 1
+    assert len(found) == len(set(found))
+    # a reader who may read only the copy still finds it
+    only_copy = replace(copy, id="leave-copy-2", doc_id="hr-only/leave-policy.md", source="hr-only/leave-policy.md", groups=("hr-only",))
+    seed(a, [only_copy])
+    assert [s.chunk.id for s in a.search("How many vacation days do employees get?", groups=["hr-only"], top_k=5)] == ["leave-copy-2"]

@@ -53,8 +53,8 @@ class _Retriever:
 
 def test_feedback_chunks_per_document_skip_a_documents_second_chunk():
     chunks = [
-        Chunk(id="a#0", text="a", source="a", doc_id="a", groups=("g",)),
-        Chunk(id="a#1", text="a", source="a", doc_id="a", groups=("g",)),
+        Chunk(id="a#0", text="a, first", source="a", doc_id="a", groups=("g",)),
+        Chunk(id="a#1", text="a, second", source="a", doc_id="a", groups=("g",)),
         Chunk(id="b#0", text="b", source="b", doc_id="b", groups=("g",)),
         Chunk(id="c#0", text="c", source="c", doc_id="c", groups=("h",)),  # not readable
         Chunk(id="d#0", text="d", source="d", doc_id="d", groups=("g",)),

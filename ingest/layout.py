@@ -24,7 +24,7 @@ PERIOD_PHRASE = re.compile(r"\b(?:(?:Three|Six|Nine|Twelve) Months|Quarter|(?:Fi
 _MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 PARTIAL_DATE = re.compile(rf"\b{_MON} \d{{1,2}}\b,?")
 PERIOD_TOKEN = re.compile(r"\b(?:Q[1-4]|YTD|FY|H[12]) ?\d{4}\b")
-CHANGE = re.compile(r"(?<![\w%])%? ?Change\b")
+CHANGE = re.compile(r"(?<![\w%])(?:%|Percentage|Percent)? ?Change\b")
 YEAR = re.compile(r"(?<![\d,$])\b(?:19|20)\d{2}\b(?![\d,])")
 
 
@@ -73,13 +73,16 @@ def column_headings(header: str, columns: int) -> tuple[str, list[str]] | None:
         return days[i].group(0).rstrip(",")
 
     changes = list(CHANGE.finditer(header))
-    if changes and phrases and len(changes) == len(phrases) and len(years) + len(changes) == columns and len(days) == len(years):
+    if (changes and phrases and len(changes) == len(phrases) and len(years) + len(changes) == columns
+            and len(days) in (len(years), len(phrases))):
         # "Three Months Ended Nine Months Ended July 1, 2023 June 25, 2022 Change July 1, 2023 …": each
-        # period group ends with a change column.
+        # period group ends with a change column. Or one day per group: "Three Months Ended March 31,
+        # Percentage Change Nine Months Ended March 31, Percentage Change 2023 2022 2023 2022".
         per = len(years) // len(phrases)
         headings = []
         for g, phrase in enumerate(phrases):
-            headings += [f"{phrase.group(0)} {day(g * per + k)}, {years[g * per + k].group(0)}" for k in range(per)]
+            headings += [f"{phrase.group(0)} {day(g * per + k if len(days) == len(years) else g)}, {years[g * per + k].group(0)}"
+                         for k in range(per)]
             headings.append(f"{phrase.group(0)} change")
         rest = _without(header, [*phrases, *days, *years, *changes])
         return rest, headings

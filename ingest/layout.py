@@ -245,6 +245,7 @@ def table_rows(header: list[str], table: list[list[str]]) -> tuple[str, ...]:
     text = " ".join(header)
     if table and len(table[0]) > 1 and all(YEAR.fullmatch(c.strip()) for c in table[0][1:]):
         text = f"{text} {' '.join(table.pop(0))}".strip()  # "Three Months Ended September 30, | 2023 | 2022"
+    table = _grouped(table)
     widths = Counter(len(r) - 1 for r in table if len(r) > 2)
     columns = widths.most_common(1)[0][0] if widths else max((len(r) - 1 for r in table), default=0)
     found = column_headings(text, columns) if text else None
@@ -260,6 +261,25 @@ def table_rows(header: list[str], table: list[list[str]]) -> tuple[str, ...]:
     if not text and table:
         text = " ".join(table.pop(0))
     return ("| " + text + " |", "| --- |", *(_row(r) for r in table))
+
+
+def _grouped(table: list[list[str]]) -> list[list[str]]:
+    """Rows whose label the table repeats under several sub-headings, named with their sub-heading:
+    "| North America |" / "| Net sales | 78,843 | …" and the same "Net sales" under "International"
+    and "AWS" → "| North America — Net sales | 78,843 | …". A row read alone (its chunk, the
+    answer's label, a search for "AWS net sales") otherwise cannot say whose it is. A sub-heading
+    that ends in a colon ("Current assets:") introduces a list, not a group, and names nothing."""
+    labels = Counter(r[0].strip().lower() for r in table if len(r) > 1)
+    group = ""
+    out = []
+    for row in table:
+        if len(row) == 1:
+            text = row[0].strip()
+            group = "" if text.endswith(":") else text
+        elif group and row[0].strip() and labels[row[0].strip().lower()] > 1:
+            row = [f"{group} — {row[0].strip()}", *row[1:]]
+        out.append(row)
+    return out
 
 
 def _demote_header_fragments(lines: list[str], titles: list[bool]) -> None:

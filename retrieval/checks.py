@@ -272,6 +272,9 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if (own := swapped_names(point.text, passages[doc - 1], question)) is not None:
             out.repaired.append(f"point {point.text[:40]!r}: a name of the question stands where the passage names another; its sentence is shown")
             point = Point(doc, own)
+        if (own := reworded_figures(point.text, passages[doc - 1])) is not None:
+            out.repaired.append(f"point {point.text[:40]!r}: its figures' own sentence is shown (the point rewords it)")
+            point = Point(doc, own)
         if any(p.text.strip().lower() == point.text.strip().lower() for p in out.points):
             continue
         if relevant is not None and relevant(f"{point.text} {_named_section(contexts[doc - 1].chunk.section or '', topic)}") < min_relevance:
@@ -357,6 +360,26 @@ def swapped_names(text: str, passage: str, question: str) -> str | None:
     return best.strip() if lost else None
 
 
+def reworded_figures(text: str, passage: str, limit: int = 400) -> str | None:
+    """A point that restates the passage's sentence holding all its figures, but with a word that
+    sentence does not have ("Interest expense was $277 million and $776 million …" for "Our interest
+    income was $277 million and $776 million …"): that sentence, which says what the figures are.
+    The figures check cannot see the swap — every figure is in the passage. None when the point is
+    the passage's own words, states no figure, or no such sentence restates it."""
+    figures = quantities(text)
+    if not figures or " ".join(_words(text)) in " ".join(_words(passage)):
+        return None
+    words = set(content_words(text))
+    for sentence in sentences(passage):
+        sentence = " ".join(sentence.split())
+        if "|" in sentence or len(sentence) > limit or not all(amount_in(q, sentence) for q in figures):
+            continue
+        own = set(content_words(sentence))
+        if words and len(words & own) / len(words) >= SAME_SENTENCE and words - own:
+            return sentence
+    return None
+
+
 def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:
     """A quote the form cut short (its length is capped), completed to the end of its sentence in
     the passage: "… for $3.6 billion and $4.6" would otherwise be shown as the document's sentence.
@@ -391,7 +414,7 @@ def own_text(text: str, passage: str) -> str:
     rest = PASSAGE_TAG.split(text)[-1].strip()
     for line in passage.split("\n"):
         line = line.strip()
-        if not line or PASSAGE_TAG.fullmatch(line):
+        if not line or TAG_LINE.match(line):
             continue
         heading = len(line.split()) <= HEADING_WORDS and not line.endswith((".", "!", "?", ":"))
         if heading and rest.startswith(line) and rest[len(line):].strip():

@@ -249,6 +249,27 @@ def test_a_point_quoted_across_a_passage_label_shows_only_the_passages_own_sente
     assert "label" in checked.repaired[0]
 
 
+def test_a_point_that_rewords_what_its_figures_are_shows_the_passages_sentence():
+    """"Interest expense was $277 million and $776 million during Q3 2022 and Q3 2023" — every figure
+    is in the passage, but its sentence says interest *income*: the point is replaced by the passage's
+    own sentence. A point in the passage's own words, or one stating no figure, stays as written."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    own = ("Our interest income was $277 million and $776 million during Q3 2022 and Q3 2023, primarily due to an increase in "
+           "prevailing rates.")
+    passage = ScoredChunk(Chunk(id="i", text=f"[2023 Q3 AMZN › Interest Income and Expense]\nInterest Income and Expense\n{own}\n"
+                                             "Interest expense was $617 million and $806 million during Q3 2022 and Q3 2023.",
+                                source="2023 Q3 AMZN.pdf", doc_id="amzn", groups=("all-staff",)), 1.0)
+    question = "Are there any significant changes in Amazon's debt structure or interest expenses?"
+    swapped = check(Draft(points=[Point(1, "Interest expense was $277 million and $776 million during Q3 2022 and Q3 2023.")]),
+                    [passage], question)
+    assert [p.text for p in swapped.points] == [own]
+    right = "Interest expense was $617 million and $806 million during Q3 2022 and Q3 2023."
+    assert [p.text for p in check(Draft(points=[Point(1, right)]), [passage], question).points] == [right]
+
+
 def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):
     assistant = assistant_with(test_settings, {"facts": []})
     answer = assistant.ask("What was widget revenue in the year ended March 31, 2031?", groups=["all-staff"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
-from retrieval.focus import (ASKS_CHANGE, COMPACT_PERIOD, SEPARATOR, SHARE_ROW, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding,
+from retrieval.focus import (ASKS_CHANGE, COMPACT_PERIOD, FIGURE, SEPARATOR, SHARE_ROW, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding,
                              row_label, share_table, spelled_out, table_cells)
 from retrieval.questions import asked_fiscal_quarters
 from retrieval.schema import ScoredChunk
@@ -143,7 +143,14 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
     out = Checked(verdict=draft.verdict if draft.verdict in ("yes", "no") else None)
     seen: set[tuple[int, str]] = set()
     counting = bool(COUNT_QUESTION.search(question))
-    for fact in (piece for fact in draft.facts for piece in _one_figure_each(fact)):
+    points, cells = [], []
+    for point in draft.points:
+        if (read := table_facts(point, passages)) is not None:
+            out.repaired.append(f"point {point.text[:40]!r}: its figures are table cells, shown with their row and column")
+            cells += read
+        else:
+            points.append(point)
+    for fact in (piece for fact in [*draft.facts, *cells] for piece in _one_figure_each(fact)):
         if empty_value(fact.value):
             out.dropped.append(f"{fact.value!r}: not a value")
             continue
@@ -245,7 +252,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             continue
         out.facts.append(Fact(doc, sentence, scaled, about))
     topic = set(question_terms(question))
-    for point in draft.points:
+    for point in points:
         if PASSAGE_TAG.search(point.text):
             point = Point(point.doc, own_text(point.text, contexts[point.doc - 1].chunk.text if 1 <= point.doc <= len(contexts) else ""))
             out.repaired.append(f"point {point.text[:40]!r}: the passage's label and the heading before it left out")
@@ -378,6 +385,31 @@ def reworded_figures(text: str, passage: str, limit: int = 400) -> str | None:
         if words and len(words & own) / len(words) >= SAME_SENTENCE and words - own:
             return sentence
     return None
+
+
+def table_facts(point: Point, passages: Sequence[str]) -> list[Fact] | None:
+    """A point the model wrote around figures that only a table of its passage holds ("The operating
+    income for Q2 2023 was $64,269, which is a 2% increase" — $64,269 is the nine months' column,
+    in millions): each figure as a fact read from its cell, so that its row, its column and the
+    table's unit are shown, not the model's words about them. None when the point states no figure,
+    is the passage's own words, or a sentence of the passage holds its figures."""
+    figures = quantities(point.text)
+    if not figures or not 1 <= point.doc <= len(passages):
+        return None
+    passage = passages[point.doc - 1]
+    if " ".join(_words(point.text)) in " ".join(_words(passage)):
+        return None
+    if any("|" not in s and all(amount_in(q, s) for q in figures) for s in sentences(passage)):
+        return None
+    read = []
+    for q in figures:
+        row = row_holding(passage, q.text)
+        digits = FIGURE.search(q.text)
+        cell = next((c for c in table_cells(row)[1:] if cell_figure(c) == digits.group(0)), None) if row and digits else None
+        if cell is None:
+            return None
+        read.append(Fact(point.doc, row, cell, ""))  # the cell as the table writes it: its row, column and unit are read again
+    return read
 
 
 def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:
@@ -783,7 +815,8 @@ def render(checked: Checked, cite, *, lead: str = "") -> str:
     shown: set[str] = set()  # a sentence is said once: two figures of one quote, a value and a point alike
 
     def new(sentence: str) -> bool:
-        key = " ".join(sentence.lower().split())
+        # "…: $7,709 million" and "…: ($7,709 million)" (one cell, two tables' ways of writing it) are said once
+        key = " ".join(re.sub(r"[()]", "", sentence.lower()).split())
         return key not in shown and not shown.add(key)
 
     quoted: list[str] = []  # the documents' own sentences shown so far

@@ -270,6 +270,40 @@ def test_a_point_that_rewords_what_its_figures_are_shows_the_passages_sentence()
     assert [p.text for p in check(Draft(points=[Point(1, right)]), [passage], question).points] == [right]
 
 
+def test_a_point_written_around_table_cells_is_shown_as_the_cells_row_and_column():
+    """"The operating income for Q2 2023 was $64,269, which is a 2% increase" — $64,269 is the nine
+    months' column of a table in millions, and no sentence of the passage says it: the figures are read
+    from their cells, so the answer names the row, the column and the unit (and the asked quarter's
+    column replaces the nine months'). One figure written two ways is said once."""
+    from retrieval.checks import check, render
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    table = ("[2023 Q2 MSFT › Summary]\n| SUMMARY RESULTS OF OPERATIONS (In millions) | Three Months Ended March 31, 2023 "
+             "| Three Months Ended March 31, 2022 | Three Months Ended change | Nine Months Ended March 31, 2023 "
+             "| Nine Months Ended March 31, 2022 | Nine Months Ended change |\n| --- | --- | --- | --- | --- | --- | --- |\n"
+             "| Revenue | $ 52,857 | $ 49,360 | 7% | $ 155,726 | $ 146,405 | 6% |\n| Operating income | 22,352 | 20,364 | 10% | 64,269 | 62,849 | 2% |")
+    passage = ScoredChunk(Chunk(id="m", text=table, source="2023 Q2 MSFT.pdf", doc_id="m", groups=("all-staff",)), 1.0)
+    question = "For Q2 2023, what was the chief factor affecting Microsoft's operating income?"
+    said = ["The operating income for Q2 2023 was $22,352, which is a 10% increase from the same period last year.",
+            "The operating income for Q2 2023 was $64,269, which is a 2% increase from the same period last year."]
+    checked = check(Draft(points=[Point(1, s) for s in said]), [passage], question)
+    assert not checked.points
+    assert render(checked, lambda doc, evidence: doc) == "Operating income, Three Months Ended March 31, 2023: $22,352 million. [1]"
+    # the passage's own sentence about the figures stays a point
+    prose = ScoredChunk(Chunk(id="p", text="[10-Q › Results]\nOperating income increased $2.0 billion or 10% to $22.4 billion.",
+                              source="q.pdf", doc_id="q", groups=("all-staff",)), 1.0)
+    stays = check(Draft(points=[Point(1, "Operating income increased $2.0 billion or 10% to $22.4 billion.")]), [prose], question)
+    assert [p.text for p in stays.points] == ["Operating income increased $2.0 billion or 10% to $22.4 billion."]
+    # one cell written "7,709" in one table and "(7,709)" in another is said once
+    from retrieval.checks import Checked
+    from retrieval.structured import Fact
+
+    twice = Checked(facts=[Fact(1, "| R&D | 7,709 |", "$7,709 million", "Research and development"),
+                           Fact(1, "| R&D | (7,709) |", "($7,709 million)", "Research and development")])
+    assert render(twice, lambda doc, evidence: doc) == "Research and development: $7,709 million. [1]"
+
+
 def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):
     assistant = assistant_with(test_settings, {"facts": []})
     answer = assistant.ask("What was widget revenue in the year ended March 31, 2031?", groups=["all-staff"])
@@ -1265,7 +1299,9 @@ def test_a_period_column_of_the_prompt_is_not_a_value():
 
 
 def test_a_point_speaks_of_periods_as_the_document_does_not_as_the_prompts_table_headings():
-    from retrieval.checks import check
+    """A point about table cells is shown as the cells' row and column headings, the document's words
+    for the periods, not the prompt's compact "3M to Oct 2023"."""
+    from retrieval.checks import check, render
     from retrieval.schema import ScoredChunk
     from retrieval.structured import Draft, Point
 
@@ -1276,8 +1312,9 @@ def test_a_point_speaks_of_periods_as_the_document_does_not_as_the_prompts_table
     checked = check(Draft(points=[Point(1, "Research and development expenses were 2,294 million in the 3M to Oct 2023 period "
                                           "and 5,387 million in 9M to Oct 2022.")]), [passage],
                     "What were NVIDIA's research and development expenses?", shown=[shown])
-    assert checked.points[0].text == ("Research and development expenses were 2,294 million in the three months ended October 29, 2023 "
-                                      "period and 5,387 million in the nine months ended October 30, 2022.")
+    assert render(checked, lambda doc, evidence: doc) == (
+        "Research and development, Three Months Ended October 29, 2023: 2,294 million. [1] "
+        "Research and development, Nine Months Ended October 30, 2022: 5,387 million. [1]")
 
 
 def test_a_word_that_names_a_passages_sheet_or_section_is_no_unknown_word(test_settings):

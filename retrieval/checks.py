@@ -805,6 +805,12 @@ def _sentence(text: str) -> str:
     return text.rstrip(" .;,") + "."
 
 
+def said_key(sentence: str) -> str:
+    """A sentence as compared to say it once: markers, case, spacing and a figure's parentheses aside
+    ("…: $7,709 million" and "…: ($7,709 million)", one cell that two tables write two ways)."""
+    return " ".join(re.sub(r"[()]", "", MARKER.sub(" ", sentence).lower()).split())
+
+
 def render(checked: Checked, cite, *, lead: str = "") -> str:
     """The answer text for one part: each value or point a sentence ending in its marker,
     `cite(doc, evidence)` giving the marker number; a yes/no verdict first. Empty when nothing
@@ -815,8 +821,7 @@ def render(checked: Checked, cite, *, lead: str = "") -> str:
     shown: set[str] = set()  # a sentence is said once: two figures of one quote, a value and a point alike
 
     def new(sentence: str) -> bool:
-        # "…: $7,709 million" and "…: ($7,709 million)" (one cell, two tables' ways of writing it) are said once
-        key = " ".join(re.sub(r"[()]", "", sentence.lower()).split())
+        key = said_key(sentence)
         return key not in shown and not shown.add(key)
 
     quoted: list[str] = []  # the documents' own sentences shown so far

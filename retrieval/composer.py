@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.answering import read_guarded, render_documents, split_sentences, stream_timing
-from retrieval.checks import NIL_VALUE, Checked, check, locate, nil_verdict, quarters, quoted_sentence, render, restated
+from retrieval.checks import NIL_VALUE, Checked, check, locate, nil_verdict, quarters, quoted_sentence, render, restated, said_key
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
     FIGURE,
@@ -62,7 +62,7 @@ from retrieval.questions import EXPLANATION, ORDINAL_QUARTER, QuestionPlan, plan
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
-from retrieval.text import MARKER, REFUSAL
+from retrieval.text import REFUSAL
 
 Emit = Callable[[str], None]
 FORM_MIN_TOKENS = 160
@@ -939,8 +939,7 @@ def _yes_no(verdict: str | None) -> str | None:
 def _said(item: Fact | Point) -> str:
     """An item's sentence as the answer shows it, without marker, case and spacing: the same
     sentence given twice (as a value and as a point) compares equal."""
-    shown = render(Checked(facts=[item]) if isinstance(item, Fact) else Checked(points=[item]), lambda doc, said: 0)
-    return " ".join(MARKER.sub(" ", shown).lower().split())
+    return said_key(render(Checked(facts=[item]) if isinstance(item, Fact) else Checked(points=[item]), lambda doc, said: 0))
 
 
 def _topic_row(contexts: Sequence[ScoredChunk], weights: dict[str, float], keep: Callable[[int], bool] = lambda doc: True,

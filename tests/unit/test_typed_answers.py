@@ -302,6 +302,9 @@ def test_a_point_written_around_table_cells_is_shown_as_the_cells_row_and_column
     twice = Checked(facts=[Fact(1, "| R&D | 7,709 |", "$7,709 million", "Research and development"),
                            Fact(1, "| R&D | (7,709) |", "($7,709 million)", "Research and development")])
     assert render(twice, lambda doc, evidence: doc) == "Research and development: $7,709 million. [1]"
+    from retrieval.composer import _said  # and so is the answer shown item by item
+
+    assert _said(twice.facts[0]) == _said(twice.facts[1])
 
 
 def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):

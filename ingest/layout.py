@@ -269,15 +269,31 @@ def _grouped(table: list[list[str]]) -> list[list[str]]:
     and "AWS" → "| North America — Net sales | 78,843 | …". A row read alone (its chunk, the
     answer's label, a search for "AWS net sales") otherwise cannot say whose it is. A sub-heading
     that ends in a colon ("Current assets:") introduces a list, not a group, and names nothing."""
+    table = _joined_labels(table)
     labels = Counter(r[0].strip().lower() for r in table if len(r) > 1)
     group = ""
     out = []
     for row in table:
         if len(row) == 1:
             text = row[0].strip()
-            group = "" if text.endswith(":") else text
+            group = "" if text.endswith(":") or CONTINUED.search(text) else text
         elif group and row[0].strip() and labels[row[0].strip().lower()] > 1:
             row = [f"{group} — {row[0].strip()}", *row[1:]]
+        out.append(row)
+    return out
+
+
+CONTINUED = re.compile(r"\b(?:in|of|and|or|for|to|from|by|the|on|at|with|net)$", re.I)  # a label line the next line goes on
+
+
+def _joined_labels(table: list[list[str]]) -> list[list[str]]:
+    """A row label wrapped over two lines ("Reclassification adjustments for net realized gain included
+    in net" / "income | — | 1 |"): one label, the line on its own joined to the row that goes on in
+    lower case."""
+    out: list[list[str]] = []
+    for row in table:
+        if out and len(out[-1]) == 1 and len(row) > 1 and row[0].strip()[:1].islower():
+            row = [f"{out.pop()[0].strip()} {row[0].strip()}", *row[1:]]
         out.append(row)
     return out
 

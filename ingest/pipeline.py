@@ -44,7 +44,7 @@ from retrieval.settings import Settings
 # Bump when parsing changes the blocks a file turns into (6: OCR, LibreOffice, no empty documents; 7: a split
 # table repeats its unit row; 8: a chunk is named after the section its text starts in). Chunking has its
 # own version (`Chunker.VERSION`); both, the chunking settings and the embedder make the fingerprint.
-PARSER_VERSION = "11"
+PARSER_VERSION = "12"
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
 # Failures that installing a tool or changing a setting cures: not remembered either, so the next run reads the file.
 SETUP_DEPENDENT = ("needs LibreOffice", "OCR is off", "OCR needs Tesseract", "is not installed", "Tesseract does not run")

@@ -295,7 +295,10 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if other := other_fiscal_quarter(point.text, question):
             out.dropped.append(f"point {point.text[:60]!r}: it states {other}, not the quarter asked")
             continue
-        out.points.append(Point(doc, spelled_out(without_cut_sentence(point.text.strip()), passages[doc - 1])))
+        text = point.text.strip()
+        if len(text) >= POINT_CHARS - 20 and not text.endswith((".", "!", "?")):
+            text = whole_sentence(text, passages[doc - 1])  # cut at the length limit: the passage's sentence, when the point copies it
+        out.points.append(Point(doc, spelled_out(without_cut_sentence(text), passages[doc - 1])))
     if (verdict := nil_verdict(out.verdict, out.facts)) != out.verdict:
         out.repaired.append(f"{out.verdict!r} → {verdict!r}: the asked period's cells are nil")
         out.verdict = verdict
@@ -460,8 +463,11 @@ def without_cut_sentence(text: str) -> str:
     Company may have incurred a mater"): keep its complete sentences, when it has one."""
     if len(text) < POINT_CHARS - 20 or text.endswith((".", "!", "?")):
         return text
-    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text)]
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
     return text[: ends[-1]] if ends else text
+
+
+SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.!?](?=\s)")  # not the stop of an initial: "U.S. GAAP" goes on
 
 
 def _one_figure_each(fact: Fact) -> list[Fact]:

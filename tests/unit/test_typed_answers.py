@@ -552,6 +552,27 @@ def test_a_point_cut_at_its_length_limit_keeps_only_its_complete_sentences():
     cut = cut[:POINT_CHARS]
     assert without_cut_sentence(cut) == (whole * 3).strip()
     assert without_cut_sentence("A short point without a full stop") == "A short point without a full stop"
+    # the stop of an initial ends no sentence: "… in conformity with U.S." was shown as the point
+    gaap = ("The preparation of financial statements and related disclosures in conformity with U.S. GAAP requires the Company to "
+            "make estimates and judgments that affect the reported amounts of assets, liabilities, net sales and expenses. ")
+    assert without_cut_sentence((gaap * 2)[:POINT_CHARS]) == gaap.strip()
+    assert not without_cut_sentence(gaap[:POINT_CHARS] + "x" * (POINT_CHARS - len(gaap))).endswith("U.S.")
+
+
+def test_a_point_cut_at_its_length_limit_is_completed_from_the_passage_it_copies():
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import POINT_CHARS, Draft, Point
+
+    sentence = ("Note 1, Summary of Significant Accounting Policies of the Notes to Condensed Consolidated Financial Statements in "
+                "Part I, Item 1 of this Form 10-Q and in the Notes to Consolidated Financial Statements in Part II, Item 8 of the "
+                "2022 Form 10-K describe the significant accounting policies and methods used in the preparation of the Company's "
+                "condensed consolidated financial statements.")
+    passage = ScoredChunk(Chunk(id="a", text=f"[2023 Q3 AAPL › Critical Accounting Estimates]\n{sentence}\nThere have been no material changes.",
+                                source="a.pdf", doc_id="a", groups=("all-staff",)), 1.0)
+    cut = sentence[:POINT_CHARS]
+    checked = check(Draft(points=[Point(1, cut)]), [passage], "What significant accounting policy changes did Apple disclose?")
+    assert [p.text for p in checked.points] == [sentence]
 
 
 def test_a_question_over_several_filings_that_also_asks_why_is_read_from_the_rows_when_the_form_is_empty(test_settings):

@@ -235,7 +235,10 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.repaired.append(f"{value!r} → {scaled!r} (the table's unit)")
         if (doc, scaled) in seen:
             continue  # the same value from the same document, said again
-        evidence = " ".join([fact.quote, about, _heading_of(fact.quote, passage), _line_of(fact.quote or value, passage)])
+        # a quote that is not where the value stands (the passage's heading, "Capital Return Program"):
+        # the line stating the value is the evidence too
+        stated = _line_of(cell_figure(scaled), passage) if cell_figure(scaled) not in fact.quote else ""
+        evidence = " ".join([fact.quote, about, _heading_of(fact.quote, passage), _line_of(fact.quote or value, passage), stated])
         if relevant is not None and relevant(evidence) < min_relevance:
             out.dropped.append(f"{scaled!r}: its passage is about something else ({fact.quote[:50]!r})")
             continue

@@ -307,6 +307,27 @@ def test_a_point_written_around_table_cells_is_shown_as_the_cells_row_and_column
     assert _said(twice.facts[0]) == _said(twice.facts[1])
 
 
+def test_a_value_whose_quote_is_only_its_passages_heading_is_weighed_by_the_line_that_states_it():
+    """The form quoted the passage's heading ("Capital Return Program") for "$0.24": the line stating
+    the value speaks to the question, so the value is not dropped as about something else."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Fact
+
+    topic = {"quarterly", "cash", "dividend", "share"}
+
+    def relevant(text: str) -> float:
+        words = {w.strip(".,’'s").rstrip("s") for w in text.lower().split()}
+        return len({t.rstrip("s") for t in topic} & words) / len(topic)
+
+    passage = ScoredChunk(Chunk(id="d", text=("[10-Q › Capital Return Program]\nCapital Return Program\nThe programs do not obligate "
+                                              "the Company to acquire shares. As of July 1, 2023, the Company’s quarterly cash dividend "
+                                              "was $0.24 per share."), source="q3.pdf", doc_id="q3.pdf", groups=("finance",)), 1.0)
+    checked = check(Draft(facts=[Fact(1, "Capital Return Program", "$0.24", "")]), [passage],
+                    "What was Apple's quarterly cash dividend per share as of July 1, 2023?", relevant=relevant)
+    assert [f.value for f in checked.facts] == ["$0.24"], checked.dropped
+
+
 def test_a_date_no_passage_mentions_is_refused_before_the_model_runs(test_settings):
     assistant = assistant_with(test_settings, {"facts": []})
     answer = assistant.ask("What was widget revenue in the year ended March 31, 2031?", groups=["all-staff"])

@@ -42,7 +42,9 @@ from retrieval.schema import Chunk, FileFailure, IngestReport, SourceFile
 from retrieval.settings import Settings
 
 # Bump when parsing changes the blocks a file turns into (6: OCR, LibreOffice, no empty documents; 7: a split
-# table repeats its unit row; 8: a chunk is named after the section its text starts in). Chunking has its
+# table repeats its unit row; 8: a chunk is named after the section its text starts in; 9-12: table column
+# headings after a lead-in sentence and per change-column group, row labels named with their sub-heading,
+# wrapped labels joined — ingest/layout.py). Chunking has its
 # own version (`Chunker.VERSION`); both, the chunking settings and the embedder make the fingerprint.
 PARSER_VERSION = "12"
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict

@@ -36,16 +36,20 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+(?:[.,][0-9]+)*", text.lower())
 
 
+def verbatim(text: str, passage: str) -> bool:
+    """Does the passage contain the text word for word (spacing, case and table pipes aside)?"""
+    return " ".join(_words(text)) in " ".join(_words(passage))
+
+
 def quote_support(quote: str, passage: str) -> float:
-    """How much of a quote the passage holds: 1.0 when it contains it (spacing, case and table
-    pipes aside), else the share of the quote's words found in the passage."""
-    q, p = " ".join(_words(quote)), " ".join(_words(passage))
-    if not q:
+    """How much of a quote the passage holds: 1.0 when it contains it (`verbatim`), else the share
+    of the quote's words found in the passage."""
+    words = _words(quote)
+    if not words:
         return 0.0
-    if q in p:
+    if verbatim(quote, passage):
         return 1.0
-    words = q.split()
-    vocabulary = set(p.split())
+    vocabulary = set(_words(passage))
     return sum(w in vocabulary for w in words) / len(words)
 
 
@@ -380,7 +384,7 @@ def reworded_figures(text: str, passage: str, limit: int = 400) -> str | None:
     The figures check cannot see the swap — every figure is in the passage. None when the point is
     the passage's own words, states no figure, or no such sentence restates it."""
     figures = quantities(text)
-    if not figures or " ".join(_words(text)) in " ".join(_words(passage)):
+    if not figures or verbatim(text, passage):
         return None
     words = set(content_words(text))
     for sentence in sentences(passage):
@@ -403,7 +407,7 @@ def table_facts(point: Point, passages: Sequence[str]) -> list[Fact] | None:
     if not figures or not 1 <= point.doc <= len(passages):
         return None
     passage = passages[point.doc - 1]
-    if " ".join(_words(point.text)) in " ".join(_words(passage)):
+    if verbatim(point.text, passage):
         return None
     if any("|" not in s and all(amount_in(q, s) for q in figures) for s in sentences(passage)):
         return None

@@ -547,6 +547,15 @@ def passage_sentences(text: str) -> list[str]:
     return sentences(text, ends=".!?;", capital=True)
 
 
+def figure_sentence(text: str, weights: dict[str, float]) -> float:
+    """How fully the passage's best prose sentence that states a figure names the weighted words
+    ("we repurchased 8.3 million shares of our common stock for $3.72 billion"): 0.0 when none does."""
+    lines = text.split("\n")
+    body = lines[1:] if lines and lines[0].startswith("[") else lines
+    return max((term_overlap(sentence, weights) for line in body if not line.startswith("|")
+                for sentence in passage_sentences(line) if STATED_FIGURE.search(sentence)), default=0.0)
+
+
 def table_intro(text: str) -> bool:
     """Does the passage only introduce a table it does not hold ("Operating expenses for the three- and
     nine-month periods … were as follows (dollars in millions):")? A chunk boundary can fall between

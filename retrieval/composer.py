@@ -32,6 +32,8 @@ from retrieval.focus import (
     current_value,
     defined_label,
     figure_sentence,
+    passage_sentences,
+    term_overlap,
     SECTION_SEPARATOR,
     ROW_FILLER,
     SHARE_ROW,
@@ -59,7 +61,7 @@ from retrieval.focus import (
 )
 from retrieval.instances import asked_any, heads, instance_sentences, names_instance
 from retrieval.passage_ranker import Query
-from retrieval.questions import EXPLANATION, ORDINAL_QUARTER, QuestionPlan, plan, short_name, without_implication
+from retrieval.questions import EXPLANATION, ORDINAL_QUARTER, QuestionPlan, asks_against_past, plan, short_name, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
@@ -222,7 +224,11 @@ class Composer:
             details["checks"] = {"dropped": by_part.checked.dropped, "repaired": by_part.checked.repaired}
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
             return Composed("\n".join(by_part.pieces), False, citations, contexts, usage, by_part.first_at, details, retrieve_ms)
+        # "what was the effective tax rate, and how does it align with previous tax rates?": the reason it changed
+        reasons = kind == "number" and not the_plan.split and asks_against_past(query)
         if live.pieces:
+            for point in _change_reasons(live.checked.facts, contexts, weights) if reasons else []:
+                live.add(point, None)
             details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired}
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
             return Composed(" ".join(live.pieces), False, citations, contexts, usage, live.first_at, details, retrieve_ms)
@@ -248,6 +254,8 @@ class Composer:
         none_named = None
         if asked is not None:
             none_named = self._read_instances(checked, the_plan, asked, query, contexts, shown, owner, groups)
+        if reasons and (found := _change_reasons(checked.facts, contexts, weights)):
+            checked.points += check(Draft(points=found), contexts, query, relevant=relevant, shown=shown).points
         details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
         text = none_named or self._write(checked, cite, the_plan, owner)
         if not text and kind in ("text", "list") and whole_topic is not None and EXPLANATION.search(query):
@@ -1029,6 +1037,35 @@ STATED_NONE = re.compile(
     r"|^\s*no (?:material|significant|new)\b",
     re.I,
 )
+# "The decrease in our effective tax rate for the current quarter compared to the prior year was
+# primarily due to …": a sentence giving the reason a figure changed
+CHANGE_REASON = re.compile(r"^(?:The|This|These|That|Such)\s+(?:[\w-]+\s+){0,2}?(?:increases?|decreases?|declines?|changes?|rises?|drops?|"
+                           r"growth|reductions?|improvements?)\b.*\b(?:due to|driven by|attributable to|result(?:ed|ing)? from|"
+                           r"reflect(?:s|ed|ing)?|because)\b", re.I)
+REASON_MATCH = 0.5  # the reason's sentence names this much of the topic
+
+
+def _change_reasons(facts: Sequence[Fact], contexts: Sequence[ScoredChunk], weights: dict[str, float]) -> list[Point]:
+    """For figures stated in a passage's own sentence, the sentence right after it there (in any
+    prompt passage holding it) when that one gives the reason the figure changed and names the
+    topic: what "how does it align with previous tax rates" asks beyond the rates."""
+    found: list[Point] = []
+    for fact in facts:
+        if not (stated := quoted_sentence(fact)):
+            continue
+        key = said_key(stated)
+        for doc, scored in enumerate(contexts, start=1):
+            said = passage_sentences(scored.chunk.text)
+            at = next((i for i, sentence in enumerate(said) if said_key(sentence) == key), None)
+            if at is None or at + 1 == len(said):
+                continue
+            reason = said[at + 1]
+            if CHANGE_REASON.search(reason) and term_overlap(reason, weights) >= REASON_MATCH:
+                found.append(Point(doc, reason))
+                break
+    return found
+
+
 NONE_RELEVANCE = 0.6  # a "there was none" sentence must speak to this much of the topic
 
 

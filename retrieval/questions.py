@@ -183,6 +183,17 @@ THEN_WHAT = re.compile(r",\s*and\s+(?:what|which|how)\b", re.I)
 FIGURE_OPENING = re.compile(r"^\s*(?:how (?:much|many)|what (?:was|were|is|are))\b", re.I)
 
 
+# "…, and how does it align with previous tax rates?", "how does this compare to prior quarters": a
+# figure set against its own past, whose change the filing explains beside it
+AGAINST_PAST = re.compile(r"\b(?:align|compar|relat|differ|stack|measur|match)\w*\b.*\b(?:previous|prior|historical|past|earlier|preceding)\b",
+                          re.I)
+
+
+def asks_against_past(question: str) -> bool:
+    """Does the question set the figure it asks for against the same figure's earlier values?"""
+    return bool(AGAINST_PAST.search(question))
+
+
 def figure_clause(question: str) -> str:
     """The clause that asks for a figure, when a question asks for one and then, after ", and
     what/which/how", for something else; otherwise the question unchanged."""

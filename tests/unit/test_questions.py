@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from retrieval.questions import answer_kind, asked_periods, document_period, plan, related, topic_of
+from retrieval.questions import answer_kind, asked_periods, asks_against_past, document_period, plan, related, topic_of
 
 pytestmark = pytest.mark.unit
 
@@ -521,3 +521,14 @@ def test_a_row_that_opens_with_an_item_code_is_named_by_the_text_after_it_and_re
     assert named_column(periods, "| Net sales | 81,797 | 293,787 |", {t: 1.0 for t in question_terms("net sales nine months")}) is None
     assert row_label(["Net sales", "81,797"]) == "Net sales"
     assert [is_figure(c) for c in ("$ (5,772)", "34.9 %", "1,806¹", "—", "Dell Latitude 7450", "n/a")] == [True] * 3 + [False] * 3
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("What was the effective tax rate for Microsoft as reported in the latest 10-Q, and how does it align with previous tax rates?", True),
+    ("What effective tax rate was reported by NVIDIA in the latest quarter, and how does it relate to the company's historical tax rates?", True),
+    ("What was the effective tax rate for Intel, and how does this compare to previous quarters?", True),
+    ("What was the effective tax rate for Microsoft in the latest 10-Q?", False),
+    ("How did the tax rate change over the quarters?", False),
+])
+def test_a_figure_set_against_its_own_past_is_recognised(question, expected):
+    assert asks_against_past(question) is expected

@@ -1465,3 +1465,62 @@ def test_a_yes_no_answer_over_several_filings_is_shown_part_by_part_once_a_fact_
     assert nil == []  # a nil fact backs no "yes": held
     parts.add(Point(2, "No shares were repurchased."), "yes")
     assert parts.finish("yes") and "".join(nil).splitlines()[0] == "No."
+
+
+def _tax_filing(test_settings):
+    note = filing("tax-note", "2023 Q3 Widgetco", "Income Taxes", 37, (
+        "Effective Tax Rate\nOur effective tax rate was 18% and 19% for the three months ended September 30, 2023 and 2022, "
+        "respectively. The decrease in our effective tax rate for the current quarter compared to the prior year was primarily "
+        "due to tax benefits from tax law changes, including the impact from the issuance of Notice 2023-55 by the IRS. "
+        "Tax contingencies are reviewed every quarter."))
+    return table_assistant(test_settings, lambda messages, json_schema=None: "{}", note)
+
+
+def _scripted_rate(assistant, question: str) -> None:
+    """The form states the rate from its sentence, and nothing else."""
+    assistant.ask(question, groups=["all-staff"])
+    doc = next(i for i, (_, text) in enumerate(DOC_BLOCK.findall(assistant.chat_model.calls[-1][-1].content), start=1) if "18%" in text)
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps({"facts": [{
+        "doc": doc, "quote": "Our effective tax rate was 18% and 19% for the three months ended September 30, 2023 and 2022, respectively.",
+        "value": "18%"}]})
+
+
+def test_a_figure_set_against_its_past_comes_with_the_passages_reason_for_its_change(test_settings):
+    """"…, and how does it align with previous tax rates?": the rates' sentence, then the one after it
+    in the filing that says why the rate changed — the form gave the rates only."""
+    assistant = _tax_filing(test_settings)
+    question = "What was the effective tax rate for Widgetco in the latest 10-Q, and how does it align with previous tax rates?"
+    _scripted_rate(assistant, question)
+    answer = assistant.ask(question, groups=["all-staff"])
+    assert answer.answer.startswith("Our effective tax rate was 18% and 19%")
+    assert "The decrease in our effective tax rate for the current quarter compared to the prior year was primarily due to" in answer.answer
+    assert "contingencies" not in answer.answer
+    assert answer.answer.count("[1]") == 2 and len(answer.citations) == 1
+
+
+def test_a_figure_asked_alone_comes_without_the_reason_for_its_change(test_settings):
+    assistant = _tax_filing(test_settings)
+    question = "What was the effective tax rate for Widgetco in the latest 10-Q?"
+    _scripted_rate(assistant, question)
+    answer = assistant.ask(question, groups=["all-staff"])
+    assert answer.answer.startswith("Our effective tax rate was 18% and 19%") and "decrease" not in answer.answer
+
+
+def test_a_passage_stating_the_figure_in_a_sentence_that_names_the_topic_comes_before_the_second_row(test_settings):
+    """Of a figure's passages, two hold table rows naming the topic and lead the prompt; a sentence
+    stating the figure in words ("repurchased 8.3 million shares … for $3.72 billion") says what it
+    counts and comes second, before the second row's passage."""
+    flows = filing("flows", "2023 Q3 Widgetco", "Cash flows", 8, (
+        "| Condensed statements of cash flows (In millions) | Nine Months Ended October 29, 2023 | Nine Months Ended October 30, 2022 |\n"
+        "| --- | --- | --- |\n| Payments related to repurchases of common stock | (6,874) | (8,826) |"))
+    equity = filing("equity", "2023 Q3 Widgetco", "Shareholders' equity", 7, (
+        "| (In millions) | Shares | Amount |\n| --- | --- | --- |\n| Shares repurchased of common stock | (56) | (8,984) |"))
+    note = filing("note", "2023 Q3 Widgetco", "Capital Return Program", 21, (
+        "Capital Return Program\nDuring the third quarter, we repurchased 8.3 million shares of our common stock for $3.72 billion."))
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: "{}", flows, equity, note)
+    assistant.ask("How much common stock did Widgetco repurchase in its Q3 2023 10-Q?", groups=["all-staff"])
+    prompt = assistant.chat_model.calls[-1][-1].content
+    order = [text for _, text in DOC_BLOCK.findall(prompt)]
+    assert "| (" in order[0] and "8.3 million shares" not in order[0]  # a row passage leads
+    assert "8.3 million shares" in order[1]
+    assert any("| (" in text for text in order[2:])  # the second row's passage after it

@@ -506,13 +506,16 @@ SCALE_WORD = {1e3: "thousand", 1e6: "million", 1e9: "billion"}
 PER_UNIT = re.compile(r"\bper\b|percent|percentage|\bratio\b|\brate\b|\bmargin %", re.I)
 
 
+SCALE_AFTER = re.compile(r"\s+(?:thousand|million|billion)s?$", re.I)
+
+
 def _table_cell(value: str, quote: str, passage: str) -> tuple[list[str], list[str] | None, int] | None:
     """Where a table value stands in the passage: (its row's cells, its table's heading cells when the
     heading has as many cells, its column); None when it is not a table value."""
     found = quantities(value, keep_years=True)
     if not found:
         return None
-    digits = cell_figure(found[0].text)
+    digits = SCALE_AFTER.sub("", cell_figure(found[0].text))  # "$40,215 million" stands as "40,215" under "(In millions)"
     lines = passage.splitlines()
     rows = [i for i, line in enumerate(lines) if line.lstrip().startswith("|") and not SEPARATOR.match(line.strip())
             and any(cell_figure(c) == digits for c in table_cells(line)[1:])]

@@ -129,6 +129,17 @@ def test_a_table_value_is_labelled_from_its_row_and_column_with_the_tables_unit(
     assert answer.citations[0].source == "finance/results-2023.pdf" and answer.citations[0].page == 4
 
 
+def test_a_table_value_the_form_gave_with_its_scale_word_is_labelled_from_its_row_and_column(test_settings):
+    """The form wrote "$4,120 million" where the cell says 4,120 under "(In millions)", and quoted the
+    row's label only: it is still the table's value, named by its row and column."""
+    assistant = assistant_with(test_settings, {})
+    assistant.chat_model.reply = lambda messages, json_schema=None: json.dumps(
+        {"facts": [{"doc": doc_number(assistant, "results-1"), "quote": "Widget revenue", "value": "$4,120 million"}]}
+    )
+    answer = assistant.ask(REVENUE, groups=["all-staff"])
+    assert answer.answer == "Widget revenue, Year Ended March 31, 2023: $4,120 million. [1]"
+
+
 def test_a_quote_the_form_wrote_itself_is_not_shown_as_the_documents_sentence(test_settings):
     """The form's quote is mostly the document's words but adds a figure of its own ("… and domestic
     travel 7 days"): the checked value is stated, the quote's other figure is not."""

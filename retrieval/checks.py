@@ -21,6 +21,7 @@ from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
 
 MIN_RELEVANCE = 0.3  # share of the topic's (rarity-weighted) words the evidence must speak to
+QUOTE_HELD = 0.8  # share of a quote's words a passage holding it has (checks._source_of)
 COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|euros|pounds))", re.I)
 # A value that is no figure of its own: a bare year where no year or date was asked ("2022." as the
 # answer to "How have inventory levels changed?"), or the tail of a figure the model cut (".1 million").
@@ -234,6 +235,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         about = table_label(value, fact.quote, passage)  # what the value is, from the table itself
         if not about and fact.about and not supported(fact.about, passage, question):
             about = fact.about
+        if not about and doc != fact.doc and quote_support(fact.quote, passage) < QUOTE_HELD:
+            # the figure stands only in a passage its quote is not from, in no row that names it
+            # (a table line cut in the excerpt, "| assets, and other 10,327 12,131 …"): nothing says what it is
+            out.dropped.append(f"{fact.value!r}: found only in document {doc}, which its quote is not from, unlabelled")
+            continue
         scaled = with_scale(value, fact.quote, passage)
         if scaled != value:
             out.repaired.append(f"{value!r} → {scaled!r} (the table's unit)")
@@ -490,7 +496,7 @@ def _one_figure_each(fact: Fact) -> list[Fact]:
     return [Fact(fact.doc, fact.quote, q.text, fact.about) for q in figures]
 
 
-def _source_of(quote: str, value: str, doc: int, passages: Sequence[str], min_support: float = 0.8) -> int | None:
+def _source_of(quote: str, value: str, doc: int, passages: Sequence[str], min_support: float = QUOTE_HELD) -> int | None:
     """The prompt document that holds the quote (the cited one first), else one that states the value."""
     order = ([doc] if 1 <= doc <= len(passages) else []) + [i for i in range(1, len(passages) + 1) if i != doc]
     for i in order:

@@ -140,6 +140,22 @@ def test_a_table_value_the_form_gave_with_its_scale_word_is_labelled_from_its_ro
     assert answer.answer == "Widget revenue, Year Ended March 31, 2023: $4,120 million. [1]"
 
 
+def test_a_figure_found_only_in_a_passage_its_quote_is_not_from_and_unlabelled_is_dropped():
+    """The form quoted the inventory note and gave "12,131", which stands only in another passage's
+    table line cut short by its excerpt: nothing says what the figure is, so it is not shown bare."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Fact
+
+    note = filing("note", "2023 Q3 Shopco", "Inventories", 9, (
+        "Inventories\nInventories, consisting of products available for sale, are accounted for using the first-in, first-out method."))
+    cut = filing("cut", "2023 Q3 Shopco", "Cash flows", 3, "| assets, and other 10,327 12,131 29,236 34,843 …")
+    contexts = [ScoredChunk(note, 1.0), ScoredChunk(cut, 0.9)]
+    quote = "Inventories, consisting of products available for sale, are accounted for using the first-in, first-out method"
+    checked = check(Draft(facts=[Fact(1, quote, "12,131")]), contexts, "How did inventory levels change?")
+    assert not checked.facts and "unlabelled" in checked.dropped[0]
+
+
 def test_a_quote_the_form_wrote_itself_is_not_shown_as_the_documents_sentence(test_settings):
     """The form's quote is mostly the document's words but adds a figure of its own ("… and domestic
     travel 7 days"): the checked value is stated, the quote's other figure is not."""

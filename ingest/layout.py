@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 
 from ingest.blocks import Block
 
@@ -143,7 +144,11 @@ def _short_label(line: str) -> bool:
     return (words <= 10 and not line.endswith((".", ";", "?", "!"))) or (words <= 16 and line.endswith(":"))
 
 
-def blocks_from_lines(lines: list[str], page: int) -> list[Block]:
+def blocks_from_lines(lines: list[str], page: int, continued: Sequence[str] = ()) -> list[Block]:
+    """A page's blocks. `continued`: the heading rows (heading and separator) of a table that ended
+    the page before; a table opening this page without a header of its own, before any title, with
+    as many columns, is that table going on and takes its headings (a balance sheet's second page
+    starts with the row "10,330 shares outstanding) 108 108", which was read as its heading)."""
     rows = [row_cells(ln) for ln in lines]
     kinds = ["row" if r else "" for r in rows]
     # Tables: runs of numeric rows, with short label lines between rows and a header above.
@@ -197,7 +202,14 @@ def blocks_from_lines(lines: list[str], page: int) -> list[Block]:
                 header = [unit.group(0).rstrip(":").strip(), *header]
             elif header and (cut := re.match(r"^(thousands|millions|billions)\)", header[0], re.I)) and before.rstrip().endswith("(in"):
                 header = [f"(in {cut.group(1)}){header[0][cut.end():]}", *header[1:]]  # "… (in" / "millions)" across lines
-            all_rows = table_rows(header, table)
+            if not header and table and (prior := _going_on(blocks, continued)) and _widths(table) == _cell_count(prior[0]) - 1:
+                # the table above goes on here: its headings; a label wrapped onto a line of its own
+                # ("Common stock (…; 10,242 and" / "10,258 shares outstanding) 108 108") is one label
+                if blocks and _wrapped_label(blocks[-1], table[0]):
+                    table[0] = [f"{blocks.pop().text} {table[0][0]}", *table[0][1:]]
+                all_rows = (*prior[:2], *(_row(r) for r in _grouped(table)))
+            else:
+                all_rows = table_rows(header, table)
             blocks.append(Block("Table", "\n".join(all_rows), page, 0, all_rows))
         table, header = [], []
 
@@ -234,7 +246,39 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+def _cell_count(row: str) -> int:
+    """How many cells a row `_row` wrote has (an escaped "\\|" inside a cell divides nothing)."""
+    return len(re.split(r"(?<!\\) \| ", row.strip()[2:-2])) if row.strip().startswith("| ") else 0
+
+
 LEAD_IN = re.compile(r"^(.*?[\w)]):\s+(?=\S)")  # the words up to the first colon followed by more
+
+
+def _going_on(blocks: list[Block], continued: Sequence[str]) -> Sequence[str]:
+    """The heading rows of the table a headerless one goes on from: the page's table just above (a
+    wrapped label line between them aside), or, when nothing but text stands above it on this page,
+    the table that ended the page before (`continued`); () when it starts a table of its own."""
+    if blocks and blocks[-1].kind == "Table":
+        return blocks[-1].rows[:2]
+    if len(blocks) >= 2 and blocks[-2].kind == "Table" and _unfinished(blocks[-1]):
+        return blocks[-2].rows[:2]
+    return continued if not any(b.kind in ("Table", "Title") for b in blocks) else ()
+
+
+def _unfinished(block: Block) -> bool:
+    """A line of text that does not end its sentence ("Common stock (…; 10,242 and")."""
+    return block.kind in ("Text", "NarrativeText") and not block.text.rstrip().endswith(TERMINAL)
+
+
+def _wrapped_label(block: Block, first: list[str]) -> bool:
+    """Is `block` the first part of the label of the row `first` ("…; 10,242 and" / "10,258 shares outstanding)")?"""
+    return _unfinished(block) and len(first) > 1 and (first[0][:1].islower() or first[0][:1].isdigit())
+
+
+def _widths(table: list[list[str]]) -> int:
+    """The number of value columns most of a table's rows have."""
+    widths = Counter(len(r) - 1 for r in table if len(r) > 1)
+    return widths.most_common(1)[0][0] if widths else 0
 
 
 def table_rows(header: list[str], table: list[list[str]]) -> tuple[str, ...]:

@@ -54,11 +54,13 @@ def parse_pdf(file: Path, limits: Limits | None = None) -> tuple[list[Block], st
     furniture = _repeated_furniture(pages)
     blocks: list[Block] = []
     for number, lines in enumerate(pages, start=1):
+        # a table that ends a page may go on at the top of the next one, without its header
+        continued = blocks[-1].rows[:2] if blocks and blocks[-1].kind == "Table" and blocks[-1].page == number - 1 else ()
         if number in ocr:
-            blocks.extend(blocks_from_lines(ocr[number][0], number))
+            blocks.extend(blocks_from_lines(ocr[number][0], number, continued))
             continue
         kept = [ln for i, ln in enumerate(lines) if not _is_furniture(ln, i, len(lines), furniture)]
-        blocks.extend(blocks_from_lines(kept, number))
+        blocks.extend(blocks_from_lines(kept, number, continued))
     read = tuple(entry for _, entry in sorted((n, e) for n, (_, e) in ocr.items()))
     if not blocks and not read:
         raise ParseFailure(NO_TEXT)

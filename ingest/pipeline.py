@@ -46,7 +46,7 @@ from retrieval.settings import Settings
 # headings after a lead-in sentence and per change-column group, row labels named with their sub-heading,
 # wrapped labels joined — ingest/layout.py). Chunking has its
 # own version (`Chunker.VERSION`); both, the chunking settings and the embedder make the fingerprint.
-PARSER_VERSION = "12"
+PARSER_VERSION = "13"
 TRANSIENT = ("timeout:", "parser crashed", "permission denied")  # not remembered as the file's verdict
 # Failures that installing a tool or changing a setting cures: not remembered either, so the next run reads the file.
 SETUP_DEPENDENT = ("needs LibreOffice", "OCR is off", "OCR needs Tesseract", "is not installed", "Tesseract does not run")

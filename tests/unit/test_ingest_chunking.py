@@ -124,6 +124,46 @@ def test_a_sentence_introducing_a_table_does_not_hide_its_column_headings():
     assert table.rows[-1] == "| Free cash flow | $ (19,686) | $ 21,434 |"
 
 
+BALANCE_SHEET = [
+    "CONSOLIDATED BALANCE SHEETS",
+    "(in millions)",
+    "December 31, 2022 March 31, 2023",
+    "Cash and cash equivalents $ 53,888 $ 49,343",
+    "Inventories 34,405 34,170",
+    "Total current assets 146,791 136,221",
+]
+
+
+def test_a_table_that_goes_on_below_a_wrapped_label_keeps_its_headings_and_the_label_is_whole():
+    """A row label wrapped onto a line of its own broke the table in two, and the second part's first
+    row became its heading: "| 10,258 shares outstanding) 108 108 |" headed Amazon's retained earnings,
+    whose latest column could then not be told."""
+    lines = [*BALANCE_SHEET,
+             "Common stock ($0.01 par value; 100,000 shares authorized; 10,757 and 10,773 shares issued; 10,242 and",
+             "10,258 shares outstanding) 108 108",
+             "Retained earnings 83,193 86,365",
+             "Total stockholders’ equity 146,043 154,526"]
+    tables = [b for b in blocks_from_lines(lines, page=6) if b.kind == "Table"]
+    assert len(tables) == 2 and tables[1].rows[0] == tables[0].rows[0]
+    assert "December 31, 2022 | March 31, 2023" in tables[1].rows[0]
+    assert tables[1].rows[2] == ("| Common stock ($0.01 par value; 100,000 shares authorized; 10,757 and 10,773 shares issued; "
+                                 "10,242 and 10,258 shares outstanding) | 108 | 108 |")
+    assert "| Retained earnings | 83,193 | 86,365 |" in tables[1].rows
+    assert not any(b.kind != "Table" and "shares issued" in b.text for b in blocks_from_lines(lines, page=6))
+
+
+def test_a_table_opening_a_page_without_a_header_goes_on_from_the_table_that_ended_the_page_before():
+    first = [b for b in blocks_from_lines(BALANCE_SHEET, page=6) if b.kind == "Table"][-1]
+    rows = ["Treasury stock, at cost (7,837) (7,837)", "Retained earnings 83,193 86,365"]
+    going_on = next(b for b in blocks_from_lines(rows, page=7, continued=first.rows[:2]) if b.kind == "Table")
+    assert going_on.rows[:2] == first.rows[:2] and going_on.rows[2] == "| Treasury stock, at cost | (7,837) | (7,837) |"
+    # not after a title of its own, nor with another number of columns
+    titled = blocks_from_lines(["Note 7 — Equity", *rows], page=7, continued=first.rows[:2])
+    assert next(b for b in titled if b.kind == "Table").rows[0] != first.rows[0]
+    wider = blocks_from_lines(["Treasury stock (7,837) (7,837) 1 2", "Retained earnings 83,193 86,365 3 4"], page=7, continued=first.rows[:2])
+    assert next(b for b in wider if b.kind == "Table").rows[0] != first.rows[0]
+
+
 def test_each_period_group_of_a_table_with_change_columns_is_headed():
     """Microsoft's summary table names one day per period group and the years after all groups
     ("Three Months Ended March 31, Percentage Change Nine Months Ended March 31, Percentage Change
@@ -238,7 +278,7 @@ SAMPLE_LINES = [
     "Liquidity and Capital Resources",
 ] + [sentence(i) for i in range(30)]
 # The digest of the sample's blocks (ingest/layout.py) per PARSER_VERSION, and of its chunks per Chunker.VERSION.
-LAYOUT_DIGESTS = {"12": "2c734210bf89143d"}
+LAYOUT_DIGESTS = {"13": "2c734210bf89143d"}  # 13: tables going on (the sample has none; tests below)
 CHUNK_DIGESTS = {"1": "83a76cd521842cdd"}  # the sample grew with PARSER_VERSIONs 9 to 12; the chunker did not change
 
 

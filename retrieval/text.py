@@ -36,7 +36,8 @@ def abbreviation_before(text: str, end: int) -> bool:
     if not word:
         return False
     token = word.group(1)
-    return bool(INITIALS.match(token)) or token[:-1].lower().rsplit(".", 1)[-1] in ABBREVIATIONS
+    # initials at the end of a compound too: "non-U.S. Dollar-denominated investments"
+    return bool(INITIALS.match(token.rsplit("-", 1)[-1])) or token[:-1].lower().rsplit(".", 1)[-1] in ABBREVIATIONS
 
 
 def sentences(text: str, ends: str = ".!?", capital: bool = False) -> list[str]:

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.unit
         "The agreement with iRobot Corp. was amended in July 2023.",
         "See Note No. 7 for details, e.g. the fair value hierarchy.",
         "Revenue was up 12% vs. the prior year.",
+        "Foreign currency risks related to certain non-U.S. Dollar-denominated investments are hedged.",
     ],
 )
 def test_an_abbreviation_does_not_end_a_sentence(text):

@@ -31,7 +31,6 @@ from retrieval.focus import (
     cell_figure,
     current_value,
     defined_label,
-    figure_sentence,
     passage_sentences,
     term_overlap,
     SECTION_SEPARATOR,
@@ -77,7 +76,6 @@ PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as f
 MIN_EXCERPT_TOKENS = 40
 MIN_PART_TOKENS = 120  # a part of a question over several documents gets at least this much context
 SCALE = re.compile(r"\b(?:thousand|million|billion)s?\b", re.I)
-FULL_MATCH = 0.99  # a sentence names the whole topic
 TABLE_ROW_MATCH = 0.5  # a part the form left empty is read from a table row naming this much of the topic
 # Two amounts compared are read from rows whose own labels name them (a heading naming "operating
 # expenses" above a "Research and development" row is not the operating expenses).
@@ -754,14 +752,6 @@ class Composer:
             return found
         ranked = {s.chunk.id: s for s in found.chunks}
         lead = [ranked.pop(c.id, None) or ScoredChunk(c, 0.0) for c in rows]
-        # a sentence stating the figure in words says what it counts ("we repurchased 8.3 million
-        # shares … for $3.72 billion") where a row gives the amount alone: the best-ranked passage
-        # holding one that names the whole topic comes second, before the second row's
-        weights = term_weights(row_topic(topic), lexical.document_frequencies, lexical.count_cached())
-        stated = next((s for s in ranked.values() if figure_sentence(s.chunk.text, weights) >= FULL_MATCH), None)
-        if stated is not None:
-            del ranked[stated.chunk.id]
-            lead.insert(1, stated)
         return Retrieval([*lead, *ranked.values()], found.best_dense)
 
     def _with_compared_rows(self, found: Retrieval, sides: Sequence[str], groups: Sequence[str], docs) -> Retrieval:

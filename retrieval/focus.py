@@ -547,23 +547,6 @@ def passage_sentences(text: str) -> list[str]:
     return sentences(text, ends=".!?;", capital=True)
 
 
-# a sentence of prose: words, and a full stop at its end (a chart's labels flattened into a line,
-# "(In Millions) $ 6,018 Q3 2023 Gross Margin", are none)
-PROSE_SENTENCE = re.compile(r"^(?=(?:\S+\s+){5}).*[a-z].*\.[\"”’)]?$", re.S)
-
-
-def figure_sentence(text: str, weights: dict[str, float]) -> float:
-    """How fully the passage's best prose sentence that states an amount names the weighted words
-    ("we repurchased 8.3 million shares of our common stock for $3.72 billion"; not a change, "gross
-    margin decreased by $517 million"): 0.0 when none does."""
-    lines = text.split("\n")
-    body = lines[1:] if lines and lines[0].startswith("[") else lines
-    return max((term_overlap(sentence, weights) for line in body if not line.startswith("|")
-                for sentence in passage_sentences(line)
-                if STATED_FIGURE.search(sentence) and PROSE_SENTENCE.match(sentence) and not CHANGE_STATED.search(sentence)),
-               default=0.0)
-
-
 def table_intro(text: str) -> bool:
     """Does the passage only introduce a table it does not hold ("Operating expenses for the three- and
     nine-month periods … were as follows (dollars in millions):")? A chunk boundary can fall between

@@ -533,17 +533,3 @@ def test_a_row_that_opens_with_an_item_code_is_named_by_the_text_after_it_and_re
 def test_a_figure_set_against_its_own_past_is_recognised(question, expected):
     assert asks_against_past(question) is expected
 
-
-def test_a_figure_sentence_is_prose_naming_the_topic_not_a_charts_labels():
-    from retrieval.focus import figure_sentence
-
-    weights = {"gross": 1.0, "margin": 1.0}
-    chart = "[2023 Q3 Chipco › Gross Margin]\n(Percentages in chart indicate gross margin as a percentage of revenue) (In Millions) $ 6,018 Q3 2023 Gross Margin"
-    prose = "[2023 Q3 Chipco › Gross Margin]\nOur gross margin was $6,018 million in the third quarter of 2023, down from the year before."
-    table = "[2023 Q3 Chipco › Income]\n| Gross margin | 6,018 | 6,535 |"
-    assert figure_sentence(chart, weights) == 0.0
-    assert figure_sentence(prose, weights) == 1.0
-    assert figure_sentence(table, weights) == 0.0
-    change = "[x › y]\nOur overall gross margin dollars in Q3 2023 decreased by $517 million, or 8% compared to Q3 2022."
-    assert figure_sentence(change, weights) == 0.0  # a change, not the amount
-    assert figure_sentence("[x › y]\nOur gross margin improved across all of the segments this quarter.", weights) == 0.0  # no figure

@@ -1532,22 +1532,3 @@ def test_a_figure_asked_alone_comes_without_the_reason_for_its_change(test_setti
     answer = assistant.ask(question, groups=["all-staff"])
     assert answer.answer.startswith("Our effective tax rate was 18% and 19%") and "decrease" not in answer.answer
 
-
-def test_a_passage_stating_the_figure_in_a_sentence_that_names_the_topic_comes_before_the_second_row(test_settings):
-    """Of a figure's passages, two hold table rows naming the topic and lead the prompt; a sentence
-    stating the figure in words ("repurchased 8.3 million shares … for $3.72 billion") says what it
-    counts and comes second, before the second row's passage."""
-    flows = filing("flows", "2023 Q3 Widgetco", "Cash flows", 8, (
-        "| Condensed statements of cash flows (In millions) | Nine Months Ended October 29, 2023 | Nine Months Ended October 30, 2022 |\n"
-        "| --- | --- | --- |\n| Payments related to repurchases of common stock | (6,874) | (8,826) |"))
-    equity = filing("equity", "2023 Q3 Widgetco", "Shareholders' equity", 7, (
-        "| (In millions) | Shares | Amount |\n| --- | --- | --- |\n| Shares repurchased of common stock | (56) | (8,984) |"))
-    note = filing("note", "2023 Q3 Widgetco", "Capital Return Program", 21, (
-        "Capital Return Program\nDuring the third quarter, we repurchased 8.3 million shares of our common stock for $3.72 billion."))
-    assistant = table_assistant(test_settings, lambda messages, json_schema=None: "{}", flows, equity, note)
-    assistant.ask("How much common stock did Widgetco repurchase in its Q3 2023 10-Q?", groups=["all-staff"])
-    prompt = assistant.chat_model.calls[-1][-1].content
-    order = [text for _, text in DOC_BLOCK.findall(prompt)]
-    assert "| (" in order[0] and "8.3 million shares" not in order[0]  # a row passage leads
-    assert "8.3 million shares" in order[1]
-    assert any("| (" in text for text in order[2:])  # the second row's passage after it

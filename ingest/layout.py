@@ -275,9 +275,9 @@ def _wrapped_label(block: Block, first: list[str]) -> bool:
     return _unfinished(block) and len(first) > 1 and (first[0][:1].islower() or first[0][:1].isdigit())
 
 
-def _widths(table: list[list[str]]) -> int:
-    """The number of value columns most of a table's rows have."""
-    widths = Counter(len(r) - 1 for r in table if len(r) > 1)
+def _widths(table: list[list[str]], least: int = 1) -> int:
+    """The number of value columns most of a table's rows with at least `least` of them have (0: no such row)."""
+    widths = Counter(len(r) - 1 for r in table if len(r) > least)
     return widths.most_common(1)[0][0] if widths else 0
 
 
@@ -290,8 +290,7 @@ def table_rows(header: list[str], table: list[list[str]]) -> tuple[str, ...]:
     if table and len(table[0]) > 1 and all(YEAR.fullmatch(c.strip()) for c in table[0][1:]):
         text = f"{text} {' '.join(table.pop(0))}".strip()  # "Three Months Ended September 30, | 2023 | 2022"
     table = _grouped(table)
-    widths = Counter(len(r) - 1 for r in table if len(r) > 2)
-    columns = widths.most_common(1)[0][0] if widths else max((len(r) - 1 for r in table), default=0)
+    columns = _widths(table, least=2) or max((len(r) - 1 for r in table), default=0)
     found = column_headings(text, columns) if text else None
     if found is None and (lead := LEAD_IN.match(text)):
         # "… for the trailing twelve months ended September 30, 2022 and 2023 (in millions): Twelve Months

@@ -21,7 +21,7 @@ from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
 
 MIN_RELEVANCE = 0.3  # share of the topic's (rarity-weighted) words the evidence must speak to
-QUOTE_HELD = 0.8  # share of a quote's words a passage holding it has (checks._source_of)
+QUOTE_HELD = 0.8  # share of a quote's words a passage must have to hold it
 COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|euros|pounds))", re.I)
 # A value that is no figure of its own: a bare year where no year or date was asked ("2022." as the
 # answer to "How have inventory levels changed?"), or the tail of a figure the model cut (".1 million").
@@ -182,7 +182,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
                 continue
             # shown whole, not where the form's length limit cut it ("… for $3.6 billion and $4.6")
             held = next((p for p in ([passages[fact.doc - 1]] if 1 <= fact.doc <= len(passages) else []) + passages
-                         if quote_support(fact.quote, p) >= 0.8), None)
+                         if quote_support(fact.quote, p) >= QUOTE_HELD), None)
             if held is None and not verdict:
                 out.dropped.append(f"{fact.value!r}: the question's words, and its quote is in no document")
                 continue
@@ -201,7 +201,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         value = as_written(fact.value, passage)
         if value != fact.value:
             out.repaired.append(f"{fact.value!r} → {value!r} (as the document writes it)")
-        if len(value) > 60 and quote_support(value, passage) >= 0.8:  # a sentence given as the value, cut where the form's limit fell
+        if len(value) > 60 and quote_support(value, passage) >= QUOTE_HELD:  # a sentence given as the value, cut where the form's limit fell
             value = whole_sentence(value, passage)
         if missing := supported(value, passage, question):
             scaled = scaled_in_passage(value, passage)

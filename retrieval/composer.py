@@ -50,6 +50,7 @@ from retrieval.focus import (
     row_score,
     row_topic,
     search_text,
+    side_terms,
     stated_as_change,
     table_intro,
     table_cells,
@@ -330,7 +331,7 @@ class Composer:
             topic, mine, tables = the_plan.topic, weights, figures
             if part.topic:  # one side of a relation question: searched, and excerpted, for its own words
                 topic, tables = part.topic, kind == "number" or _asks_amount(part.topic)
-                mine = term_weights(topic, lexical.document_frequencies, lexical.count_cached()) if lexical is not None else weights
+                mine = term_weights(topic, lexical.document_frequencies, lexical.count_cached(), side=True) if lexical is not None else weights
             if a.passage_ranker is not None:
                 found = self._ranked(the_plan, topic, query, groups, part.docs, mine, tables)
             else:
@@ -338,7 +339,7 @@ class Composer:
                 if tables and not found.empty:
                     found = self._with_rows(found, part.row_label or topic, groups, part.docs)
                 elif not found.empty:
-                    found = self._with_section(found, topic)
+                    found = self._with_section(found, topic, side=bool(part.topic))
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
             if found.empty or found.best_dense < self.config.min_score:
                 parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
@@ -382,14 +383,16 @@ class Composer:
                     break
         return sorted(picked, key=lambda pick: pick[0])
 
-    def _with_section(self, found: Retrieval, topic: str) -> Retrieval:
+    def _with_section(self, found: Retrieval, topic: str, side: bool = False) -> Retrieval:
         """The section the best passage belongs to, when its heading names the topic: a question
         about "legal proceedings" is answered by what stands under "Item 1. Legal Proceedings" (the
         Epic Games case), while the passage ranked first is often its closing boilerplate ("The
         Company is subject to other legal proceedings …"). The section's passages, in document
-        order from its first, come before the rest of the ranking."""
+        order from its first, come before the rest of the ranking. (`side`: the topic is one side of
+        a relation question, named by its side_terms.)"""
         top = found.chunks[0].chunk
-        depth = named_heading(top.section or "", set(question_terms(topic)))
+        wanted = set(side_terms(topic) if side else question_terms(topic))
+        depth = named_heading(top.section or "", wanted, side)
         if depth is None:
             return found
         path = headings(top.section)

@@ -61,6 +61,9 @@ EQUIVALENTS = {
     "p&l": "profit loss", "capex": "capital expense", "opex": "operating expense",
     "buyback": "repurchase", "buybacks": "repurchases", "spending": "expense", "spend": "expense",
     "expenditure": "expense", "expenditures": "expenses",
+    "debt securities": "securities", "debt security": "security", "debt investments": "investments",
+    "debt investment": "investment", "marketable debt": "marketable",
+    "borrowings": "debt", "borrowing": "debt",
 }
 _EQUIVALENT = re.compile(r"(?<![\w&])(" + "|".join(re.escape(a) for a in sorted(EQUIVALENTS, key=len, reverse=True)) + r")(?![\w&])")
 NUMBER_CELL = re.compile(r"\d")
@@ -83,10 +86,18 @@ TOTAL_LABEL = re.compile(r"^total\b", re.I)
 TOTAL_FIRST = 0.005
 
 
-def question_words(text: str) -> list[str]:
+def question_words(text: str, framing: bool = False) -> list[str]:
+    """The words of `text` that name what it asks about; with `framing`, the framing words too."""
     text = _EQUIVALENT.sub(lambda m: f" {EQUIVALENTS[m.group(1)]} ", text.lower())
     words = re.findall(r"[a-z]+", text)
-    return list(dict.fromkeys(w for w in words if len(w) > 2 and w not in STOPWORDS and w not in GENERIC and w not in FRAMING))
+    return list(dict.fromkeys(w for w in words if len(w) > 2 and w not in STOPWORDS and w not in GENERIC and (framing or w not in FRAMING)))
+
+
+def side_words(side: str) -> list[str]:
+    """The words of one side of a relation question: its subject words, or, when it has only framing
+    words ("how does the operational expenses section relate to the segment reporting"), those —
+    the side is about the segments."""
+    return question_words(side) or question_words(side, framing=True)
 
 
 def search_text(topic: str) -> str:
@@ -137,6 +148,10 @@ def question_terms(text: str) -> list[str]:
     return list(dict.fromkeys(stem(w) for w in question_words(text)))
 
 
+def side_terms(side: str) -> list[str]:
+    return list(dict.fromkeys(stem(w) for w in side_words(side)))
+
+
 # A heading's numbering: "Item 1A.", "Note 3 –", "2." ("Item 1. Legal Proceedings" names legal proceedings).
 HEADING_NUMBER = re.compile(r"^\s*(?:(?:item|note|part|section|article)\s+[\dIVX]+[A-Z]?\b[.:]?|[\dIVX]+[A-Z]?[.:)])\s*[–—-]?\s*", re.I)
 SECTION_SEPARATOR = " › "  # between the headings of a chunk's section path (ingest/chunking.py)
@@ -147,15 +162,23 @@ def headings(section: str) -> list[str]:
     return [h.strip() for h in section.split(SECTION_SEPARATOR)] if section else []
 
 
-def names_only(heading: str, wanted: set[str]) -> bool:
-    """Are the heading's words (its numbering aside) all words of the topic (`wanted`: question_terms)?"""
-    words = set(question_terms(HEADING_NUMBER.sub("", heading)))
+# Heading words that say a section informs, not what about: "Note 15 - Segment Information" is what
+# the side "the segment reporting" of a relation question asks about.
+HEADING_FILLER = re.compile(r"\b(?:information|disclosures?|details|data)\b", re.I)
+
+
+def names_only(heading: str, wanted: set[str], side: bool = False) -> bool:
+    """Are the heading's words (its numbering aside) all words of the topic (`wanted`: question_terms)?
+    For one `side` of a relation question (`wanted`: side_terms), a heading is read the same way,
+    without its words that only say it informs."""
+    heading = HEADING_NUMBER.sub("", heading)
+    words = set(side_terms(HEADING_FILLER.sub(" ", heading)) if side else question_terms(heading))
     return bool(words) and words <= wanted
 
 
-def named_heading(section: str, wanted: set[str]) -> int | None:
+def named_heading(section: str, wanted: set[str], side: bool = False) -> int | None:
     """The depth of the outermost heading of `section` that the topic names (names_only), if any."""
-    return next((i for i, h in enumerate(headings(section)) if names_only(h, wanted)), None)
+    return next((i for i, h in enumerate(headings(section)) if names_only(h, wanted, side)), None)
 
 
 def row_match(text: str, weights: dict[str, float]) -> float:
@@ -517,12 +540,14 @@ def row_size(row: str) -> float:
     return max(sizes, default=0.0)
 
 
-def term_weights(topic: str, document_frequency: Callable[[Sequence[str]], dict[str, int]], total_chunks: int) -> dict[str, float]:
+def term_weights(topic: str, document_frequency: Callable[[Sequence[str]], dict[str, int]], total_chunks: int,
+                 side: bool = False) -> dict[str, float]:
     """Each topic word (stemmed) weighted by how rare it is in the index: log(1 + N / (1 + df)). A
     word that also stands for a phrase (EQUIVALENTS: "revenue" for "net sales") is as common as
     the phrase's rarest word, when that is more common: a filing that writes "net sales" says
-    "revenue" rarely, and the rare spelling would outweigh the topic's other words."""
-    words = question_words(topic)
+    "revenue" rarely, and the rare spelling would outweigh the topic's other words. A `side` of a
+    relation question is weighed by its side_words."""
+    words = side_words(topic) if side else question_words(topic)
     if not words:
         return {}
     spelled = {w: [p for p in phrase.split() if len(p) > 2] for phrase, written in EQUIVALENTS.items() for w in written.split()

@@ -1233,6 +1233,34 @@ def test_a_heading_names_the_topic_when_all_its_words_are_the_topics():
     assert not names_only("Note 12", wanted)  # a number names nothing
 
 
+def test_a_relation_side_of_framing_words_alone_is_about_them_and_its_section_is_named():
+    """"How does the operational expenses section relate to the segment reporting": "segment" frames most
+    questions ("which segment drove …") and is dropped from a topic's words, which left this side with no
+    word to search or excerpt by; a side keeps them when it has no other, and its heading "Note 15 -
+    Segment Information" names it ("Information" says only that the section informs)."""
+    from retrieval.focus import names_only, question_terms, side_terms
+
+    assert question_terms("segment reporting") == [] and side_terms("segment reporting") == ["segment"]
+    assert side_terms("operational expenses") == question_terms("operational expenses")  # a side with subject words keeps only those
+    wanted = set(side_terms("segment reporting"))
+    assert names_only("Note 15 - Segment Information", wanted, side=True)
+    assert not names_only("Note 15 - Segment Information", set(question_terms("segment reporting")))
+    assert not names_only("Note 16 - Geographic Information", wanted, side=True)
+    assert not names_only("Information", wanted, side=True)  # a filler alone names nothing
+
+
+def test_debt_securities_held_are_not_the_companys_debt_and_borrowings_are():
+    """A question about a company's debt is not answered by the debt securities it holds ("Change in fair
+    value of marketable debt securities" is an investment's gain), while Intel's "Note 9 : Borrowings" is
+    its debt."""
+    from retrieval.focus import question_terms
+
+    debt = set(question_terms("debt structure"))
+    assert not debt & set(question_terms("Change in fair value of marketable debt securities"))
+    assert not debt & set(question_terms("Short-term investments include marketable debt investments"))
+    assert debt & set(question_terms("Note 9 : Borrowings")) and debt & set(question_terms("Term Debt"))
+
+
 def _acquisitions_filing(quarter: str, *bodies: tuple[str, str]) -> list[Chunk]:
     return [filing(f"{quarter}-{n}", f"2023 {quarter} Widgetco", section, 5 + n, body) for n, (section, body) in enumerate(bodies)]
 

@@ -137,6 +137,10 @@ VERDICT_WORDS = frozenset({"yes", "no", "true", "false", "not stated"})
 # a point with no figure or date and at most this many words the question lacks (and at most this share
 # of its words) only restates it; "The department head approves travel" has words of its own
 ECHO_WORDS, ECHO_SHARE = 2, 0.2
+# a sentence of a point with at least this many words the question lacks, less than WORDS_HELD of them
+# in the passage it cites, is the model's own ("… were the company's financial performance and the market
+# conditions" over an income statement): left out, as a cited sentence must be the passage's to say
+OWN_WORDS, WORDS_HELD = 3, 0.5
 
 
 def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant: Callable[[str], float] | None = None,
@@ -307,6 +311,14 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             continue
         if other := other_fiscal_quarter(point.text, question):
             out.dropped.append(f"point {point.text[:60]!r}: it states {other}, not the quarter asked")
+            continue
+        said = sentences(point.text)
+        if kept := [s for s in said if not unheld(s, passages[doc - 1], question)]:
+            if len(kept) < len(said):
+                out.repaired.append(f"point {point.text[:40]!r}: {len(said) - len(kept)} sentence(s) whose words are not document {doc}'s left out")
+                point = Point(doc, " ".join(kept))
+        else:
+            out.dropped.append(f"point {point.text[:60]!r}: its words are not document {doc}'s")
             continue
         text = point.text.strip()
         if len(text) >= POINT_CHARS - 20 and not text.endswith((".", "!", "?")):
@@ -566,6 +578,12 @@ def value_of_named_row(value: str, quote: str, passage: str) -> str | None:
 
 def _stems(text: str) -> set[str]:
     return {w[:5] for w in content_words(text)}
+
+
+def unheld(sentence: str, passage: str, question: str) -> bool:
+    """The sentence's own words (those the question lacks), OWN_WORDS or more, are mostly not the passage's."""
+    own = _stems(sentence) - _stems(question)
+    return len(own) >= OWN_WORDS and len(own & _stems(passage)) < WORDS_HELD * len(own)
 
 
 def echoes(text: str, question: str, own_words: int = 0) -> bool:

@@ -1041,6 +1041,30 @@ def test_a_sentence_of_a_point_that_only_restates_the_question_is_left_out_and_a
         f"Inventory levels: {own} [1]")
 
 
+def test_a_sentence_whose_words_are_not_its_passages_is_left_out_and_a_point_of_only_such_sentences_is_dropped():
+    """"The key factors influencing Widgetco's net income were the company's financial performance and the
+    market conditions. [1]" cited to an income statement: no figure to check, and words of its own the
+    passage never uses — the model's, not the filing's. A sentence that says the passage's words in another
+    order stays."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    table = ("[2023 Q2 Widgetco › Statements of Income]\n| (In millions) | Three Months Ended Jul 1, 2023 |\n| --- | --- |\n"
+             "| Net revenue | 12,949 |\n| Net income | 1,473 |")
+    prose = ("[2023 Q2 Widgetco › Overview]\nNet income rose as lower inventory reserves and a gain on the sale of the "
+             "memory business offset weaker demand for client processors.")
+    passages = [ScoredChunk(Chunk(id=f"p{i}", text=t, source="q2.pdf", doc_id="q2.pdf", groups=("all-staff",)), 1.0)
+                for i, t in enumerate((table, prose))]
+    question = "What were the key factors influencing Widgetco's net income in Q2 2023?"
+    fluff = "The key factors influencing Widgetco's net income in Q2 2023 were the company's financial performance and the market conditions."
+    checked = check(Draft(points=[Point(1, fluff)]), passages, question)
+    assert not checked.points and "its words are not document 1's" in checked.dropped[0]
+    own = "Weaker demand for client processors was offset by lower inventory reserves and the gain on the memory business sale."
+    checked = check(Draft(points=[Point(2, f"{own} This shows the company's resilience in a tough market environment.")]), passages, question)
+    assert [p.text for p in checked.points] == [own] and "whose words are not document 2's" in checked.repaired[0]
+
+
 def test_a_negative_table_figure_in_parentheses_is_labelled_from_its_row():
     from retrieval.checks import table_label
 

@@ -293,6 +293,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
                 continue
             out.repaired.append(f"point cited document {point.doc} → {other}")
             doc = other
+        if not words_held(point.text, passages[doc - 1], question) and (
+            other := next((i + 1 for i, p in enumerate(passages) if not supported(point.text, p, question) and words_held(point.text, p, question)), None)
+        ):  # the model copied a sentence of one passage and cited another
+            out.repaired.append(f"point cited document {doc} → {other}: its words are that document's")
+            doc = other
         if (own := swapped_names(point.text, passages[doc - 1], question)) is not None:
             out.repaired.append(f"point {point.text[:40]!r}: a name of the question stands where the passage names another; its sentence is shown")
             point = Point(doc, own)
@@ -578,6 +583,11 @@ def value_of_named_row(value: str, quote: str, passage: str) -> str | None:
 
 def _stems(text: str) -> set[str]:
     return {w[:5] for w in content_words(text)}
+
+
+def words_held(text: str, passage: str, question: str) -> bool:
+    """No sentence of `text` is `unheld` by the passage."""
+    return not any(unheld(s, passage, question) for s in sentences(text))
 
 
 def unheld(sentence: str, passage: str, question: str) -> bool:

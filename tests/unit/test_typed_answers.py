@@ -1045,7 +1045,7 @@ def test_a_sentence_whose_words_are_not_its_passages_is_left_out_and_a_point_of_
     """"The key factors influencing Widgetco's net income were the company's financial performance and the
     market conditions. [1]" cited to an income statement: no figure to check, and words of its own the
     passage never uses — the model's, not the filing's. A sentence that says the passage's words in another
-    order stays."""
+    order stays, cited to the passage whose words they are."""
     from retrieval.checks import check
     from retrieval.schema import ScoredChunk
     from retrieval.structured import Draft, Point
@@ -1063,6 +1063,9 @@ def test_a_sentence_whose_words_are_not_its_passages_is_left_out_and_a_point_of_
     own = "Weaker demand for client processors was offset by lower inventory reserves and the gain on the memory business sale."
     checked = check(Draft(points=[Point(2, f"{own} This shows the company's resilience in a tough market environment.")]), passages, question)
     assert [p.text for p in checked.points] == [own] and "whose words are not document 2's" in checked.repaired[0]
+    # the model copied the second passage's sentence and cited the first: cited where its words are
+    checked = check(Draft(points=[Point(1, own)]), passages, question)
+    assert [(p.doc, p.text) for p in checked.points] == [(2, own)] and "document 1 → 2: its words are that document's" in checked.repaired[0]
 
 
 def test_a_negative_table_figure_in_parentheses_is_labelled_from_its_row():

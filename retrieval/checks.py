@@ -163,6 +163,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if empty_value(fact.value):
             out.dropped.append(f"{fact.value!r}: not a value")
             continue
+        if PASSAGE_TAG.search(fact.quote):  # a quote across the passage's label, as a point can be (own_text)
+            passage = contexts[fact.doc - 1].chunk.text if 1 <= fact.doc <= len(contexts) else ""
+            value = own_text(fact.value, passage) if PASSAGE_TAG.search(fact.value) else fact.value
+            fact = Fact(fact.doc, own_text(fact.quote, passage), value, fact.about)
+            out.repaired.append(f"{fact.value[:40]!r}: the passage's label and the heading before it left out of its quote")
         if (bare := WRAPPED.sub("", fact.value.strip())) != fact.value.strip():  # "{98,024}": the form's braces, not the value's
             fact = Fact(fact.doc, fact.quote, bare, fact.about)
         if COMPACT_PERIOD.fullmatch(fact.value.strip(" .")) and fact.value.strip(" .") not in question:
@@ -190,7 +195,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             if held is None and not verdict:
                 out.dropped.append(f"{fact.value!r}: the question's words, and its quote is in no document")
                 continue
-            quote = whole_sentence(fact.quote, held) if held else fact.quote
+            quote = own_text(whole_sentence(fact.quote, held), contexts[passages.index(held)].chunk.text) if held else fact.quote
             fact = Fact(fact.doc, quote, quote, fact.about)
         if (quoted := from_quote(bare_figure(fact.value), fact.quote)) != fact.value:
             out.repaired.append(f"{fact.value!r} → {quoted!r} (as its quote writes it)")
@@ -477,14 +482,14 @@ def own_text(text: str, passage: str) -> str:
     Legal and Other Contingencies] Legal and Other Contingencies The outcomes of …"): the text after
     the label, without the heading line the passage starts with ("The outcomes of …")."""
     rest = PASSAGE_TAG.split(text)[-1].strip()
-    for line in passage.split("\n"):
+    for line in passage.split("\n"):  # the heading lines it starts with ("Note 6 : Investments", "Short-term Investments")
         line = line.strip()
         if not line or TAG_LINE.match(line):
             continue
         heading = len(line.split()) <= HEADING_WORDS and not line.endswith((".", "!", "?", ":"))
-        if heading and rest.startswith(line) and rest[len(line):].strip():
-            rest = rest[len(line):].strip()
-        break
+        if not (heading and rest.startswith(line) and rest[len(line):].strip()):
+            break
+        rest = rest[len(line):].strip()
     return rest
 
 

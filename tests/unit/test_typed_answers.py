@@ -276,6 +276,24 @@ def test_a_point_quoted_across_a_passage_label_shows_only_the_passages_own_sente
     assert "label" in checked.repaired[0]
 
 
+def test_a_yes_no_quote_across_a_passage_label_and_two_headings_shows_only_the_passages_sentence():
+    """A "yes" backed by a quote that runs through the passage's label and both its headings: the answer
+    read "Yes. Note 6 : Investments › Short-term Investments [2022 Q3 INTC › Short-term Investments] Note 6
+    : Investments Short-term Investments Short-term investments include …"."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Fact
+
+    own = "Short-term investments include marketable debt investments in corporate debt and government debt."
+    passage = ScoredChunk(Chunk(id="c", text=f"[2022 Q3 INTC › Short-term Investments]\nNote 6 : Investments\nShort-term Investments\n{own}",
+                                source="2022 Q3 INTC.pdf", doc_id="intc", groups=("all-staff",)), 1.0)
+    said = f"Note 6 : Investments › Short-term Investments [2022 Q3 INTC › Short-term Investments] Note 6 : Investments Short-term Investments {own}"
+    checked = check(Draft(verdict="yes", facts=[Fact(1, said, "yes", "short-term investments")]), [passage],
+                    "Did Intel hold any short-term investments in Q3 2022?")
+    assert [f.value for f in checked.facts] == [own] and checked.verdict == "yes"
+    assert any("label" in r for r in checked.repaired)
+
+
 def test_a_point_that_rewords_what_its_figures_are_shows_the_passages_sentence():
     """"Interest expense was $277 million and $776 million during Q3 2022 and Q3 2023" — every figure
     is in the passage, but its sentence says interest *income*: the point is replaced by the passage's

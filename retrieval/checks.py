@@ -163,11 +163,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
         if empty_value(fact.value):
             out.dropped.append(f"{fact.value!r}: not a value")
             continue
-        if PASSAGE_TAG.search(fact.quote):  # a quote across the passage's label, as a point can be (own_text)
+        if PASSAGE_TAG.search(fact.quote) or PASSAGE_TAG.search(fact.value):  # across the passage's label, as a point can be (own_text)
             passage = contexts[fact.doc - 1].chunk.text if 1 <= fact.doc <= len(contexts) else ""
-            value = own_text(fact.value, passage) if PASSAGE_TAG.search(fact.value) else fact.value
-            fact = Fact(fact.doc, own_text(fact.quote, passage), value, fact.about)
-            out.repaired.append(f"{fact.value[:40]!r}: the passage's label and the heading before it left out of its quote")
+            quote, value = (own_text(t, passage) if PASSAGE_TAG.search(t) else t for t in (fact.quote, fact.value))
+            fact = Fact(fact.doc, quote, value, fact.about)
+            out.repaired.append(f"{fact.value[:40]!r}: the passage's label and the headings before it left out")
         if (bare := WRAPPED.sub("", fact.value.strip())) != fact.value.strip():  # "{98,024}": the form's braces, not the value's
             fact = Fact(fact.doc, fact.quote, bare, fact.about)
         if COMPACT_PERIOD.fullmatch(fact.value.strip(" .")) and fact.value.strip(" .") not in question:
@@ -262,7 +262,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.dropped.append(f"{scaled!r}: its passage is about something else ({fact.quote[:50]!r})")
             continue
         seen.add((doc, scaled))
-        sentence = whole_sentence(fact.quote, passage)
+        sentence = own_text(whole_sentence(fact.quote, passage), contexts[doc - 1].chunk.text)  # not from the section path above it
         document = passage_text(contexts[doc - 1])  # without the excerpt: its compact headings are not the document's words
         if _prose(sentence) and supported(sentence, document, question):
             # the form's own sentence, not the document's: what else it states ("… while in Jun 2022 they

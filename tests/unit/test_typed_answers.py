@@ -292,6 +292,15 @@ def test_a_yes_no_quote_across_a_passage_label_and_two_headings_shows_only_the_p
                     "Did Intel hold any short-term investments in Q3 2022?")
     assert [f.value for f in checked.facts] == [own] and checked.verdict == "yes"
     assert any("label" in r for r in checked.repaired)
+    # the same text written as the value, with the passage's sentence as its quote
+    checked = check(Draft(verdict="yes", facts=[Fact(1, own, said, "short-term investments")]), [passage],
+                    "Did Intel hold any short-term investments in Q3 2022?")
+    assert [f.value for f in checked.facts] == [own] and any("label" in r for r in checked.repaired)
+    # a quote of the heading alone, found first in the section path the checks read the passage with
+    sectioned = ScoredChunk(replace(passage.chunk, section="Notes › Note 6 : Investments › Short-term Investments"), 1.0)
+    checked = check(Draft(verdict="yes", facts=[Fact(1, "Note 6 : Investments", own[:80], "short-term investments")]), [sectioned],
+                    "Did Intel hold any short-term investments in Q3 2022?")
+    assert [f.quote for f in checked.facts] == [own], checked
 
 
 def test_a_point_that_rewords_what_its_figures_are_shows_the_passages_sentence():

@@ -15,7 +15,7 @@ from typing import Any
 from retrieval.facts import amount_in, date_in, dates, name_in, names, quantities, table_scale
 from retrieval.focus import (ASKS_CHANGE, COMPACT_PERIOD, FIGURE, SEPARATOR, SHARE_ROW, YEAR, cell_figure, first_figures, named_heading, question_terms, row_holding,
                              row_label, share_table, spelled_out, table_cells)
-from retrieval.questions import asked_fiscal_quarters
+from retrieval.questions import answer_kind, asked_fiscal_quarters
 from retrieval.schema import ScoredChunk
 from retrieval.structured import POINT_CHARS, Draft, Fact, Point
 from retrieval.text import MARKER, content_words, looks_like_refusal, sentences
@@ -152,6 +152,7 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
     out = Checked(verdict=draft.verdict if draft.verdict in ("yes", "no") else None)
     seen: set[tuple[int, str]] = set()
     counting = bool(COUNT_QUESTION.search(question))
+    polar = answer_kind(question)[0] == "yes_no"  # its facts are evidence: a heading names a subject, it shows nothing
     points, cells = [], []
     for point in draft.points:
         if (read := table_facts(point, passages)) is not None:
@@ -162,6 +163,10 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
     for fact in (piece for fact in [*draft.facts, *cells] for piece in _one_figure_each(fact)):
         if empty_value(fact.value):
             out.dropped.append(f"{fact.value!r}: not a value")
+            continue
+        if polar and 1 <= fact.doc <= len(contexts) and heading_line(fact.value, contexts[fact.doc - 1].chunk.text):
+            # "Yes. … Volume of Derivative Activity." — a heading of the passage names what it is about, it shows nothing
+            out.dropped.append(f"{fact.value!r}: a heading of document {fact.doc}, not evidence")
             continue
         if PASSAGE_TAG.search(fact.quote) or PASSAGE_TAG.search(fact.value):  # across the passage's label, as a point can be (own_text)
             passage = contexts[fact.doc - 1].chunk.text if 1 <= fact.doc <= len(contexts) else ""
@@ -475,6 +480,15 @@ def whole_sentence(quote: str, passage: str, limit: int = 400) -> str:
 # the prompt's, not the document's words; a quote running across it holds the end of the passage before.
 PASSAGE_TAG = re.compile(r"\[[^\[\]\n]*›[^\[\]\n]*\]")
 HEADING_WORDS = 8
+
+
+def heading_line(text: str, passage: str) -> bool:
+    """`text` is a heading line of the passage: a line of at most HEADING_WORDS words, without a figure
+    and without a sentence's closing punctuation."""
+    said = " ".join(text.split()).rstrip(".").strip()
+    if not said or len(said.split()) > HEADING_WORDS or re.search(r"\d", said):
+        return False
+    return any(" ".join(line.split()) == said and not line.strip().endswith((".", "!", "?", ":")) for line in passage.split("\n"))
 
 
 def own_text(text: str, passage: str) -> str:

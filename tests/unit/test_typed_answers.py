@@ -301,6 +301,11 @@ def test_a_yes_no_quote_across_a_passage_label_and_two_headings_shows_only_the_p
     checked = check(Draft(verdict="yes", facts=[Fact(1, "Note 6 : Investments", own[:80], "short-term investments")]), [sectioned],
                     "Did Intel hold any short-term investments in Q3 2022?")
     assert [f.quote for f in checked.facts] == [own], checked
+    # a heading of the passage given as the evidence of a "yes" shows nothing
+    headed = ScoredChunk(replace(passage.chunk, text=f"[2023 Q1 INTC › Derivatives]\nVolume of Derivative Activity\n{own}"), 1.0)
+    checked = check(Draft(verdict="yes", facts=[Fact(1, own, "Volume of Derivative Activity", "derivatives")]), [headed],
+                    "Did Intel hold any short-term investments in Q3 2022?")
+    assert not checked.facts and "a heading of document 1" in checked.dropped[0]
 
 
 def test_a_point_that_rewords_what_its_figures_are_shows_the_passages_sentence():

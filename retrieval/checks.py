@@ -195,12 +195,12 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
                 out.dropped.append(f"{fact.value!r}: {what} without the sentence that shows it")
                 continue
             # shown whole, not where the form's length limit cut it ("… for $3.6 billion and $4.6")
-            held = next((p for p in ([passages[fact.doc - 1]] if 1 <= fact.doc <= len(passages) else []) + passages
-                         if quote_support(fact.quote, p) >= QUOTE_HELD), None)
+            held = next((i for i in ([fact.doc - 1] if 1 <= fact.doc <= len(passages) else []) + list(range(len(passages)))
+                         if quote_support(fact.quote, passages[i]) >= QUOTE_HELD), None)
             if held is None and not verdict:
                 out.dropped.append(f"{fact.value!r}: the question's words, and its quote is in no document")
                 continue
-            quote = own_text(whole_sentence(fact.quote, held), contexts[passages.index(held)].chunk.text) if held else fact.quote
+            quote = own_text(whole_sentence(fact.quote, passages[held]), contexts[held].chunk.text) if held is not None else fact.quote
             fact = Fact(fact.doc, quote, quote, fact.about)
         if (quoted := from_quote(bare_figure(fact.value), fact.quote)) != fact.value:
             out.repaired.append(f"{fact.value!r} → {quoted!r} (as its quote writes it)")
@@ -482,13 +482,18 @@ PASSAGE_TAG = re.compile(r"\[[^\[\]\n]*›[^\[\]\n]*\]")
 HEADING_WORDS = 8
 
 
+def _heading(line: str) -> bool:
+    """A line of at most HEADING_WORDS words without a sentence's closing punctuation."""
+    line = line.strip()
+    return len(line.split()) <= HEADING_WORDS and not line.endswith((".", "!", "?", ":"))
+
+
 def heading_line(text: str, passage: str) -> bool:
-    """`text` is a heading line of the passage: a line of at most HEADING_WORDS words, without a figure
-    and without a sentence's closing punctuation."""
+    """`text` is a heading line of the passage (`_heading`), and states no figure."""
     said = " ".join(text.split()).rstrip(".").strip()
-    if not said or len(said.split()) > HEADING_WORDS or re.search(r"\d", said):
+    if not said or not _heading(said) or re.search(r"\d", said):
         return False
-    return any(" ".join(line.split()) == said and not line.strip().endswith((".", "!", "?", ":")) for line in passage.split("\n"))
+    return any(" ".join(line.split()) == said and _heading(line) for line in passage.split("\n"))
 
 
 def own_text(text: str, passage: str) -> str:
@@ -500,8 +505,7 @@ def own_text(text: str, passage: str) -> str:
         line = line.strip()
         if not line or TAG_LINE.match(line):
             continue
-        heading = len(line.split()) <= HEADING_WORDS and not line.endswith((".", "!", "?", ":"))
-        if not (heading and rest.startswith(line) and rest[len(line):].strip()):
+        if not (_heading(line) and rest.startswith(line) and rest[len(line):].strip()):
             break
         rest = rest[len(line):].strip()
     return rest

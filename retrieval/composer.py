@@ -31,6 +31,11 @@ from retrieval.focus import (
     cell_figure,
     current_value,
     defined_label,
+    FIGURE_EFFECT,
+    effect_cause,
+    effect_excerpt,
+    effect_sentences,
+    effect_score,
     passage_sentences,
     term_overlap,
     SECTION_SEPARATOR,
@@ -72,6 +77,7 @@ FORM_MIN_TOKENS = 160
 ROW_CANDIDATES = 60  # passages of the named documents scanned for a table row naming the topic
 ROW_PASSAGES = 2  # of which this many join the ranked passages
 SECTION_PASSAGES = 4  # at most this many passages of the best passage's section come first
+EFFECT_PASSAGES = 4  # at most this many passages stating what an effect question's cause did come first
 EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (retrieval/focus.py)
 PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
 MIN_EXCERPT_TOKENS = 40
@@ -184,7 +190,9 @@ class Composer:
         sides = the_plan.sides  # what the model says of one side of a relation answers it
         # a figure of one of two things listed ("gaming and professional GPU segments") answers it too
         items = listed_items(the_plan.topic, shown, weights) if kind == "number" and not sides else []
-        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), [*sides, *items]) if weights else None
+        # what an effect question's cause did answers it, however the filing names the cause
+        cause = effect_cause(the_plan.topic) or effect_cause(query) if not sides else []
+        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), [*sides, *items, *cause]) if weights else None
         # the passages' own sentences stand in for an answer only when they speak to the question as a whole
         whole_topic = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights and sides else relevant
         order: list[int] = []  # prompt documents in order of first citation
@@ -196,6 +204,15 @@ class Composer:
                 evidence[doc] = said
             return order.index(doc) + 1
 
+        if cause and (stated := _effects_stated(contexts, owner, cause, len(the_plan.parts))):
+            # the filing states what the asked cause did: its own sentences are the answer
+            checked = check(Draft(points=stated), contexts, query, relevant=relevant, shown=shown)
+            if text := self._write(checked, cite, the_plan, owner):
+                details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
+                details["stated"] = len(checked.points)
+                emit(text)
+                citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
+                return Composed(text, False, citations, contexts, Usage(), time.perf_counter(), details, retrieve_ms)
         topic_row = _topic_row(contexts, row_weights) if kind == "number" and row_weights else None
 
         def check_item(draft: Draft) -> Checked:
@@ -340,6 +357,8 @@ class Composer:
                     found = self._with_rows(found, part.row_label or topic, groups, part.docs)
                 elif not found.empty:
                     found = self._with_section(found, topic, side=bool(part.topic))
+                if cause := effect_cause(topic) or (not part.topic and effect_cause(query)):
+                    found = self._with_effects(found, cause, groups, part.docs)
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
             if found.empty or found.best_dense < self.config.min_score:
                 parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
@@ -351,7 +370,9 @@ class Composer:
         if the_plan.sides:
             picked = self._taking_turns(ranked, share)
         else:
-            picked = [(index, kept) for index, chunks, mine, tables in ranked for kept in self._excerpts(chunks, mine, share, prefer_tables=tables)]
+            cause = effect_cause(the_plan.topic) or effect_cause(query)
+            picked = [(index, kept) for index, chunks, mine, tables in ranked
+                      for kept in self._excerpts(chunks, mine, share, prefer_tables=tables, cause=cause)]
         for index, kept in picked:
             contexts.append(kept)
             owner.append(index)
@@ -418,27 +439,53 @@ class Composer:
         ids = {c.chunk.id for c in ordered}
         return Retrieval([*ordered, *(s for s in found.chunks if s.chunk.id not in ids)], found.best_dense)
 
+    def _with_effects(self, found: Retrieval, cause: Sequence[str], groups: Sequence[str], docs) -> Retrieval:
+        """For an effect question (focus.effect_cause: "How did foreign exchange rates affect Apple's
+        financial performance?"), the passages of the named documents that state what the cause did
+        ("Weakness in foreign currencies … had an unfavorable impact on the Company's total net sales,
+        which decreased 1% or $1.2 billion"), in the order of a word search for the cause, before the
+        ranked ones (mostly how the company hedges it). When some state the effect in a figure, only
+        those: given the hedging passages or "gross margin decreased due primarily to the weakness in
+        foreign currencies" beside it, the model wrote about those instead."""
+        lexical = self.assistant.lexical
+        if lexical is None or found.empty:
+            return found
+        hits = lexical.search(" ".join(cause), ROW_CANDIDATES, list(groups), docs=docs)
+        chunks = self._readable([cid for cid, _ in hits], groups)
+        scored = [(effect_score(chunk.text, cause), chunk) for chunk in chunks]
+        best = max((score for score, _ in scored), default=0.0)
+        if not best:
+            return found
+        ranked = {s.chunk.id: s for s in found.chunks}
+        lead = [ranked.pop(chunk.id, None) or ScoredChunk(chunk, 0.0) for score, chunk in scored if score == best][:EFFECT_PASSAGES]
+        if best == FIGURE_EFFECT:  # the filing states what the cause did in figures: that is the answer
+            return Retrieval(lead, found.best_dense)
+        return Retrieval([*lead, *ranked.values()], found.best_dense)
+
     def _excerpts(self, chunks: Sequence[ScoredChunk], weights: dict[str, float], budget: int,
-                  prefer_tables: bool = False) -> list[tuple[ScoredChunk, str]]:
+                  prefer_tables: bool = False, cause: Sequence[str] = ()) -> list[tuple[ScoredChunk, str]]:
         """Passages in rank order, each with its excerpt for the topic (retrieval/focus.py), while
-        the excerpts fit `budget` tokens."""
+        the excerpts fit `budget` tokens; for an effect question (`cause`: focus.effect_cause), a
+        passage stating what the cause did is excerpted to those sentences."""
         kept: list[tuple[ScoredChunk, str]] = []
         left = budget
         for scored in chunks:
             if left < MIN_EXCERPT_TOKENS:
                 break
-            if (got := self._excerpt(scored, weights, left, prefer_tables)) is not None:
+            if (got := self._excerpt(scored, weights, left, prefer_tables, cause)) is not None:
                 kept.append((scored, got[0]))
                 left -= got[1]
         return kept
 
-    def _excerpt(self, scored: ScoredChunk, weights: dict[str, float], left: int, prefer_tables: bool) -> tuple[str, int] | None:
+    def _excerpt(self, scored: ScoredChunk, weights: dict[str, float], left: int, prefer_tables: bool,
+                 cause: Sequence[str] = ()) -> tuple[str, int] | None:
         """A passage's excerpt for the topic and its cost in prompt tokens, or None when it does not
         fit in `left` or says nothing on its own."""
         if table_intro(scored.chunk.text):
             return None  # it says nothing without its table, a passage of its own
         count = self.assistant.chat_model.count_tokens
-        text = excerpt(scored.chunk.text, weights, min(left - 12, EXCERPT_TOKENS), count, prefer_tables=prefer_tables)
+        text = (cause and effect_excerpt(scored.chunk.text, cause)) or scored.chunk.text
+        text = excerpt(text, weights, min(left - 12, EXCERPT_TOKENS), count, prefer_tables=prefer_tables)
         cost = count(text) + 12  # the fence and its attributes
         return (text, cost) if cost <= left else None
 
@@ -1085,6 +1132,8 @@ def _stated_none(contexts: Sequence[ScoredChunk], relevant: Callable[[str], floa
 # the wafer yield at its Arizona fab?") that no form answered is refused, as before.
 CLOSEST_RELEVANCE = 0.5
 CLOSEST_SENTENCES = 2
+STATED_EFFECTS = 3  # sentences stating what an effect question's cause did, for one document
+STATED_PER_PART = 2  # for each of several documents
 CLOSEST_LEAD = "Nothing answers this in so many words; the passages closest to it say:"
 
 
@@ -1109,6 +1158,23 @@ def _closest_sentences(contexts: Sequence[ScoredChunk], owner: Sequence[int], re
         taken[part] = taken.get(part, 0) + 1
         points.append(Point(doc, sentence))
     return points
+
+
+def _effects_stated(contexts: Sequence[ScoredChunk], owner: Sequence[int], cause: Sequence[str], parts: int) -> list[Point]:
+    """For an effect question whose prompt passages state what the cause did (Composer._with_effects),
+    those sentences as the answer's points: each part's, those stating a figure first, at most
+    STATED_EFFECTS (one question) or STATED_PER_PART (each of several parts). Empty unless every part
+    that found passages has such a sentence and one of them states a figure: "We are affected by
+    changes in currency exchange and interest rates" alone says nothing of what they did, and the
+    model reads the passages instead."""
+    found: dict[int, list[tuple[float, int, str]]] = {}
+    for doc, passage in enumerate(contexts, start=1):  # whole sentences: an excerpt may end one with "…"
+        for score, sentence in effect_sentences(passage.chunk.text, cause):
+            found.setdefault(owner[doc - 1], []).append((-score, doc, sentence))
+    if set(found) != set(owner) or not any(-score == FIGURE_EFFECT for said in found.values() for score, *_ in said):
+        return []
+    most = STATED_EFFECTS if parts == 1 else STATED_PER_PART
+    return [Point(doc, sentence) for part in sorted(found) for _, doc, sentence in sorted(found[part])[:most]]
 
 
 def _unnamed(words: Sequence[str], chunks: Sequence) -> list[str]:

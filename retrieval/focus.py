@@ -694,6 +694,97 @@ def term_overlap(sentence: str, weights: dict[str, float]) -> float:
     return sum(w for t, w in weights.items() if t in got) / total
 
 
+# An effect question ("How did foreign exchange rates affect Apple's financial performance?", "What is
+# the impact of foreign exchange rates on …", "What effects did currency fluctuations have on …") asks
+# what the filing says its cause did, which is stated in a sentence of its own ("Changes in foreign
+# exchange rates reduced net sales by $2.4 billion for Q1 2023"); the passages that use the cause's
+# words most say how the company hedges it.
+EFFECT_QUESTION = re.compile(
+    r"\b(?:impacts?|effects?|influences?|role)\s+(?:of|did|have|has|had|do|does)\s+(?P<of>.+?)\s+(?:on|upon|have|had|has|played|play)\b"
+    r"|\bhow\s+(?:did|have|has|do|does)\s+(?P<how>.+?)\s+(?:specifically\s+|actually\s+)?"
+    r"(?:affect|affected|impact|impacted|influence|influenced|shape|shaped)\b",
+    re.I,
+)
+# Words of a cause that only say it moves ("exchange rate changes", "currency fluctuations").
+MOVING = frozenset(stem(w) for w in "changes change fluctuations fluctuation movements movement swings volatility".split())
+# The ways filings name a cause that questions name another way: "foreign exchange rates" are the
+# "foreign currencies relative to the U.S. dollar" of Apple's filings. A cause using every word of one
+# spelling is named by any of them.
+CAUSE_SPELLINGS = (
+    ("foreign exchange", "exchange rate", "exchange rates", "foreign currency", "foreign currencies", "currency", "currencies"),
+)
+# What a sentence says its cause did, and a sentence that only supposes it ("a 10% decrease in foreign
+# exchange rates would …", "the Company may use derivative instruments to offset …") or points to where
+# it is discussed ("For a discussion of the effect of foreign exchange rates …, see …"). Prose only: a
+# table flattened into a line ("Foreign currency – Revenue 10% decrease in foreign exchange rates $ (8,240)
+# Earnings …") is no sentence.
+EFFECT_WORDS = re.compile(
+    r"\b(?:impact(?:ed|s)?|effects?|affect(?:ed|s)?|reduc(?:ed|es|tion)|increas(?:ed|es)|decreas(?:ed|es)|lower|higher|"
+    r"(?:un)?favorabl[ey]|benefit(?:ed|s)?|hurt|offset|weighed)\b",
+    re.I,
+)
+EFFECT_SENTENCE_CHARS = (40, 400)
+FIGURE_EFFECT = 2.0  # the effect_sentences score of a sentence stating the effect in a figure
+SUPPOSED = re.compile(r"\b(?:may|might|could|would|can|cannot|hypothetical(?:ly)?|if)\b"
+                      r"|\b(?:see|refer to|described in|discussed in|a discussion of)\b", re.I)  # or only points elsewhere
+# Nor is what the company does against it ("forward contracts to mitigate the impact of foreign currency
+# movements") or what a line item consists of ("Other, net, consists of … the impact of changes in
+# foreign currency rates").
+NOT_AN_EFFECT = re.compile(r"\b(?:mitigat\w*|protect\w*|hedg\w*|manag\w*|consists? of|comprises?|includes?|represents?)\b", re.I)
+
+
+def effect_cause(topic: str) -> list[str]:
+    """The cause an effect question asks about, as each way of naming it (empty when the topic asks
+    no such thing): "What is the impact of foreign exchange rates on …" → every spelling of foreign
+    exchange in CAUSE_SPELLINGS; "How did inflation affect …" → ["inflation"]."""
+    found = EFFECT_QUESTION.search(topic)
+    if not found:
+        return []
+    named = found.group("of") or found.group("how")
+    cause = set(question_terms(named)) - MOVING
+    if not cause:
+        return []
+    for spellings in CAUSE_SPELLINGS:
+        if any(set(question_terms(s)) <= cause for s in spellings):
+            return list(spellings)
+    return [" ".join(w for w in question_words(named) if stem(w) not in MOVING)]
+
+
+def effect_sentences(text: str, cause: Sequence[str]) -> list[tuple[float, str]]:
+    """The sentences of a passage's prose that state what the cause (effect_cause) did, in order, each
+    scored FIGURE_EFFECT when it states a figure and 1 otherwise (table rows and sentences that only
+    suppose an effect are not such sentences)."""
+    spellings = [set(question_terms(s)) for s in cause]
+    found: list[tuple[float, str]] = []
+    for line in text.split("\n"):
+        if line.startswith(("|", "[")):
+            continue
+        for sentence in passage_sentences(line):
+            if not EFFECT_SENTENCE_CHARS[0] <= len(sentence) <= EFFECT_SENTENCE_CHARS[1] or "[" in sentence:
+                continue
+            if EFFECT_WORDS.search(sentence) and not SUPPOSED.search(sentence) and not NOT_AN_EFFECT.search(sentence):
+                terms = set(question_terms(sentence))
+                if any(spelling <= terms for spelling in spellings):
+                    found.append((FIGURE_EFFECT if STATED_FIGURE.search(sentence) else 1.0, sentence))
+    return found
+
+
+def effect_score(text: str, cause: Sequence[str]) -> float:
+    """How plainly a passage states what the cause did: its best effect_sentences score, 0 for none."""
+    return max((score for score, _ in effect_sentences(text, cause)), default=0.0)
+
+
+def effect_excerpt(text: str, cause: Sequence[str]) -> str | None:
+    """A passage as its `[document › section]` line and the sentences that state what the cause did
+    (None when none does): the rest of "Quarterly Highlights" (the products announced) is not what
+    foreign exchange did, and a model given it writes about it."""
+    stated = [sentence for _, sentence in effect_sentences(text, cause)]
+    if not stated:
+        return None
+    head = text.split("\n", 1)[0]
+    return "\n".join(([head] if head.startswith("[") else []) + stated)
+
+
 SEPARATOR = re.compile(r"^\|\s*-{3}")
 
 

@@ -533,3 +533,47 @@ def test_a_row_that_opens_with_an_item_code_is_named_by_the_text_after_it_and_re
 def test_a_figure_set_against_its_own_past_is_recognised(question, expected):
     assert asks_against_past(question) is expected
 
+
+
+@pytest.mark.parametrize("question, named", [
+    ("What is the impact of foreign exchange rates on Apple's financial performance?", "foreign currencies"),
+    ("How did foreign exchange rates specifically affect Apple's financial performance in the most recent 10-Q?", "currency"),
+    ("How did exchange rate changes impact NVIDIA's financials?", "foreign exchange"),
+    ("What effects did currency fluctuations have on Intel's financial statements?", "exchange rates"),
+    ("What role have foreign exchange rates played in NVIDIA's financial outcomes?", "foreign currency"),
+    ("How did inflation affect Widgetco's margins?", "inflation"),
+    ("What legal proceedings are disclosed, and how might they potentially impact Apple?", None),
+    ("What is the effective tax rate reported by Apple?", None),
+    ("How does R&D spending compare to previous quarters, and what could be the potential impacts?", None),
+])
+def test_an_effect_question_names_its_cause_in_every_spelling_a_filing_uses(question, named):
+    from retrieval.focus import effect_cause
+
+    cause = effect_cause(question)
+    assert (named in cause) if named else cause == []
+
+
+def test_a_sentence_states_an_effect_only_when_it_says_what_the_cause_did():
+    """A figure ranks a statement first; a supposition, a hedge, a definition, a pointer or a table
+    flattened into a line is not a statement of what the cause did."""
+    from retrieval.focus import FIGURE_EFFECT, effect_cause, effect_excerpt, effect_score, effect_sentences
+
+    cause = effect_cause("How did foreign exchange rates affect Widgetco's results?")
+    stated = ("Weakness in foreign currencies relative to the U.S. dollar had an unfavorable impact on total net sales, "
+              "which decreased 1% or $1.2 billion during the quarter.")
+    said = "Gross margin decreased due primarily to the weakness in foreign currencies relative to the U.S. dollar."
+    assert effect_score(stated, cause) == FIGURE_EFFECT and effect_score(said, cause) == 1.0
+    for not_stated in (
+        "A 10% decrease in foreign exchange rates would reduce revenue by $8.2 billion.",
+        "We enter into foreign currency forward contracts to mitigate the impact of foreign currency movements on expenses.",
+        "Other, net, consists of gains and losses on investments and the impact of changes in foreign currency rates.",
+        "For a discussion of the effect of foreign exchange rates on sales growth, see the section below.",
+        "Foreign currency – Revenue 10% decrease in foreign exchange rates $ (8,240) Earnings Foreign currency – Investments "
+        "10% decrease in foreign exchange rates (29) Fair Value Interest rate 100 basis point increase in U.S. treasury rates "
+        "(1,660) Fair Value Credit 100 basis point increase in credit spreads (340) Fair Value Equity decrease (862) Earnings",
+    ):
+        assert effect_score(not_stated, cause) == 0.0, not_stated
+    passage = f"[2023 Q3 Widgetco › Quarterly Highlights]\nQuarterly Highlights\n{stated} The Company announced three new widgets."
+    assert effect_excerpt(passage, cause) == f"[2023 Q3 Widgetco › Quarterly Highlights]\n{stated}"
+    assert [s for _, s in effect_sentences(passage, cause)] == [stated]
+    assert effect_excerpt("[2023 Q3 Widgetco › Hedging]\nThe Company may hedge foreign currency exposures.", cause) is None

@@ -1619,3 +1619,62 @@ def test_a_figure_asked_alone_comes_without_the_reason_for_its_change(test_setti
     answer = assistant.ask(question, groups=["all-staff"])
     assert answer.answer.startswith("Our effective tax rate was 18% and 19%") and "decrease" not in answer.answer
 
+
+
+def _currency_filing(quarter: str, figure: str) -> list[Chunk]:
+    name = f"2023 {quarter} Widgetco"
+    hedging = filing(f"{quarter}-hedging", name, "Foreign Exchange Risk", 11,
+                     "Foreign Exchange Risk\nTo protect gross margins from fluctuations in foreign exchange rates, the Company may "
+                     "enter into forward contracts. The Company may use derivative instruments to offset its exposure to foreign "
+                     "exchange rates.")
+    highlights = filing(f"{quarter}-highlights", name, "Quarterly Highlights", 17,
+                        "Quarterly Highlights\nWeakness in foreign currencies relative to the U.S. dollar had an unfavorable impact "
+                        f"on total net sales, which decreased {figure} during the quarter. The Company announced three new widgets.")
+    return [hedging, highlights]
+
+
+def test_an_effect_question_is_answered_with_the_filings_statement_of_what_the_cause_did(test_settings):
+    """"How did foreign exchange rates affect …": the passages using those words most say how the
+    company hedges them; the filing's sentence stating what the cause did, in figures, is the answer,
+    cited to its own passage, one per filing asked about, without the model writing it."""
+    chunks = _currency_filing("Q1", "5% or $6.8 billion") + _currency_filing("Q2", "3% or $2.4 billion")
+
+    def reply(messages, json_schema=None):
+        return json.dumps({"points": [{"doc": 1, "text": "The Company may enter into forward contracts."}]})
+
+    assistant = table_assistant(test_settings, reply, *chunks)
+    answer = assistant.ask("How did foreign exchange rates affect Widgetco's net sales in its 2023 Q2 10-Q?",
+                           groups=["all-staff"])
+    assert answer.answer == ("Weakness in foreign currencies relative to the U.S. dollar had an unfavorable impact on total net "
+                             "sales, which decreased 3% or $2.4 billion during the quarter. [1]")
+    assert [c.chunk_id for c in answer.citations] == ["Q2-highlights"] and not answer.refused
+    assert assistant.chat_model.calls == []
+    several = assistant.ask("What is the impact of foreign exchange rates on Widgetco's net sales? List it for each "
+                            "reported period.", groups=["all-staff"])
+    lines = several.answer.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["- 2023 Q1 Widgetco", "- 2023 Q2 Widgetco"], lines
+    assert "5% or $6.8 billion" in lines[0] and "3% or $2.4 billion" in lines[1]
+
+
+def test_an_effect_question_without_a_stated_figure_is_read_by_the_model_from_the_statement_first(test_settings):
+    """Where the filing only says the cause moved something ("gross margin decreased due to the weakness
+    in foreign currencies"), the model answers, with that passage first in its prompt."""
+    hedging, _ = _currency_filing("Q3", "")
+    margin = filing("Q3-margin", "2023 Q3 Widgetco", "Gross Margin", 20,
+                    "Gross Margin\nGross margin decreased due primarily to the weakness in foreign currencies relative to the U.S. "
+                    "dollar. Widget volumes were higher.")
+
+    def reply(messages, json_schema=None):
+        return json.dumps({"points": [{"doc": 1, "text": "Gross margin decreased due primarily to the weakness in foreign "
+                                                         "currencies relative to the U.S. dollar."}]})
+
+    assistant = table_assistant(test_settings, reply, hedging, margin)
+    answer = assistant.ask("How did foreign exchange rates affect Widgetco's gross margin?", groups=["all-staff"])
+    assert len(assistant.chat_model.calls) == 1 and doc_number_of(assistant, "Gross margin decreased") == 1
+    assert answer.citations[0].chunk_id == "Q3-margin" and "weakness in foreign currencies" in answer.answer
+
+
+def doc_number_of(assistant, words: str) -> int:
+    """The prompt number of the passage holding `words` in the last prompt the model saw."""
+    prompt = assistant.chat_model.calls[-1][-1].content
+    return next(i for i, (_, text) in enumerate(DOC_BLOCK.findall(prompt), start=1) if words in text)

@@ -457,7 +457,8 @@ class Composer:
         if not best:
             return found
         ranked = {s.chunk.id: s for s in found.chunks}
-        lead = [ranked.pop(chunk.id, None) or ScoredChunk(chunk, 0.0) for score, chunk in scored if score == best][:EFFECT_PASSAGES]
+        stating = [chunk for _, chunk in sorted(((-score, rank), chunk) for rank, (score, chunk) in enumerate(scored) if score)]
+        lead = [ranked.pop(chunk.id, None) or ScoredChunk(chunk, 0.0) for chunk in stating[:EFFECT_PASSAGES]]
         if best == FIGURE_EFFECT:  # the filing states what the cause did in figures: that is the answer
             return Retrieval(lead, found.best_dense)
         return Retrieval([*lead, *ranked.values()], found.best_dense)
@@ -1162,14 +1163,16 @@ def _closest_sentences(contexts: Sequence[ScoredChunk], owner: Sequence[int], re
 
 def _effects_stated(contexts: Sequence[ScoredChunk], owner: Sequence[int], cause: Sequence[str], parts: int) -> list[Point]:
     """For an effect question whose prompt passages state what the cause did (Composer._with_effects),
-    those sentences as the answer's points: each part's, those stating a figure first, at most
+    those sentences as the answer's points: each part's, one a passage, those stating a figure first, at most
     STATED_EFFECTS (one question) or STATED_PER_PART (each of several parts). Empty unless every part
     that found passages has such a sentence and one of them states a figure: "We are affected by
     changes in currency exchange and interest rates" alone says nothing of what they did, and the
     model reads the passages instead."""
     found: dict[int, list[tuple[float, int, str]]] = {}
     for doc, passage in enumerate(contexts, start=1):  # whole sentences: an excerpt may end one with "…"
-        for score, sentence in effect_sentences(passage.chunk.text, cause):
+        # a passage's best: "Products gross margin decreased …" says no more in a second sentence, Europe's net sales do
+        if said := effect_sentences(passage.chunk.text, cause):
+            score, sentence = max(said, key=lambda s: s[0])
             found.setdefault(owner[doc - 1], []).append((-score, doc, sentence))
     if set(found) != set(owner) or not any(-score == FIGURE_EFFECT for said in found.values() for score, *_ in said):
         return []

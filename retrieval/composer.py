@@ -31,11 +31,6 @@ from retrieval.focus import (
     cell_figure,
     current_value,
     defined_label,
-    FIGURE_EFFECT,
-    effect_cause,
-    effect_excerpt,
-    effect_sentences,
-    effect_score,
     passage_sentences,
     term_overlap,
     SECTION_SEPARATOR,
@@ -69,6 +64,7 @@ from retrieval.passage_ranker import Query
 from retrieval.questions import EXPLANATION, ORDINAL_QUARTER, QuestionPlan, asks_against_past, plan, short_name, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
+from retrieval.statements import STATED, Asked, asked
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
 from retrieval.text import REFUSAL
 
@@ -77,7 +73,7 @@ FORM_MIN_TOKENS = 160
 ROW_CANDIDATES = 60  # passages of the named documents scanned for a table row naming the topic
 ROW_PASSAGES = 2  # of which this many join the ranked passages
 SECTION_PASSAGES = 4  # at most this many passages of the best passage's section come first
-EFFECT_PASSAGES = 4  # at most this many passages stating what an effect question's cause did come first
+STATING_PASSAGES = 4  # at most this many passages stating what a question asks (retrieval/statements.py) come first
 EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (retrieval/focus.py)
 PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
 MIN_EXCERPT_TOKENS = 40
@@ -191,7 +187,8 @@ class Composer:
         # a figure of one of two things listed ("gaming and professional GPU segments") answers it too
         items = listed_items(the_plan.topic, shown, weights) if kind == "number" and not sides else []
         # what an effect question's cause did answers it, however the filing names the cause
-        cause = effect_cause(the_plan.topic) or effect_cause(query) if not sides else []
+        wanted = _asked(the_plan, query)
+        cause = list(wanted.spellings) if wanted is not None else []
         relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), [*sides, *items, *cause]) if weights else None
         # the passages' own sentences stand in for an answer only when they speak to the question as a whole
         whole_topic = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights and sides else relevant
@@ -204,9 +201,10 @@ class Composer:
                 evidence[doc] = said
             return order.index(doc) + 1
 
-        if cause and (stated := _effects_stated(contexts, owner, cause, len(the_plan.parts))):
-            # the filing states what the asked cause did: its own sentences are the answer
+        if wanted is not None and (stated := _statements(contexts, owner, wanted, len(the_plan.parts))):
+            # the filing states what was asked in figures: its own sentences are the answer
             checked = check(Draft(points=stated), contexts, query, relevant=relevant, shown=shown)
+            checked.verdict = wanted.verdict if checked.points else None
             if text := self._write(checked, cite, the_plan, owner):
                 details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
                 details["stated"] = len(checked.points)
@@ -341,6 +339,7 @@ class Composer:
         parts: list[dict[str, Any]] = []
         retrieve_ms = 0.0
         lexical = a.lexical
+        wanted = _asked(the_plan, query)
         ranked: list[tuple[int, list[ScoredChunk], dict[str, float], bool]] = []  # (part, its passages, its words, tables first)
         for index, part in enumerate(the_plan.parts):
             progress(f"searching {part.label or 'the documents'}")
@@ -357,8 +356,8 @@ class Composer:
                     found = self._with_rows(found, part.row_label or topic, groups, part.docs)
                 elif not found.empty:
                     found = self._with_section(found, topic, side=bool(part.topic))
-                if cause := effect_cause(topic) or (not part.topic and effect_cause(query)):
-                    found = self._with_effects(found, cause, groups, part.docs)
+                if wanted is not None and not found.empty:
+                    found = self._with_statements(found, wanted, groups, part.docs)
             retrieve_ms += (time.perf_counter() - t_retrieve) * 1000.0
             if found.empty or found.best_dense < self.config.min_score:
                 parts.append({"label": part.label, "passages": 0, "reason": "nothing relevant enough was found"})
@@ -370,9 +369,8 @@ class Composer:
         if the_plan.sides:
             picked = self._taking_turns(ranked, share)
         else:
-            cause = effect_cause(the_plan.topic) or effect_cause(query)
             picked = [(index, kept) for index, chunks, mine, tables in ranked
-                      for kept in self._excerpts(chunks, mine, share, prefer_tables=tables, cause=cause)]
+                      for kept in self._excerpts(chunks, mine, share, prefer_tables=tables, wanted=wanted)]
         for index, kept in picked:
             contexts.append(kept)
             owner.append(index)
@@ -439,53 +437,56 @@ class Composer:
         ids = {c.chunk.id for c in ordered}
         return Retrieval([*ordered, *(s for s in found.chunks if s.chunk.id not in ids)], found.best_dense)
 
-    def _with_effects(self, found: Retrieval, cause: Sequence[str], groups: Sequence[str], docs) -> Retrieval:
-        """For an effect question (focus.effect_cause: "How did foreign exchange rates affect Apple's
-        financial performance?"), the passages of the named documents that state what the cause did
-        ("Weakness in foreign currencies … had an unfavorable impact on the Company's total net sales,
-        which decreased 1% or $1.2 billion"), in the order of a word search for the cause, before the
-        ranked ones (mostly how the company hedges it). When some state the effect in a figure, only
-        those: given the hedging passages or "gross margin decreased due primarily to the weakness in
-        foreign currencies" beside it, the model wrote about those instead."""
+    def _with_statements(self, found: Retrieval, wanted: Asked, groups: Sequence[str], docs) -> Retrieval:
+        """For a question a filing answers in a sentence of its own (retrieval/statements.py: "How did
+        foreign exchange rates affect Apple's financial performance?"), the passages of the named
+        documents that state it ("Weakness in foreign currencies … had an unfavorable impact on the
+        Company's total net sales, which decreased 1% or $1.2 billion"), those stating a figure first,
+        then in the order of a word search for it, before the ranked ones (mostly how the company
+        hedges it). When some state a figure, only those: given the hedging passages beside them, the
+        model wrote about those instead. Unchanged when a passage says it was not done."""
         lexical = self.assistant.lexical
-        if lexical is None or found.empty:
+        if lexical is None:
             return found
-        hits = lexical.search(" ".join(cause), ROW_CANDIDATES, list(groups), docs=docs)
+        hits = lexical.search(wanted.search, ROW_CANDIDATES, list(groups), docs=docs)
         chunks = self._readable([cid for cid, _ in hits], groups)
-        scored = [(effect_score(chunk.text, cause), chunk) for chunk in chunks]
+        done = wanted.done([chunk.text for chunk in chunks])
+        if any(wanted.refuted(chunk.text, done) for chunk in chunks):
+            return found
+        scored = [(wanted.score(chunk.text), chunk) for chunk in chunks]
         best = max((score for score, _ in scored), default=0.0)
         if not best:
             return found
         ranked = {s.chunk.id: s for s in found.chunks}
         stating = [chunk for _, chunk in sorted(((-score, rank), chunk) for rank, (score, chunk) in enumerate(scored) if score)]
-        lead = [ranked.pop(chunk.id, None) or ScoredChunk(chunk, 0.0) for chunk in stating[:EFFECT_PASSAGES]]
-        if best == FIGURE_EFFECT:  # the filing states what the cause did in figures: that is the answer
+        lead = [ranked.pop(chunk.id, None) or ScoredChunk(chunk, 0.0) for chunk in stating[:STATING_PASSAGES]]
+        if best >= STATED:  # the filing states it in figures: that is the answer
             return Retrieval(lead, found.best_dense)
         return Retrieval([*lead, *ranked.values()], found.best_dense)
 
     def _excerpts(self, chunks: Sequence[ScoredChunk], weights: dict[str, float], budget: int,
-                  prefer_tables: bool = False, cause: Sequence[str] = ()) -> list[tuple[ScoredChunk, str]]:
+                  prefer_tables: bool = False, wanted: Asked | None = None) -> list[tuple[ScoredChunk, str]]:
         """Passages in rank order, each with its excerpt for the topic (retrieval/focus.py), while
-        the excerpts fit `budget` tokens; for an effect question (`cause`: focus.effect_cause), a
-        passage stating what the cause did is excerpted to those sentences."""
+        the excerpts fit `budget` tokens; for a question a filing answers in a sentence of its own
+        (`wanted`: retrieval/statements.py), a passage stating it is excerpted to those sentences."""
         kept: list[tuple[ScoredChunk, str]] = []
         left = budget
         for scored in chunks:
             if left < MIN_EXCERPT_TOKENS:
                 break
-            if (got := self._excerpt(scored, weights, left, prefer_tables, cause)) is not None:
+            if (got := self._excerpt(scored, weights, left, prefer_tables, wanted)) is not None:
                 kept.append((scored, got[0]))
                 left -= got[1]
         return kept
 
     def _excerpt(self, scored: ScoredChunk, weights: dict[str, float], left: int, prefer_tables: bool,
-                 cause: Sequence[str] = ()) -> tuple[str, int] | None:
+                 wanted: Asked | None = None) -> tuple[str, int] | None:
         """A passage's excerpt for the topic and its cost in prompt tokens, or None when it does not
         fit in `left` or says nothing on its own."""
         if table_intro(scored.chunk.text):
             return None  # it says nothing without its table, a passage of its own
         count = self.assistant.chat_model.count_tokens
-        text = (cause and effect_excerpt(scored.chunk.text, cause)) or scored.chunk.text
+        text = (wanted is not None and wanted.excerpt(scored.chunk.text)) or scored.chunk.text
         text = excerpt(text, weights, min(left - 12, EXCERPT_TOKENS), count, prefer_tables=prefer_tables)
         cost = count(text) + 12  # the fence and its attributes
         return (text, cost) if cost <= left else None
@@ -1133,7 +1134,7 @@ def _stated_none(contexts: Sequence[ScoredChunk], relevant: Callable[[str], floa
 # the wafer yield at its Arizona fab?") that no form answered is refused, as before.
 CLOSEST_RELEVANCE = 0.5
 CLOSEST_SENTENCES = 2
-STATED_EFFECTS = 3  # sentences stating what an effect question's cause did, for one document
+STATED_SENTENCES = 3  # sentences stating what a question asks (retrieval/statements.py), for one document
 STATED_PER_PART = 2  # for each of several documents
 CLOSEST_LEAD = "Nothing answers this in so many words; the passages closest to it say:"
 
@@ -1161,22 +1162,28 @@ def _closest_sentences(contexts: Sequence[ScoredChunk], owner: Sequence[int], re
     return points
 
 
-def _effects_stated(contexts: Sequence[ScoredChunk], owner: Sequence[int], cause: Sequence[str], parts: int) -> list[Point]:
-    """For an effect question whose prompt passages state what the cause did (Composer._with_effects),
-    those sentences as the answer's points: each part's, one a passage, those stating a figure first, at most
-    STATED_EFFECTS (one question) or STATED_PER_PART (each of several parts). Empty unless every part
-    that found passages has such a sentence and one of them states a figure: "We are affected by
-    changes in currency exchange and interest rates" alone says nothing of what they did, and the
-    model reads the passages instead."""
+def _asked(the_plan: QuestionPlan, query: str) -> Asked | None:
+    """What sentences answer the question when a filing answers it in one of its own (not for a
+    question relating two things)."""
+    return None if the_plan.sides else asked(the_plan.topic, query)
+
+
+def _statements(contexts: Sequence[ScoredChunk], owner: Sequence[int], wanted: Asked, parts: int) -> list[Point]:
+    """For a question whose prompt passages state its answer (Composer._with_statements), those
+    sentences as the answer's points: each part's, one a passage (its best), those stating a figure
+    first, at most STATED_SENTENCES (one document) or STATED_PER_PART (each of several). Empty unless
+    every part that found passages has such a sentence and one of them states a figure: "We are
+    affected by changes in currency exchange and interest rates" alone says nothing of what they did,
+    and the model reads the passages instead."""
     found: dict[int, list[tuple[float, int, str]]] = {}
     for doc, passage in enumerate(contexts, start=1):  # whole sentences: an excerpt may end one with "…"
         # a passage's best: "Products gross margin decreased …" says no more in a second sentence, Europe's net sales do
-        if said := effect_sentences(passage.chunk.text, cause):
+        if said := wanted.sentences(passage.chunk.text):
             score, sentence = max(said, key=lambda s: s[0])
             found.setdefault(owner[doc - 1], []).append((-score, doc, sentence))
-    if set(found) != set(owner) or not any(-score == FIGURE_EFFECT for said in found.values() for score, *_ in said):
+    if set(found) != set(owner) or not any(-score >= STATED for said in found.values() for score, *_ in said):
         return []
-    most = STATED_EFFECTS if parts == 1 else STATED_PER_PART
+    most = STATED_SENTENCES if parts == 1 else STATED_PER_PART
     return [Point(doc, sentence) for part in sorted(found) for _, doc, sentence in sorted(found[part])[:most]]
 
 

@@ -547,22 +547,22 @@ def test_a_figure_set_against_its_own_past_is_recognised(question, expected):
     ("How does R&D spending compare to previous quarters, and what could be the potential impacts?", None),
 ])
 def test_an_effect_question_names_its_cause_in_every_spelling_a_filing_uses(question, named):
-    from retrieval.focus import effect_cause
+    from retrieval.statements import asked
 
-    cause = effect_cause(question)
-    assert (named in cause) if named else cause == []
+    wanted = asked(question, question)
+    assert (wanted.kind == "effect" and named in wanted.spellings) if named else wanted is None
 
 
 def test_a_sentence_states_an_effect_only_when_it_says_what_the_cause_did():
     """A figure ranks a statement first; a supposition, a hedge, a definition, a pointer or a table
     flattened into a line is not a statement of what the cause did."""
-    from retrieval.focus import FIGURE_EFFECT, effect_cause, effect_excerpt, effect_score, effect_sentences
+    from retrieval.statements import STATED, asked
 
-    cause = effect_cause("How did foreign exchange rates affect Widgetco's results?")
+    wanted = asked("How did foreign exchange rates affect Widgetco's results?", "")
     stated = ("Weakness in foreign currencies relative to the U.S. dollar had an unfavorable impact on total net sales, "
               "which decreased 1% or $1.2 billion during the quarter.")
     said = "Gross margin decreased due primarily to the weakness in foreign currencies relative to the U.S. dollar."
-    assert effect_score(stated, cause) == FIGURE_EFFECT and effect_score(said, cause) == 1.0
+    assert wanted.score(stated) == STATED and wanted.score(said) == 1.0
     for not_stated in (
         "A 10% decrease in foreign exchange rates would reduce revenue by $8.2 billion.",
         "We enter into foreign currency forward contracts to mitigate the impact of foreign currency movements on expenses.",
@@ -572,8 +572,31 @@ def test_a_sentence_states_an_effect_only_when_it_says_what_the_cause_did():
         "10% decrease in foreign exchange rates (29) Fair Value Interest rate 100 basis point increase in U.S. treasury rates "
         "(1,660) Fair Value Credit 100 basis point increase in credit spreads (340) Fair Value Equity decrease (862) Earnings",
     ):
-        assert effect_score(not_stated, cause) == 0.0, not_stated
+        assert wanted.score(not_stated) == 0.0, not_stated
     passage = f"[2023 Q3 Widgetco › Quarterly Highlights]\nQuarterly Highlights\n{stated} The Company announced three new widgets."
-    assert effect_excerpt(passage, cause) == f"[2023 Q3 Widgetco › Quarterly Highlights]\n{stated}"
-    assert [s for _, s in effect_sentences(passage, cause)] == [stated]
-    assert effect_excerpt("[2023 Q3 Widgetco › Hedging]\nThe Company may hedge foreign currency exposures.", cause) is None
+    assert wanted.excerpt(passage) == f"[2023 Q3 Widgetco › Quarterly Highlights]\n{stated}"
+    assert [s for _, s in wanted.sentences(passage)] == [stated]
+    assert wanted.excerpt("[2023 Q3 Widgetco › Hedging]\nThe Company may hedge foreign currency exposures.") is None
+
+
+def test_what_the_company_did_is_stated_with_a_figure_of_its_latest_year_and_refuted_by_a_none():
+    """"Did Widgetco report any share repurchase activities …, and what was the scale of these buybacks?":
+    the company saying it repurchased, with a figure, in the passage's latest year; last year's
+    repurchases are not this year's, and "there were no repurchases" this year refutes it."""
+    from retrieval.focus import question_words
+    from retrieval.statements import STATED, asked
+
+    question = "Did Widgetco report any share repurchase activities in its Q3 2023 10-Q, and what was the scale of these buybacks?"
+    wanted = asked(" ".join(question_words(question, framing=True)), question)
+    assert wanted.kind == "action" and wanted.verdict == "yes"
+    done = "[2023 Q3 Widgetco › Highlights]\nThe Company repurchased $18.0 billion of its common stock during the third quarter of 2023."
+    assert wanted.score(done) >= STATED and wanted.done([done]) == {"repurchas"}
+    assert not wanted.refuted(done, {"repurchas"})
+    assert not wanted.refuted("[x]\nYes ☐ No ☒ 15,634,232,000 shares of common stock were issued and outstanding as of July 21, 2023.",
+                              {"repurchas"})
+    assert wanted.score("[x]\nThe Company repurchased shares of its common stock during the third quarter of 2023.") == 0.0
+    last_year = ("[2023 Q3 Widgetco › Equity]\nWe repurchased 46.2 million shares of our common stock for $6.0 billion during the "
+                 "nine months ended September 30, 2022. There were no repurchases of our common stock during the nine months "
+                 "ended September 30, 2023.")
+    assert wanted.score(last_year) == 0.0 and wanted.refuted(last_year, wanted.done([last_year]))
+    assert asked("what was the scale of the buybacks?", "What was the scale of Widgetco's buybacks?") is None

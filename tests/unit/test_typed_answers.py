@@ -1678,3 +1678,38 @@ def doc_number_of(assistant, words: str) -> int:
     """The prompt number of the passage holding `words` in the last prompt the model saw."""
     prompt = assistant.chat_model.calls[-1][-1].content
     return next(i for i, (_, text) in enumerate(DOC_BLOCK.findall(prompt), start=1) if words in text)
+
+
+REPURCHASES = "Did Widgetco report any share repurchase activities in its 2023 Q3 10-Q, and what was the scale of these buybacks?"
+CASH_FLOWS = filing("cf", "2023 Q3 Widgetco", "Cash flows", 8,
+                    "| (In millions) | Nine Months Ended September 30, 2023 |\n| --- | --- |\n| Repurchases of common stock | (6,874) |")
+
+
+def _cash_flow_row(messages, json_schema=None):
+    return json.dumps({"answer": "yes", "facts": [{"doc": 1, "quote": "| Repurchases of common stock | (6,874) |", "value": "(6,874)"}]})
+
+
+def test_what_the_company_did_is_answered_yes_with_its_own_sentence(test_settings):
+    """"Did Widgetco report any share repurchases …, and what was the scale?": the table row of the
+    cash flow statement would answer with the nine months' total; the filing's sentence saying what the
+    company repurchased in the quarter is the answer, without the model."""
+    equity = filing("eq", "2023 Q3 Widgetco", "Capital Return Program", 14,
+                    "Capital Return Program\nDuring the third quarter of fiscal year 2024, we repurchased 8.3 million shares of our "
+                    "common stock for $3.72 billion. Repurchases are made under a program without expiration.")
+    assistant = table_assistant(test_settings, _cash_flow_row, CASH_FLOWS, equity)
+    answer = assistant.ask(REPURCHASES, groups=["all-staff"])
+    assert answer.answer == ("Yes. During the third quarter of fiscal year 2024, we repurchased 8.3 million shares of our common "
+                             "stock for $3.72 billion. [1]")
+    assert [c.chunk_id for c in answer.citations] == ["eq"] and assistant.chat_model.calls == []
+
+
+def test_last_years_repurchases_beside_none_this_year_are_no_answer(test_settings):
+    """Where a passage says there were none this year, last year's repurchases are no answer: the form
+    is filled as before."""
+    none = filing("none", "2023 Q3 Widgetco", "Stock Repurchase Activity", 15,
+                  "Stock Repurchase Activity\nWe repurchased 46.2 million shares of our common stock for $6.0 billion during the nine "
+                  "months ended September 30, 2022. There were no repurchases of our common stock during the nine months ended "
+                  "September 30, 2023.")
+    assistant = table_assistant(test_settings, _cash_flow_row, CASH_FLOWS, none)
+    answer = assistant.ask(REPURCHASES, groups=["all-staff"])
+    assert len(assistant.chat_model.calls) == 1 and "46.2 million" not in answer.answer

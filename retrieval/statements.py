@@ -1,0 +1,195 @@
+"""Questions a filing answers in a sentence of its own.
+
+- **What a cause did** ("How did foreign exchange rates affect Apple's financial performance?", "What is
+  the impact of foreign exchange rates on …", "What effects did currency fluctuations have on …"): the
+  filing says it in one sentence ("Changes in foreign exchange rates reduced net sales by $2.4 billion for
+  Q1 2023"), while the passages that use the cause's words most say how the company hedges it.
+- **What the company did** ("Did Apple report any share repurchase activities in its Q3 2023 10-Q, and
+  if so, what was the scale of these buybacks?"): "The Company repurchased $18.0 billion of its common
+  stock … during the third quarter of 2023", while a figure question's tables come first in the prompt
+  (the statement of cash flows' nine-month "Repurchases of common stock").
+
+`asked` tells such a question and returns what the stating sentences look like; the composer
+(retrieval/composer.py) puts the passages holding them first, excerpted to them, and when they state a
+figure answers with them, cited, without the model: the 1.5B model given them beside other passages
+wrote about the others.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from retrieval.focus import STATED_FIGURE, YEAR, passage_sentences, question_terms, question_words, uses_term
+from retrieval.lexical import stem
+
+STATED = 2.0  # the score of a stating sentence with a figure (1: without)
+PERIOD = re.compile(r"\b(?:quarter|(?:three|six|nine|twelve) months|fiscal year)\b", re.I)
+PERIOD_FIRST = 0.1
+SENTENCE_CHARS = (40, 400)  # prose, not a fragment or a table flattened into a line
+
+EFFECT_QUESTION = re.compile(
+    r"\b(?:impacts?|effects?|influences?|role)\s+(?:of|did|have|has|had|do|does)\s+(?P<of>.+?)\s+(?:on|upon|have|had|has|played|play)\b"
+    r"|\bhow\s+(?:did|have|has|do|does)\s+(?P<how>.+?)\s+(?:specifically\s+|actually\s+)?"
+    r"(?:affect|affected|impact|impacted|influence|influenced|shape|shaped)\b",
+    re.I,
+)
+# Words of a cause that only say it moves ("exchange rate changes", "currency fluctuations").
+MOVING = frozenset(stem(w) for w in "changes change fluctuations fluctuation movements movement swings volatility".split())
+# The ways filings name a cause that questions name another way: "foreign exchange rates" are the
+# "foreign currencies relative to the U.S. dollar" of Apple's filings. A cause using every word of one
+# spelling is named by any of them.
+CAUSE_SPELLINGS = (
+    ("foreign exchange", "exchange rate", "exchange rates", "foreign currency", "foreign currencies", "currency", "currencies"),
+)
+# What a sentence says its cause did.
+EFFECT_WORDS = re.compile(
+    r"\b(?:impact(?:ed|s)?|effects?|affect(?:ed|s)?|reduc(?:ed|es|tion)|increas(?:ed|es)|decreas(?:ed|es)|lower|higher|"
+    r"(?:un)?favorabl[ey]|benefit(?:ed|s)?|hurt|offset|weighed)\b",
+    re.I,
+)
+# A sentence that only supposes ("a 10% decrease in foreign exchange rates would …", "the Company may use
+# derivative instruments to offset …") or points to where it is discussed ("For a discussion of the effect
+# of foreign exchange rates …, see …") states nothing;
+SUPPOSED = re.compile(r"\b(?:may|might|could|would|can|cannot|hypothetical(?:ly)?|if)\b"
+                      r"|\b(?:see|refer to|described in|discussed in|a discussion of)\b", re.I)
+# nor is what the company does against a cause ("forward contracts to mitigate the impact of foreign
+# currency movements") or what a line item consists of ("Other, net, consists of … the impact of changes
+# in foreign currency rates") what the cause did.
+NOT_AN_EFFECT = re.compile(r"\b(?:mitigat\w*|protect\w*|hedg\w*|manag\w*|consists? of|comprises?|includes?|represents?)\b", re.I)
+
+# "Did/Has <company> …": whether the company did something, and (with "what was the scale") how much.
+DID_QUESTION = re.compile(r"^\s*(?:did|has|have|had)\b", re.I)
+# The company saying it did it: "we repurchased", "the Company repurchased", "we also repurchased".
+DID = re.compile(r"\b(?:we|the company)\s+(?:\w+ly\s+|also\s+)?(?P<verb>[a-z]+ed)\b", re.I)
+NONE_DONE = re.compile(r"\b(?:no|not|none|never)\b", re.I)
+NEGATION_REACH = 3
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What sentences answer the question: `effect` (spellings: each way of naming the cause) or
+    `action` (terms: the stems of the words naming what the company did)."""
+
+    kind: str
+    spellings: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+    words: tuple[str, ...] = ()  # the terms as the question writes them
+
+    @property
+    def search(self) -> str:
+        """The words a word search finds the stating passages by."""
+        return " ".join(self.spellings or self.words)
+
+    @property
+    def verdict(self) -> str | None:
+        """The yes/no a stating sentence answers: the company did it."""
+        return "yes" if self.kind == "action" else None
+
+    def sentences(self, text: str) -> list[tuple[float, str]]:
+        """The sentences of a passage's prose that state it, in order, each scored STATED (or more) when it
+        states a figure and 1 otherwise. What the company did counts only with a figure, and only of the
+        passage's latest year ("We repurchased 46.2 million shares … during the nine months ended
+        September 30, 2022" is last year's, in a passage that goes on "There were no repurchases …
+        during the nine months ended September 30, 2023")."""
+        latest = self._latest_year(text)
+        found: list[tuple[float, str]] = []
+        for sentence in _prose(text):
+            if SUPPOSED.search(sentence):
+                continue
+            figure = bool(STATED_FIGURE.search(sentence))
+            if self.kind == "effect" and self._effect(sentence):
+                found.append((STATED if figure else 1.0, sentence))
+            elif self.kind == "action" and figure and self._did(sentence) and _latest_year(sentence) in (None, latest):
+                # the period's ("During the third quarter … we repurchased 8.3 million shares") before a
+                # later date's ("From October 30, 2023 through November 17, 2023, we repurchased …")
+                found.append((STATED + (PERIOD_FIRST if PERIOD.search(sentence) else 0.0), sentence))
+        return found
+
+    def done(self, texts: Sequence[str]) -> set[str]:
+        """The terms the company's verbs name in `texts` ("we repurchased": "repurchas", not "share")."""
+        if self.kind != "action":
+            return set()
+        terms = (set(self.terms), {t[:5] for t in self.terms if len(t) >= 5})
+        return {stem(m.group("verb")) for text in texts for m in DID.finditer(text) if uses_term(stem(m.group("verb")), terms)}
+
+    def refuted(self, text: str, done: set[str]) -> bool:
+        """Does the passage say the company did not do it (`done`: what its verbs name) in its latest year
+        ("There were no repurchases of our common stock during the nine months ended September 30,
+        2023"; not a cover page's "No ☒ 15,634,232,000 shares of common stock were issued")?"""
+        if not done:
+            return False
+        latest = self._latest_year(text)
+        return any(self._none_done(s, done) and _latest_year(s) in (None, latest) for s in _prose(text))
+
+    def score(self, text: str) -> float:
+        """How plainly a passage states it: its best sentence's score, 0 for none."""
+        return max((score for score, _ in self.sentences(text)), default=0.0)
+
+    def excerpt(self, text: str) -> str | None:
+        """A passage as its `[document › section]` line and its stating sentences (None when none does):
+        the rest of "Quarterly Highlights" (the products announced) is not what foreign exchange did,
+        and a model given it writes about it."""
+        stated = [sentence for _, sentence in self.sentences(text)]
+        if not stated:
+            return None
+        head = text.split("\n", 1)[0]
+        return "\n".join(([head] if head.startswith("[") else []) + stated)
+
+    def _effect(self, sentence: str) -> bool:
+        if not EFFECT_WORDS.search(sentence) or NOT_AN_EFFECT.search(sentence):
+            return False
+        terms = set(question_terms(sentence))
+        return any(set(question_terms(spelling)) <= terms for spelling in self.spellings)
+
+    def _did(self, sentence: str) -> bool:
+        terms = (set(self.terms), {t[:5] for t in self.terms if len(t) >= 5})
+        return not NONE_DONE.search(sentence) and any(uses_term(stem(m.group("verb")), terms) for m in DID.finditer(sentence))
+
+    def _latest_year(self, text: str) -> str | None:
+        """The latest year the passage's sentences about what was asked name (not "Apple Vision Pro …
+        expected to be available in early calendar year 2024" beside this quarter's repurchases)."""
+        about = [s for s in _prose(text) if set(question_terms(s)) & set(self.terms)]
+        return _latest_year(" ".join(about) if about else text)
+
+    @staticmethod
+    def _none_done(sentence: str, done: set[str]) -> bool:
+        """"no repurchases", "did not repurchase": a negation among the NEGATION_REACH words before a word
+        naming what was done."""
+        words = re.findall(r"[a-z]+", sentence.lower())
+        prefixes = {d[:5] for d in done if len(d) >= 5}
+        return any(uses_term(stem(w), (done, prefixes)) and any(NONE_DONE.fullmatch(v) for v in words[max(0, i - NEGATION_REACH):i])
+                   for i, w in enumerate(words))
+
+
+def asked(topic: str, question: str) -> Asked | None:
+    """What sentences answer the question, when it is one a filing answers in a sentence of its own:
+    the effect of a cause ("What is the impact of foreign exchange rates on …" → every spelling of
+    foreign exchange in CAUSE_SPELLINGS; "How did inflation affect …" → "inflation"), or whether and
+    how much the company did something ("Did Apple report any share repurchase activities …, and what
+    was the scale of these buybacks?" → what "repurchase" names). The topic is read first, then the
+    question (a topic can lose its opening)."""
+    for text in (topic, question):
+        if found := EFFECT_QUESTION.search(text):
+            named = found.group("of") or found.group("how")
+            cause = set(question_terms(named)) - MOVING
+            if not cause:
+                return None
+            for spellings in CAUSE_SPELLINGS:
+                if any(set(question_terms(s)) <= cause for s in spellings):
+                    return Asked("effect", spellings=spellings)
+            return Asked("effect", spellings=(" ".join(w for w in question_words(named) if stem(w) not in MOVING),))
+    if DID_QUESTION.match(question) and (words := question_words(topic)):
+        return Asked("action", terms=tuple(dict.fromkeys(stem(w) for w in words)), words=tuple(words))
+    return None
+
+
+def _prose(text: str) -> list[str]:
+    """The sentences of a passage's prose lines (not its label line or table rows) of prose length."""
+    return [s for line in text.split("\n") if not line.startswith(("|", "[")) for s in passage_sentences(line)
+            if SENTENCE_CHARS[0] <= len(s) <= SENTENCE_CHARS[1] and "[" not in s]
+
+
+def _latest_year(text: str) -> str | None:
+    return max(YEAR.findall(text), default=None)

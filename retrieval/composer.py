@@ -64,7 +64,7 @@ from retrieval.passage_ranker import Query
 from retrieval.questions import EXPLANATION, ORDINAL_QUARTER, QuestionPlan, asks_against_past, plan, short_name, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
-from retrieval.statements import STATED, Asked, asked
+from retrieval.statements import RELATED, STATED, Asked, asked
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
 from retrieval.text import REFUSAL
 
@@ -1136,6 +1136,7 @@ CLOSEST_RELEVANCE = 0.5
 CLOSEST_SENTENCES = 2
 STATED_SENTENCES = 3  # sentences stating what a question asks (retrieval/statements.py), for one document
 STATED_PER_PART = 2  # for each of several documents
+RELATED_SENTENCES = 1  # sentences a stating passage adds about what was asked (retrieval/statements.py)
 CLOSEST_LEAD = "Nothing answers this in so many words; the passages closest to it say:"
 
 
@@ -1180,6 +1181,10 @@ def _statements(contexts: Sequence[ScoredChunk], owner: Sequence[int], wanted: A
         # a passage's best: "Products gross margin decreased …" says no more in a second sentence, Europe's net sales do
         if said := wanted.sentences(passage.chunk.text):
             score, sentence = max(said, key=lambda s: s[0])
+            if score == RELATED:
+                continue  # said beside the company's saying it did it, or not at all
+            if score >= STATED:  # with what the passage adds of the same year ("… $18.7 billion remained of our program")
+                sentence = " ".join([sentence, *(s for sc, s in said if sc == RELATED)][:1 + RELATED_SENTENCES])
             found.setdefault(owner[doc - 1], []).append((-score, doc, sentence))
     if set(found) != set(owner) or not any(-score >= STATED for said in found.values() for score, *_ in said):
         return []

@@ -27,6 +27,7 @@ from retrieval.lexical import stem
 STATED = 2.0  # the score of a stating sentence with a figure (1: without)
 PERIOD = re.compile(r"\b(?:quarter|(?:three|six|nine|twelve) months|fiscal year)\b", re.I)
 PERIOD_FIRST = 0.1
+RELATED = 1.5  # a figure of the same year about what was asked, beside the company's saying it did it
 SENTENCE_CHARS = (40, 400)  # prose, not a fragment or a table flattened into a line
 
 EFFECT_QUESTION = re.compile(
@@ -89,11 +90,13 @@ class Asked:
 
     def sentences(self, text: str) -> list[tuple[float, str]]:
         """The sentences of a passage's prose that state it, in order, each scored STATED (or more) when it
-        states a figure and 1 otherwise. What the company did counts only with a figure, and only of the
+        states a figure and 1 otherwise; for what the company did, RELATED for another figure of that year
+        about what the passage says it did. What the company did counts only with a figure, and only of the
         passage's latest year ("We repurchased 46.2 million shares … during the nine months ended
         September 30, 2022" is last year's, in a passage that goes on "There were no repurchases …
         during the nine months ended September 30, 2023")."""
         latest = self._latest_year(text)
+        done = self.done([text])  # what the passage's "we repurchased" names
         found: list[tuple[float, str]] = []
         for sentence in _prose(text):
             if SUPPOSED.search(sentence):
@@ -101,10 +104,13 @@ class Asked:
             figure = bool(STATED_FIGURE.search(sentence))
             if self.kind == "effect" and self._effect(sentence):
                 found.append((STATED if figure else 1.0, sentence))
-            elif self.kind == "action" and figure and self._did(sentence) and _latest_year(sentence) in (None, latest):
-                # the period's ("During the third quarter … we repurchased 8.3 million shares") before a
-                # later date's ("From October 30, 2023 through November 17, 2023, we repurchased …")
-                found.append((STATED + (PERIOD_FIRST if PERIOD.search(sentence) else 0.0), sentence))
+            elif self.kind == "action" and figure and _latest_year(sentence) in (None, latest):
+                if self._did(sentence):
+                    # the period's ("During the third quarter … we repurchased 8.3 million shares") before a
+                    # later date's ("From October 30, 2023 through November 17, 2023, we repurchased …")
+                    found.append((STATED + (PERIOD_FIRST if PERIOD.search(sentence) else 0.0), sentence))
+                elif set(question_terms(sentence)) & done and not NONE_DONE.search(sentence):
+                    found.append((RELATED, sentence))  # "$18.7 billion remained of our $60 billion share repurchase program"
         return found
 
     def done(self, texts: Sequence[str]) -> set[str]:

@@ -1695,13 +1695,13 @@ def test_what_the_company_did_is_answered_yes_with_its_own_sentence(test_setting
     company repurchased in the quarter is the answer, without the model, with what the passage adds of
     the program that year (not the dividend per share)."""
     equity = filing("eq", "2023 Q3 Widgetco", "Capital Return Program", 14,
-                    "Capital Return Program\nDuring the third quarter of fiscal year 2024, we repurchased 8.3 million shares of our "
-                    "common stock for $3.72 billion. The quarterly dividend was $0.04 per share in fiscal year 2024. As of October "
-                    "29, 2023, $3.0 billion remained of our repurchase program.")
+                    "Capital Return Program\nDuring the third quarter of 2023, we repurchased 8.3 million shares of our common stock "
+                    "for $3.72 billion. The quarterly dividend was $0.04 per share in 2023. As of October 29, 2023, $3.0 billion "
+                    "remained of our repurchase program.")
     assistant = table_assistant(test_settings, _cash_flow_row, CASH_FLOWS, equity)
     answer = assistant.ask(REPURCHASES, groups=["all-staff"])
-    assert answer.answer == ("Yes. During the third quarter of fiscal year 2024, we repurchased 8.3 million shares of our common "
-                             "stock for $3.72 billion. [1] As of October 29, 2023, $3.0 billion remained of our repurchase program. [1]")
+    assert answer.answer == ("Yes. During the third quarter of 2023, we repurchased 8.3 million shares of our common stock for "
+                             "$3.72 billion. [1] As of October 29, 2023, $3.0 billion remained of our repurchase program. [1]")
     assert [c.chunk_id for c in answer.citations] == ["eq"] and assistant.chat_model.calls == []
 
 

@@ -1685,8 +1685,14 @@ CASH_FLOWS = filing("cf", "2023 Q3 Widgetco", "Cash flows", 8,
                     "| (In millions) | Nine Months Ended September 30, 2023 |\n| --- | --- |\n| Repurchases of common stock | (6,874) |")
 
 
-def _cash_flow_row(messages, json_schema=None):
-    return json.dumps({"answer": "yes", "facts": [{"doc": 1, "quote": "| Repurchases of common stock | (6,874) |", "value": "(6,874)"}]})
+def _asked_of_repurchases(test_settings, section: str, body: str):
+    """The repurchase question over the cash flow statement and a passage of `body`, with a form that
+    copies the statement's row: (the assistant, its answer)."""
+    def cash_flow_row(messages, json_schema=None):
+        return json.dumps({"answer": "yes", "facts": [{"doc": 1, "quote": "| Repurchases of common stock | (6,874) |", "value": "(6,874)"}]})
+
+    assistant = table_assistant(test_settings, cash_flow_row, CASH_FLOWS, filing("said", "2023 Q3 Widgetco", section, 14, body))
+    return assistant, assistant.ask(REPURCHASES, groups=["all-staff"])
 
 
 def test_what_the_company_did_is_answered_yes_with_its_own_sentence(test_settings):
@@ -1694,24 +1700,21 @@ def test_what_the_company_did_is_answered_yes_with_its_own_sentence(test_setting
     cash flow statement would answer with the nine months' total; the filing's sentence saying what the
     company repurchased in the quarter is the answer, without the model, with what the passage adds of
     the program that year (not the dividend per share)."""
-    equity = filing("eq", "2023 Q3 Widgetco", "Capital Return Program", 14,
-                    "Capital Return Program\nDuring the third quarter of 2023, we repurchased 8.3 million shares of our common stock "
-                    "for $3.72 billion. The quarterly dividend was $0.04 per share in 2023. As of October 29, 2023, $3.0 billion "
-                    "remained of our repurchase program.")
-    assistant = table_assistant(test_settings, _cash_flow_row, CASH_FLOWS, equity)
-    answer = assistant.ask(REPURCHASES, groups=["all-staff"])
+    assistant, answer = _asked_of_repurchases(
+        test_settings, "Capital Return Program",
+        "Capital Return Program\nDuring the third quarter of 2023, we repurchased 8.3 million shares of our common stock for $3.72 "
+        "billion. The quarterly dividend was $0.04 per share in 2023. As of October 29, 2023, $3.0 billion remained of our "
+        "repurchase program.")
     assert answer.answer == ("Yes. During the third quarter of 2023, we repurchased 8.3 million shares of our common stock for "
                              "$3.72 billion. [1] As of October 29, 2023, $3.0 billion remained of our repurchase program. [1]")
-    assert [c.chunk_id for c in answer.citations] == ["eq"] and assistant.chat_model.calls == []
+    assert [c.chunk_id for c in answer.citations] == ["said"] and assistant.chat_model.calls == []
 
 
 def test_last_years_repurchases_beside_none_this_year_are_no_answer(test_settings):
     """Where a passage says there were none this year, last year's repurchases are no answer: the form
     is filled as before."""
-    none = filing("none", "2023 Q3 Widgetco", "Stock Repurchase Activity", 15,
-                  "Stock Repurchase Activity\nWe repurchased 46.2 million shares of our common stock for $6.0 billion during the nine "
-                  "months ended September 30, 2022. There were no repurchases of our common stock during the nine months ended "
-                  "September 30, 2023.")
-    assistant = table_assistant(test_settings, _cash_flow_row, CASH_FLOWS, none)
-    answer = assistant.ask(REPURCHASES, groups=["all-staff"])
+    assistant, answer = _asked_of_repurchases(
+        test_settings, "Stock Repurchase Activity",
+        "Stock Repurchase Activity\nWe repurchased 46.2 million shares of our common stock for $6.0 billion during the nine months "
+        "ended September 30, 2022. There were no repurchases of our common stock during the nine months ended September 30, 2023.")
     assert len(assistant.chat_model.calls) == 1 and "46.2 million" not in answer.answer

@@ -186,10 +186,11 @@ class Composer:
         sides = the_plan.sides  # what the model says of one side of a relation answers it
         # a figure of one of two things listed ("gaming and professional GPU segments") answers it too
         items = listed_items(the_plan.topic, shown, weights) if kind == "number" and not sides else []
-        # what an effect question's cause did answers it, however the filing names the cause
+        # what an effect question's cause did answers it, however the filing names the cause; that the
+        # accounting policies did not change answers whether they did, whatever else the question names
         wanted = _asked(the_plan, query)
-        cause = list(wanted.spellings) if wanted is not None else []
-        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), [*sides, *items, *cause]) if weights else None
+        asks = list(wanted.spellings or [" ".join(wanted.words)]) if wanted is not None else []
+        relevant = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached(), [*sides, *items, *asks]) if weights else None
         # the passages' own sentences stand in for an answer only when they speak to the question as a whole
         whole_topic = relevance(the_plan.topic, weights, lexical.document_frequencies, lexical.count_cached()) if weights and sides else relevant
         order: list[int] = []  # prompt documents in order of first citation
@@ -202,8 +203,14 @@ class Composer:
             return order.index(doc) + 1
 
         if wanted is not None and (stated := _statements(contexts, owner, wanted, len(the_plan.parts))):
-            # the filing states what was asked in figures: its own sentences are the answer
-            checked = check(Draft(points=stated), contexts, query, relevant=relevant, shown=shown)
+            # the filing states what was asked in figures: its own sentences are the answer, checked part
+            # by part (two filings may state it in the same words: "There have been no material changes …")
+            checked = Checked()
+            for part in dict.fromkeys(owner[p.doc - 1] for p in stated):
+                one = check(Draft(points=[p for p in stated if owner[p.doc - 1] == part]), contexts, query, relevant=relevant, shown=shown)
+                checked.points += one.points
+                checked.dropped += one.dropped
+                checked.repaired += one.repaired
             checked.verdict = wanted.verdict if checked.points else None
             if text := self._write(checked, cite, the_plan, owner):
                 details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}

@@ -8,11 +8,15 @@
   if so, what was the scale of these buybacks?"): "The Company repurchased $18.0 billion of its common
   stock … during the third quarter of 2023", while a figure question's tables come first in the prompt
   (the statement of cash flows' nine-month "Repurchases of common stock").
+- **That nothing changed** ("Are there any significant changes or new disclosures in Apple's accounting
+  policies as reported in these 10-Qs?"): "There have been no material changes to the Company's
+  critical accounting estimates since the 2022 Form 10-K", while the passages the question's words find
+  are about disclosure controls.
 
 `asked` tells such a question and returns what the stating sentences look like; the composer
 (retrieval/composer.py) puts the passages holding them first, excerpted to them, and when they state a
-figure answers with them, cited, without the model: the 1.5B model given them beside other passages
-wrote about the others.
+figure (or say that nothing changed) answers with them, cited, without the model: the 1.5B model given
+them beside other passages wrote about the others.
 """
 
 from __future__ import annotations
@@ -65,13 +69,28 @@ DID_QUESTION = re.compile(r"^\s*(?:did|has|have|had)\b", re.I)
 # The company saying it did it: "we repurchased", "the Company repurchased", "we also repurchased".
 DID = re.compile(r"\b(?:we|the company)\s+(?:\w+ly\s+|also\s+)?(?P<verb>[a-z]+ed)\b", re.I)
 NONE_DONE = re.compile(r"\b(?:no|not|none|never)\b", re.I)
+
+# "Are there any significant changes or new disclosures in Apple's accounting policies …?": the filing
+# says there were none ("There have been no material changes to the Company's critical accounting
+# estimates since the 2022 Form 10-K", after "… the significant accounting policies …"), and not when
+# it goes on to list some ("Other than the risk factors listed below, there have been no material
+# changes …"). What the question asks changed is the words after "changes … in/to".
+CHANGE_QUESTION = re.compile(
+    r"^\s*(?:are|were|is|was|has|have|had|did)\b.*?\b(?:changes?|alterations?|modifications?|revisions?)\b"
+    r"(?:\s+or\s+(?:\w+\s+){1,3}?)?\s*(?:in|to|of)\s+(?P<what>.+?)"
+    r"(?=\s+(?:as\s+reported|reported|disclosed|in\s+(?:these|the|its|this|their)|over|during|across|since)\b|[?.,;]|$)",
+    re.I,
+)
+NO_CHANGE = re.compile(r"\b(?:there (?:have|has) been|there were|there was)\s+no\s+(?:material|significant)\s+changes?\b", re.I)
+EXCEPT = re.compile(r"\b(?:other than|except)\b", re.I)
 NEGATION_REACH = 3
 
 
 @dataclass(frozen=True)
 class Asked:
-    """What sentences answer the question: `effect` (spellings: each way of naming the cause) or
-    `action` (terms: the stems of the words naming what the company did)."""
+    """What sentences answer the question: `effect` (spellings: each way of naming the cause),
+    `action` (terms: the stems of the words naming what the company did) or `unchanged` (terms: of
+    what the question asks changed)."""
 
     kind: str
     spellings: tuple[str, ...] = ()
@@ -85,13 +104,13 @@ class Asked:
 
     @property
     def verdict(self) -> str | None:
-        """The yes/no a stating sentence answers: the company did it."""
-        return "yes" if self.kind == "action" else None
+        """The yes/no a stating sentence answers: the company did it, or nothing changed."""
+        return {"action": "yes", "unchanged": "no"}.get(self.kind)
 
     def sentences(self, text: str) -> list[tuple[float, str]]:
         """The sentences of a passage's prose that state it, in order, each scored STATED (or more) when it
         states a figure and 1 otherwise; for what the company did, RELATED for another figure of that year
-        about what the passage says it did. What the company did counts only with a figure, and only of the
+        about what the passage says it did; a statement that nothing changed is STATED as it stands. What the company did counts only with a figure, and only of the
         passage's latest year ("We repurchased 46.2 million shares … during the nine months ended
         September 30, 2022" is last year's, in a passage that goes on "There were no repurchases …
         during the nine months ended September 30, 2023")."""
@@ -104,6 +123,11 @@ class Asked:
             figure = bool(STATED_FIGURE.search(sentence))
             if self.kind == "effect" and self._effect(sentence):
                 found.append((STATED if figure else 1.0, sentence))
+            elif self.kind == "unchanged":
+                # complete as it stands; about what was asked when the passage names all of it and the sentence some
+                if NO_CHANGE.search(sentence) and not EXCEPT.search(sentence) and set(question_terms(sentence)) & set(self.terms) \
+                        and set(self.terms) <= set(question_terms(text)):
+                    found.append((STATED, sentence))
             elif self.kind == "action" and figure and _latest_year(sentence) in (None, latest):
                 if self._did(sentence):
                     # the period's ("During the third quarter … we repurchased 8.3 million shares") before a
@@ -174,8 +198,9 @@ def asked(topic: str, question: str) -> Asked | None:
     the effect of a cause ("What is the impact of foreign exchange rates on …" → every spelling of
     foreign exchange in CAUSE_SPELLINGS; "How did inflation affect …" → "inflation"), or whether and
     how much the company did something ("Did Apple report any share repurchase activities …, and what
-    was the scale of these buybacks?" → what "repurchase" names). The topic is read first, then the
-    question (a topic can lose its opening)."""
+    was the scale of these buybacks?" → what "repurchase" names), or whether something changed ("Are
+    there any significant changes in Apple's accounting policies?" → "accounting policies"). The
+    topic is read first, then the question (a topic can lose its opening)."""
     for text in (topic, question):
         if found := EFFECT_QUESTION.search(text):
             named = found.group("of") or found.group("how")
@@ -186,7 +211,10 @@ def asked(topic: str, question: str) -> Asked | None:
                 if any(set(question_terms(s)) <= cause for s in spellings):
                     return Asked("effect", spellings=spellings)
             return Asked("effect", spellings=(" ".join(w for w in question_words(named) if stem(w) not in MOVING),))
-    if DID_QUESTION.match(question) and (words := question_words(topic)):
+    words = question_words(topic)
+    if (changed := CHANGE_QUESTION.match(question)) and (what := [w for w in question_words(changed.group("what")) if w in words]):
+        return Asked("unchanged", terms=tuple(dict.fromkeys(stem(w) for w in what)), words=tuple(what))
+    if DID_QUESTION.match(question) and words:
         return Asked("action", terms=tuple(dict.fromkeys(stem(w) for w in words)), words=tuple(words))
     return None
 

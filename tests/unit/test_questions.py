@@ -600,3 +600,22 @@ def test_what_the_company_did_is_stated_with_a_figure_of_its_latest_year_and_ref
                  "ended September 30, 2023.")
     assert wanted.score(last_year) == 0.0 and wanted.refuted(last_year, wanted.done([last_year]))
     assert asked("what was the scale of the buybacks?", "What was the scale of Widgetco's buybacks?") is None
+
+
+def test_that_nothing_changed_is_stated_only_without_an_exception_and_about_what_was_asked():
+    """"There have been no material changes to …" answers whether the thing asked about changed when
+    its passage names that thing and the sentence some of it; not with an exception ("Other than …")."""
+    from retrieval.focus import question_words
+    from retrieval.statements import STATED, asked
+
+    question = "Are there any significant changes or new disclosures in Widgetco's accounting policies as reported in these 10-Qs?"
+    wanted = asked(" ".join(question_words(question)), question)
+    assert wanted.kind == "unchanged" and wanted.verdict == "no" and wanted.words == ("widgetco", "accounting", "policies")
+    wanted = asked("accounting policies", question)
+    passage = ("[2023 Q3 Widgetco › Basis]\nThe significant accounting policies are those of the 2022 Form 10-K. There have been no "
+               "material changes to the Company's critical accounting estimates since the 2022 Form 10-K.")
+    assert wanted.score(passage) == STATED
+    assert wanted.score("[x]\nThere have been no material changes to the Company's critical accounting estimates.") == 0.0
+    assert wanted.score("[x]\nThere have been no material changes to the Company's market risk.") == 0.0
+    assert wanted.score("[x]\nOther than the accounting policies listed below, there have been no material changes to our "
+                        "accounting policies.") == 0.0

@@ -1718,3 +1718,32 @@ def test_last_years_repurchases_beside_none_this_year_are_no_answer(test_setting
         "Stock Repurchase Activity\nWe repurchased 46.2 million shares of our common stock for $6.0 billion during the nine months "
         "ended September 30, 2022. There were no repurchases of our common stock during the nine months ended September 30, 2023.")
     assert len(assistant.chat_model.calls) == 1 and "46.2 million" not in answer.answer
+
+
+def test_a_question_whether_anything_changed_is_answered_no_with_the_filings_own_statement(test_settings):
+    """"Are there any significant changes in Widgetco's accounting policies?": the passages the question's
+    words find are about disclosure controls; the filing's statement that nothing changed is the answer."""
+    controls = filing("controls", "2023 Q3 Widgetco", "Disclosure Controls", 22,
+                      "Disclosure Controls\nNew disclosures are evaluated by the disclosure committee each quarter.")
+    estimates = filing("estimates", "2023 Q3 Widgetco", "Basis of Presentation", 9,
+                       "Basis of Presentation\nThe Company's significant accounting policies are those of its annual report. "
+                       "There have been no material changes to the Company's critical accounting estimates since the 2022 Form 10-K.")
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps({"answer": "yes", "facts": []}),
+                                controls, estimates)
+    answer = assistant.ask("Are there any significant changes or new disclosures in Widgetco's accounting policies in its 2023 Q3 "
+                           "10-Q?", groups=["all-staff"])
+    assert answer.answer == ("No. There have been no material changes to the Company's critical accounting estimates since the "
+                             "2022 Form 10-K. [1]")
+    assert [c.chunk_id for c in answer.citations] == ["estimates"] and assistant.chat_model.calls == []
+
+
+def test_two_filings_stating_in_the_same_words_that_nothing_changed_each_get_their_line(test_settings):
+    said = ("Basis of Presentation\nThe Company's significant accounting policies are those of its annual report. "
+            "There have been no material changes to the Company's critical accounting estimates since the 2022 Form 10-K.")
+    chunks = [filing(f"{q}-estimates", f"2023 {q} Widgetco", "Basis of Presentation", 9, said) for q in ("Q2", "Q3")]
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps({"answer": "yes", "facts": []}), *chunks)
+    answer = assistant.ask("Are there any significant changes in Widgetco's accounting policies as reported in these 10-Qs?",
+                           groups=["all-staff"])
+    lines = answer.answer.splitlines()
+    assert lines[0] == "No." and [line.split(":")[0] for line in lines[1:]] == ["- 2023 Q2 Widgetco", "- 2023 Q3 Widgetco"], lines
+    assert [c.chunk_id for c in answer.citations] == ["Q2-estimates", "Q3-estimates"]

@@ -21,11 +21,12 @@ them beside other passages wrote about the others.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.focus import STATED_FIGURE, YEAR, passage_sentences, question_terms, question_words, uses_term
+from retrieval.focus import SAME_PREFIX, STATED_FIGURE, YEAR, passage_sentences, question_terms, question_words, uses_term
 from retrieval.lexical import stem
 
 STATED = 2.0  # the score of a stating sentence with a figure (1: without)
@@ -107,13 +108,25 @@ class Asked:
         """The yes/no a stating sentence answers: the company did it, or nothing changed."""
         return {"action": "yes", "unchanged": "no"}.get(self.kind)
 
-    def sentences(self, text: str) -> list[tuple[float, str]]:
+    @functools.cached_property
+    def _spelled(self) -> tuple[frozenset[str], ...]:
+        """Each spelling of the cause as its question terms."""
+        return tuple(frozenset(question_terms(spelling)) for spelling in self.spellings)
+
+    @functools.cached_property
+    def _forms(self) -> tuple[set[str], set[str]]:
+        """The terms as uses_term reads a text's: their stems and their first five letters."""
+        return _forms(self.terms)
+
+    @functools.lru_cache(maxsize=512)  # a passage is scored, excerpted and answered from: read once
+    def sentences(self, text: str) -> tuple[tuple[float, str], ...]:
         """The sentences of a passage's prose that state it, in order, each scored STATED (or more) when it
         states a figure and 1 otherwise; for what the company did, RELATED for another figure of that year
-        about what the passage says it did; a statement that nothing changed is STATED as it stands. What the company did counts only with a figure, and only of the
-        passage's latest year ("We repurchased 46.2 million shares … during the nine months ended
-        September 30, 2022" is last year's, in a passage that goes on "There were no repurchases …
-        during the nine months ended September 30, 2023")."""
+        about what the passage says it did; a statement that nothing changed is STATED as it stands. What
+        the company did counts only with a figure, and only of the passage's latest year ("We
+        repurchased 46.2 million shares … during the nine months ended September 30, 2022" is last
+        year's, in a passage that goes on "There were no repurchases … during the nine months ended
+        September 30, 2023")."""
         latest = self._latest_year(text)
         done = self.done([text])  # what the passage's "we repurchased" names
         found: list[tuple[float, str]] = []
@@ -135,14 +148,13 @@ class Asked:
                     found.append((STATED + (PERIOD_FIRST if PERIOD.search(sentence) else 0.0), sentence))
                 elif set(question_terms(sentence)) & done and not NONE_DONE.search(sentence):
                     found.append((RELATED, sentence))  # "$18.7 billion remained of our $60 billion share repurchase program"
-        return found
+        return tuple(found)
 
     def done(self, texts: Sequence[str]) -> set[str]:
         """The terms the company's verbs name in `texts` ("we repurchased": "repurchas", not "share")."""
         if self.kind != "action":
             return set()
-        terms = (set(self.terms), {t[:5] for t in self.terms if len(t) >= 5})
-        return {stem(m.group("verb")) for text in texts for m in DID.finditer(text) if uses_term(stem(m.group("verb")), terms)}
+        return {stem(m.group("verb")) for text in texts for m in DID.finditer(text) if uses_term(stem(m.group("verb")), self._forms)}
 
     def refuted(self, text: str, done: set[str]) -> bool:
         """Does the passage say the company did not do it (`done`: what its verbs name) in its latest year
@@ -171,11 +183,10 @@ class Asked:
         if not EFFECT_WORDS.search(sentence) or NOT_AN_EFFECT.search(sentence):
             return False
         terms = set(question_terms(sentence))
-        return any(set(question_terms(spelling)) <= terms for spelling in self.spellings)
+        return any(spelling <= terms for spelling in self._spelled)
 
     def _did(self, sentence: str) -> bool:
-        terms = (set(self.terms), {t[:5] for t in self.terms if len(t) >= 5})
-        return not NONE_DONE.search(sentence) and any(uses_term(stem(m.group("verb")), terms) for m in DID.finditer(sentence))
+        return not NONE_DONE.search(sentence) and any(uses_term(stem(m.group("verb")), self._forms) for m in DID.finditer(sentence))
 
     def _latest_year(self, text: str) -> str | None:
         """The latest year the passage's sentences about what was asked name (not "Apple Vision Pro …
@@ -188,8 +199,8 @@ class Asked:
         """"no repurchases", "did not repurchase": a negation among the NEGATION_REACH words before a word
         naming what was done."""
         words = re.findall(r"[a-z]+", sentence.lower())
-        prefixes = {d[:5] for d in done if len(d) >= 5}
-        return any(uses_term(stem(w), (done, prefixes)) and any(NONE_DONE.fullmatch(v) for v in words[max(0, i - NEGATION_REACH):i])
+        forms = _forms(done)
+        return any(uses_term(stem(w), forms) and any(NONE_DONE.fullmatch(v) for v in words[max(0, i - NEGATION_REACH):i])
                    for i, w in enumerate(words))
 
 
@@ -217,6 +228,11 @@ def asked(topic: str, question: str) -> Asked | None:
     if DID_QUESTION.match(question) and words:
         return Asked("action", terms=tuple(dict.fromkeys(stem(w) for w in words)), words=tuple(words))
     return None
+
+
+def _forms(terms) -> tuple[set[str], set[str]]:
+    """Terms as focus.text_terms gives a text's, for uses_term."""
+    return set(terms), {t[:SAME_PREFIX] for t in terms if len(t) >= SAME_PREFIX}
 
 
 def _prose(text: str) -> list[str]:

@@ -202,17 +202,21 @@ class Composer:
                 evidence[doc] = said
             return order.index(doc) + 1
 
-        if wanted is not None and (stated := _statements(contexts, owner, wanted, len(the_plan.parts))):
+        # a relation question's sides read one note: its sentences answer both ("- Debt instruments: …" once)
+        stated_plan, stated_owner = (replace(the_plan, parts=the_plan.parts[:1]), [0] * len(owner)) if sides else (the_plan, owner)
+        if wanted is not None and (stated := _statements(contexts, stated_owner, wanted, len(stated_plan.parts))):
             # the filing states what was asked in figures: its own sentences are the answer, checked part
             # by part (two filings may state it in the same words: "There have been no material changes …")
             checked = Checked()
-            for part in dict.fromkeys(owner[p.doc - 1] for p in stated):
-                one = check(Draft(points=[p for p in stated if owner[p.doc - 1] == part]), contexts, query, relevant=relevant, shown=shown)
+            for part in dict.fromkeys(stated_owner[p.doc - 1] for p in stated):
+                one = check(Draft(points=[p for p in stated if stated_owner[p.doc - 1] == part]), contexts, query, relevant=relevant, shown=shown)
                 checked.points += one.points
                 checked.dropped += one.dropped
                 checked.repaired += one.repaired
             checked.verdict = wanted.verdict if checked.points else None
-            if text := self._write(checked, cite, the_plan, owner):
+            if wanted.polar and wanted.changed([[p.text for p in checked.points if stated_owner[p.doc - 1] == part] for part in set(stated_owner)]):
+                checked.verdict = "yes"  # the note says what the company did: "we issued … senior notes"
+            if text := self._write(checked, cite, stated_plan, stated_owner):
                 details["checks"] = {"dropped": checked.dropped, "repaired": checked.repaired}
                 details["stated"] = len(checked.points)
                 emit(text)
@@ -465,7 +469,18 @@ class Composer:
         if not best:
             return found
         ranked = {s.chunk.id: s for s in found.chunks}
-        stating = [chunk for _, chunk in sorted(((-score, rank), chunk) for rank, (score, chunk) in enumerate(scored) if score)]
+        if wanted.in_order:  # each note's opening first, in the document's order
+            opening: dict[str, int] = {}  # each note's first passage stating it
+            for score, chunk in sorted(scored, key=lambda sc: sc[1].chunk_index):
+                if (note := wanted.note(chunk.text)) is not None and note not in opening:
+                    if not score and wanted.tabled(chunk.text):
+                        return found  # a note opening with its table ("Long-Term Debt"): the model reads it
+                    if score:
+                        opening[note] = chunk.chunk_index
+            order = lambda rank, chunk: (chunk.chunk_index not in opening.values(), chunk.chunk_index)  # noqa: E731
+        else:
+            order = lambda rank, chunk: rank  # noqa: E731
+        stating = [chunk for _, chunk in sorted(((-score, order(rank, chunk)), chunk) for rank, (score, chunk) in enumerate(scored) if score)]
         lead = [ranked.pop(chunk.id, None) or ScoredChunk(chunk, 0.0) for chunk in stating[:STATING_PASSAGES]]
         if best >= STATED:  # the filing states it in figures: that is the answer
             return Retrieval(lead, found.best_dense)
@@ -1144,6 +1159,8 @@ CLOSEST_SENTENCES = 2
 STATED_SENTENCES = 3  # sentences stating what a question asks (retrieval/statements.py), for one document
 STATED_PER_PART = 2  # for each of several documents
 RELATED_SENTENCES = 1  # sentences a stating passage adds about what was asked (retrieval/statements.py)
+NOTED_SENTENCES = 4  # a note's opening sentences stating figures (retrieval/statements.py), for one document
+NOTED_PER_PART = 2  # for each of several documents
 CLOSEST_LEAD = "Nothing answers this in so many words; the passages closest to it say:"
 
 
@@ -1171,9 +1188,11 @@ def _closest_sentences(contexts: Sequence[ScoredChunk], owner: Sequence[int], re
 
 
 def _asked(the_plan: QuestionPlan, query: str) -> Asked | None:
-    """What sentences answer the question when a filing answers it in one of its own (not for a
-    question relating two things)."""
-    return None if the_plan.sides else asked(the_plan.topic, query)
+    """What sentences answer the question when a filing answers it in one of its own; for a question
+    relating two things, only a note's ("correlate the details of debt instruments in the financial
+    statements with the management discussion on debt strategy": what the note on debt states)."""
+    wanted = asked(the_plan.topic, query)
+    return None if the_plan.sides and (wanted is None or wanted.kind != "noted") else wanted
 
 
 def _statements(contexts: Sequence[ScoredChunk], owner: Sequence[int], wanted: Asked, parts: int) -> list[Point]:
@@ -1184,10 +1203,18 @@ def _statements(contexts: Sequence[ScoredChunk], owner: Sequence[int], wanted: A
     affected by changes in currency exchange and interest rates" alone says nothing of what they did,
     and the model reads the passages instead."""
     found: dict[int, list[tuple[float, int, str]]] = {}
+    notes: set[tuple[int, str]] = set()
+    passages: set[str] = set()  # found for both sides of a relation question
     for doc, passage in enumerate(contexts, start=1):  # whole sentences: an excerpt may end one with "…"
         # a passage's best: "Products gross margin decreased …" says no more in a second sentence, Europe's net sales do
-        if said := wanted.sentences(passage.chunk.text):
+        if passage.chunk.id not in passages and (said := wanted.sentences(passage.chunk.text)):
+            passages.add(passage.chunk.id)
             score, sentence = max(said, key=lambda s: s[0])
+            if wanted.in_order:  # a note's opening (its first passage): its sentences together
+                if (note := (owner[doc - 1], passage.chunk.text.split("\n", 1)[0])) in notes and parts > 1:
+                    continue
+                notes.add(note)
+                sentence = " ".join(s for _, s in said[:NOTED_SENTENCES if parts == 1 else NOTED_PER_PART])
             if score == RELATED:
                 continue  # said beside the company's saying it did it, or not at all
             if score >= STATED:  # with what the passage adds of the same year ("… $18.7 billion remained of our program")
@@ -1195,6 +1222,8 @@ def _statements(contexts: Sequence[ScoredChunk], owner: Sequence[int], wanted: A
             found.setdefault(owner[doc - 1], []).append((-score, doc, sentence))
     if set(found) != set(owner) or not any(-score >= STATED for said in found.values() for score, *_ in said):
         return []
+    if wanted.in_order and any(min(doc for _, doc, _ in said) != owner.index(part) + 1 for part, said in found.items()):
+        return []  # a note's opening leads each part's passages, or the model reads them (Composer._with_statements)
     most = STATED_SENTENCES if parts == 1 else STATED_PER_PART
     return [Point(doc, sentence) for part in sorted(found) for _, doc, sentence in sorted(found[part])[:most]]
 

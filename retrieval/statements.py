@@ -8,6 +8,12 @@
   if so, what was the scale of these buybacks?"): "The Company repurchased $18.0 billion of its common
   stock … during the third quarter of 2023", while a figure question's tables come first in the prompt
   (the statement of cash flows' nine-month "Repurchases of common stock").
+- **What a note of the filing states** ("Are there any significant changes in Amazon's debt structure or
+  interest expenses across these quarters?"): the note on debt opens with it ("As of March 31, 2023, we had
+  $68.5 billion of unsecured senior notes outstanding … and $972 million of borrowings under our credit
+  facility"; Intel's "Borrowings": "In the first quarter of 2023, we issued a total of $11.0 billion
+  aggregate principal amount of senior notes"), while the question's words find the interest lines of
+  the statement of operations and the debt securities the company holds.
 - **That nothing changed** ("Are there any significant changes or new disclosures in Apple's accounting
   policies as reported in these 10-Qs?"): "There have been no material changes to the Company's
   critical accounting estimates since the 2022 Form 10-K", while the passages the question's words find
@@ -86,17 +92,29 @@ NO_CHANGE = re.compile(r"\b(?:there (?:have|has) been|there were|there was)\s+no
 EXCEPT = re.compile(r"\b(?:other than|except)\b", re.I)
 NEGATION_REACH = 3
 
+# "What changes in debt … did Apple disclose", "Are there any significant alterations in Intel's debt
+# structure …": what the filing's note on it states. Each topic with the words its notes are headed by
+# (Intel's "Note 10 : Borrowings", NVIDIA's "Outstanding Indebtedness and Commercial Paper"), not a
+# note on what the company holds ("Unrealized Losses on Debt Investments").
+NOTE_TOPICS = (("debt", "borrowings", "indebtedness", "commercial paper"), ("interest expense", "interest expenses"))
+NOTE_QUESTION = re.compile(r"\b(?:changes?|alterations?|modifications?|revisions?|details?)\b", re.I)
+NOT_THE_NOTE = re.compile(r"\b(?:investments?|securities)\b", re.I)
+AMOUNT = re.compile(r"\$\s?\d[\d,.]*(?:\s*(?:million|billion))?", re.I)
+POLAR = re.compile(r"^\s*(?:are|were|is|was|has|have|had|did)\b", re.I)
+
 
 @dataclass(frozen=True)
 class Asked:
     """What sentences answer the question: `effect` (spellings: each way of naming the cause),
-    `action` (terms: the stems of the words naming what the company did) or `unchanged` (terms: of
-    what the question asks changed)."""
+    `action` (terms: the stems of the words naming what the company did), `unchanged` (terms: of
+    what the question asks changed) or `noted` (spellings: the words the topic's notes are headed by;
+    `polar`: the question asks whether, "Are there any …")."""
 
     kind: str
     spellings: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
     words: tuple[str, ...] = ()  # the terms as the question writes them
+    polar: bool = False
 
     @property
     def search(self) -> str:
@@ -105,8 +123,24 @@ class Asked:
 
     @property
     def verdict(self) -> str | None:
-        """The yes/no a stating sentence answers: the company did it, or nothing changed."""
+        """The yes/no a stating sentence answers: the company did it, or nothing changed (what a note
+        states answers whether it changed only by what it says was done: `changed`)."""
         return {"action": "yes", "unchanged": "no"}.get(self.kind)
+
+    @property
+    def in_order(self) -> bool:
+        """Are the stating passages read in the document's order (a note's opening states most)?"""
+        return self.kind == "noted"
+
+    def changed(self, parts: Sequence[Sequence[str]]) -> bool:
+        """Do a note's stated sentences (each document's) say it changed: the company did something ("we
+        issued …", "we settled in cash …"), or the documents open it with different figures ("$62.5
+        billion of unsecured senior notes outstanding", then "$68.5 billion")?"""
+        if self.kind != "noted":
+            return False
+        if any(DID.search(s) and not NONE_DONE.search(s) for said in parts for s in said):
+            return True
+        return len({AMOUNT.search(said[0]).group() for said in parts if said and AMOUNT.search(said[0])}) > 1
 
     @functools.cached_property
     def _spelled(self) -> tuple[frozenset[str], ...]:
@@ -127,6 +161,8 @@ class Asked:
         repurchased 46.2 million shares … during the nine months ended September 30, 2022" is last
         year's, in a passage that goes on "There were no repurchases … during the nine months ended
         September 30, 2023")."""
+        if self.kind == "noted":
+            return self._noted(text)
         latest = self._latest_year(text)
         done = self.done([text])  # what the passage's "we repurchased" names
         found: list[tuple[float, str]] = []
@@ -179,6 +215,33 @@ class Asked:
         head = text.split("\n", 1)[0]
         return "\n".join(([head] if head.startswith("[") else []) + stated)
 
+    def note(self, text: str) -> str | None:
+        """The note a passage belongs to when it is one on the topic: its `[document › section]` line's
+        section naming a spelling of it (None for another passage, or another kind of question)."""
+        head = text.split("\n", 1)[0]
+        section = head.rsplit("›", 1)[-1].strip(" ]") if head.startswith("[") and self.kind == "noted" else ""
+        if not section or NOT_THE_NOTE.search(section):
+            return None
+        terms = set(question_terms(section))
+        return section if any(spelling <= terms for spelling in self._spelled) else None
+
+    @staticmethod
+    def tabled(text: str) -> bool:
+        """Does a passage give its figures only in a table (no sentence of its prose states one)?"""
+        return not any(STATED_FIGURE.search(s) for s in _prose(text))
+
+    def _noted(self, text: str) -> tuple[tuple[float, str], ...]:
+        """The sentences of a passage of the topic's note that state a figure, in order."""
+        if (section := self.note(text)) is None:
+            return ()
+        terms = set(question_terms(section))
+        named = [spelling for spelling in self._spelled if spelling <= terms]
+        # a note on more ("Interest Income and Expense"): its sentences naming what was asked
+        wider = not any(terms - spelling <= {"note"} for spelling in named)
+        stated = [s for s in _prose(text) if STATED_FIGURE.search(s) and not SUPPOSED.search(s)
+                  and (not wider or any(spelling <= set(question_terms(s)) for spelling in named))]
+        return tuple((STATED, s) for s in stated)
+
     def _effect(self, sentence: str) -> bool:
         if not EFFECT_WORDS.search(sentence) or NOT_AN_EFFECT.search(sentence):
             return False
@@ -223,6 +286,10 @@ def asked(topic: str, question: str) -> Asked | None:
                     return Asked("effect", spellings=spellings)
             return Asked("effect", spellings=(" ".join(w for w in question_words(named) if stem(w) not in MOVING),))
     words = question_words(topic)
+    if NOTE_QUESTION.search(question):
+        named = set(question_terms(" ".join(words)))
+        if noted := [s for spellings in NOTE_TOPICS if any(set(question_terms(s)) <= named for s in spellings) for s in spellings]:
+            return Asked("noted", spellings=tuple(noted), polar=bool(POLAR.match(question)))
     if (changed := CHANGE_QUESTION.match(question)) and (what := [w for w in question_words(changed.group("what")) if w in words]):
         return Asked("unchanged", terms=tuple(dict.fromkeys(stem(w) for w in what)), words=tuple(what))
     if DID_QUESTION.match(question) and words:

@@ -619,3 +619,43 @@ def test_that_nothing_changed_is_stated_only_without_an_exception_and_about_what
     assert wanted.score("[x]\nThere have been no material changes to the Company's market risk.") == 0.0
     assert wanted.score("[x]\nOther than the accounting policies listed below, there have been no material changes to our "
                         "accounting policies.") == 0.0
+
+
+@pytest.mark.parametrize("question, polar", [
+    ("Are there any significant alterations in Widgetco's debt structure or interest costs over these quarters?", True),
+    ("What changes in debt and interest obligations did Widgetco disclose in the Q1 2023 10-Q?", False),
+    ("For Widgetco's Q1 2023 10-Q, correlate the details of debt instruments in the financial statements with the "
+     "management discussion on debt strategy.", False),
+])
+def test_a_question_on_changes_in_debt_reads_the_filings_note_on_it(question, polar):
+    from retrieval.focus import question_words
+    from retrieval.statements import asked
+
+    wanted = asked(" ".join(question_words(question)), question)
+    assert wanted.kind == "noted" and wanted.polar == polar and "borrowings" in wanted.spellings
+    assert asked("total debt", "What was Widgetco's total debt as of March 31, 2023?") is None
+
+
+def test_a_note_states_its_figures_in_its_own_sentences_and_not_in_another_notes():
+    """A passage of the note on debt ("Note 9 : Borrowings", "Commercial Paper") states the sentences of its
+    prose that give a figure, in order; a note on what the company holds ("Unrealized Losses on Debt
+    Investments") states nothing, nor a supposition; a note on more than was asked ("Interest Income and
+    Expense") only its sentences naming it."""
+    from retrieval.statements import STATED, asked
+
+    question = "What changes in debt and interest expense did Widgetco disclose?"
+    wanted = asked("changes in debt and interest expense", question)
+    issued = "In the first quarter of 2023, we issued a total of $11.0 billion aggregate principal amount of senior notes."
+    note = (f"[2023 Q1 Widgetco › Note 9 : Borrowings]\nNote 9 : Borrowings\n{issued} The notes may be redeemed at our option. "
+            "If rates rose 1%, interest would increase $40 million.")
+    assert wanted.sentences(note) == ((STATED, issued),) and wanted.note(note) == "Note 9 : Borrowings"
+    assert wanted.sentences("[2023 Q1 Widgetco › Commercial Paper]\nAs of December 31, 2022, the Company had $1.7 billion of "
+                            "Commercial Paper outstanding.")
+    assert not wanted.sentences("[2023 Q1 Widgetco › Unrealized Losses on Debt Investments]\nUnrealized losses on debt "
+                                "investments were $2.1 billion.")
+    interest = ("[2023 Q1 Widgetco › Interest Income and Expense]\nOur interest income was $108 million and $611 million during "
+                "Q1 2022 and Q1 2023. Interest expense was $472 million and $823 million during Q1 2022 and Q1 2023.")
+    assert [s for _, s in wanted.sentences(interest)] == ["Interest expense was $472 million and $823 million during Q1 2022 and Q1 2023."]
+    assert wanted.tabled("[2023 Q1 Widgetco › Long-Term Debt]\n| 1.55% Notes Due 2028 | 1,250 |") and not wanted.tabled(note)
+    assert wanted.changed([[issued]]) and not wanted.changed([["We had $62.5 billion of notes."], ["We had $62.5 billion of notes."]])
+    assert wanted.changed([["We had $62.5 billion of notes."], ["We had $68.5 billion of notes."]])

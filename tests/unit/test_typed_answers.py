@@ -1747,3 +1747,45 @@ def test_two_filings_stating_in_the_same_words_that_nothing_changed_each_get_the
     lines = answer.answer.splitlines()
     assert lines[0] == "No." and [line.split(":")[0] for line in lines[1:]] == ["- 2023 Q2 Widgetco", "- 2023 Q3 Widgetco"], lines
     assert [c.chunk_id for c in answer.citations] == ["Q2-estimates", "Q3-estimates"]
+
+
+def _debt_filing(quarter: str, body: str, index: int) -> list[Chunk]:
+    name = f"2023 {quarter} Widgetco"
+    held = filing(f"{quarter}-held", name, "Unrealized Losses on Debt Investments", 10,
+                  "Unrealized Losses on Debt Investments\nUnrealized losses on debt investments were $2.1 billion.")
+    note = replace(filing(f"{quarter}-debt", name, "Note 5 — Debt", 12, f"Note 5 — Debt\n{body}"), chunk_index=index)
+    return [held, note]
+
+
+def test_a_question_on_changes_in_debt_is_answered_from_each_filings_note_on_it(test_settings):
+    """"Are there any significant changes in Widgetco's debt as reported in these 10-Qs?": the
+    question's words find the debt securities the company holds; each filing's note on its debt states
+    what it owes, and the answer is those sentences, without the model: yes, for the notes outstanding
+    differ from one filing to the next."""
+    chunks = (_debt_filing("Q1", "As of March 31, 2023, we had $68.5 billion of unsecured senior notes outstanding.", 30)
+              + _debt_filing("Q2", "As of June 30, 2023, we had $66.5 billion of unsecured senior notes outstanding.", 31))
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps({"answer": "yes", "facts": []}), *chunks)
+    answer = assistant.ask("Are there any significant changes in Widgetco's debt as reported in these 10-Qs?",
+                           groups=["all-staff"])
+    lines = answer.answer.splitlines()
+    assert lines[0] == "Yes." and [line.split(":")[0] for line in lines[1:]] == ["- 2023 Q1 Widgetco", "- 2023 Q2 Widgetco"], lines
+    assert "$68.5 billion" in lines[1] and "$66.5 billion" in lines[2]
+    assert [c.chunk_id for c in answer.citations] == ["Q1-debt", "Q2-debt"] and assistant.chat_model.calls == []
+
+
+def test_a_note_on_debt_that_opens_with_its_table_is_read_by_the_model(test_settings):
+    """NVIDIA's "Long-Term Debt" lists its notes in a table: a later sentence of the note ("We have a $575
+    million commercial paper program") is not what changed, and the model reads the note."""
+    table = replace(filing("notes", "2023 Q1 Widgetco", "Long-Term Debt", 15,
+                           "Long-Term Debt\n| (In millions) | April 30, 2023 |\n| --- | --- |\n| 1.55% Notes Due 2028 | 1,250 |"),
+                    chunk_index=40)
+    program = replace(filing("program", "2023 Q1 Widgetco", "Commercial Paper", 16,
+                             "Commercial Paper\nWe have a $575 million commercial paper program to support general corporate "
+                             "purposes."), chunk_index=41)
+
+    def reply(messages, json_schema=None):
+        return json.dumps({"answer": "", "facts": [{"doc": 1, "quote": "| 1.55% Notes Due 2028 | 1,250 |", "value": "1,250"}]})
+
+    assistant = table_assistant(test_settings, reply, table, program)
+    answer = assistant.ask("What changes in debt did Widgetco disclose in its 2023 Q1 10-Q?", groups=["all-staff"])
+    assert len(assistant.chat_model.calls) == 1 and "$575 million" not in answer.answer

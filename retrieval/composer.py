@@ -64,7 +64,7 @@ from retrieval.passage_ranker import Query
 from retrieval.questions import EXPLANATION, ORDINAL_QUARTER, QuestionPlan, asks_against_past, plan, short_name, without_implication
 from retrieval.retriever import Retrieval
 from retrieval.schema import Citation, ScoredChunk, Usage
-from retrieval.statements import RELATED, STATED, Asked, asked
+from retrieval.statements import CHANGE_REASON, RELATED, STATED, Asked, asked
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
 from retrieval.text import REFUSAL
 
@@ -1101,11 +1101,6 @@ STATED_NONE = re.compile(
     r"|^\s*no (?:material|significant|new)\b",
     re.I,
 )
-# "The decrease in our effective tax rate for the current quarter compared to the prior year was
-# primarily due to …": a sentence giving the reason a figure changed
-CHANGE_REASON = re.compile(r"^(?:The|This|These|That|Such)\s+(?:[\w-]+\s+){0,2}?(?:increases?|decreases?|declines?|changes?|rises?|drops?|"
-                           r"growth|reductions?|improvements?)\b.*\b(?:due to|driven by|attributable to|result(?:ed|ing)? from|"
-                           r"reflect(?:s|ed|ing)?|because)\b", re.I)
 REASON_MATCH = 0.5  # the reason's sentence names this much of the topic
 
 

@@ -40,6 +40,7 @@ PERIOD = re.compile(r"\b(?:quarter|(?:three|six|nine|twelve) months|fiscal year)
 PERIOD_FIRST = 0.1
 RELATED = 1.5  # a figure of the same year about what was asked, beside the company's saying it did it
 SENTENCE_CHARS = (40, 400)  # prose, not a fragment or a table flattened into a line
+NOTE_SENTENCE_CHARS = 600  # a note's sentence may run longer ("The decrease in our effective tax rate … was primarily due to …")
 
 EFFECT_QUESTION = re.compile(
     r"\b(?:impacts?|effects?|influences?|role)\s+(?:of|did|have|has|had|do|does)\s+(?P<of>.+?)\s+(?:on|upon|have|had|has|played|play)\b"
@@ -96,10 +97,25 @@ NEGATION_REACH = 3
 # structure …": what the filing's note on it states. Each topic with the words its notes are headed by
 # (Intel's "Note 10 : Borrowings", NVIDIA's "Outstanding Indebtedness and Commercial Paper"), not a
 # note on what the company holds ("Unrealized Losses on Debt Investments").
-NOTE_TOPICS = (("debt", "borrowings", "indebtedness", "commercial paper"), ("interest expense", "interest expenses"))
 NOTE_QUESTION = re.compile(r"\b(?:changes?|alterations?|modifications?|revisions?|details?)\b", re.I)
-NOT_THE_NOTE = re.compile(r"\b(?:investments?|securities)\b", re.I)
+# (what the question asks, the words of the topic's notes): a tax rate set against its past or the notes'
+# discussion reads the note on income taxes ("Income tax as a percentage of income before income tax was
+# an expense of 12.2% …", NVIDIA's words for its effective tax rate; a rate asked alone is a table's).
+TAX_RATE_QUESTION = re.compile(r"\btax rates?\b(?=.*\b(?:compar\w*|relat\w*|align\w*|correlat\w*|differ\w*|previous|historical|past|"
+                               r"prior|changed?|vary|varied|across|notes?|discussion)\b)", re.I)
+NOTE_TOPICS = (
+    (NOTE_QUESTION, ("debt", "borrowings", "indebtedness", "commercial paper")),
+    (NOTE_QUESTION, ("interest expense", "interest expenses")),
+    (TAX_RATE_QUESTION, ("tax rate", "income taxes")),
+    (re.compile(r"\binventor(?:y|ies)\b", re.I), ("inventory", "inventories")),
+)
+NOT_THE_NOTE = re.compile(r"\b(?:investments?|securities)\b|\$", re.I)  # nor a table's row read as a heading ("Inventories $ 941")
 AMOUNT = re.compile(r"\$\s?\d[\d,.]*(?:\s*(?:million|billion))?", re.I)
+# "The decrease in our effective tax rate for the current quarter compared to the prior year was
+# primarily due to …": a sentence giving the reason a figure changed
+CHANGE_REASON = re.compile(r"^(?:The|This|These|That|Such)\s+(?:[\w-]+\s+){0,2}?(?:increases?|decreases?|declines?|changes?|rises?|drops?|"
+                           r"growth|reductions?|improvements?)\b.*\b(?:due to|driven by|attributable to|result(?:ed|ing)? from|"
+                           r"reflect(?:s|ed|ing)?|because)\b", re.I)
 POLAR = re.compile(r"^\s*(?:are|were|is|was|has|have|had|did)\b", re.I)
 
 
@@ -227,8 +243,8 @@ class Asked:
 
     @staticmethod
     def tabled(text: str) -> bool:
-        """Does a passage give its figures only in a table (no sentence of its prose states one)?"""
-        return not any(STATED_FIGURE.search(s) for s in _prose(text))
+        """Does a passage give its figures only in a table (rows, and no sentence of its prose states one)?"""
+        return any(line.startswith("|") for line in text.split("\n")) and not any(STATED_FIGURE.search(s) for s in _prose(text))
 
     def _noted(self, text: str) -> tuple[tuple[float, str], ...]:
         """The sentences of a passage of the topic's note that state a figure, in order."""
@@ -238,8 +254,13 @@ class Asked:
         named = [spelling for spelling in self._spelled if spelling <= terms]
         # a note on more ("Interest Income and Expense"): its sentences naming what was asked
         wider = not any(terms - spelling <= {"note"} for spelling in named)
-        stated = [s for s in _prose(text) if STATED_FIGURE.search(s) and not SUPPOSED.search(s)
-                  and (not wider or any(spelling <= set(question_terms(s)) for spelling in named))]
+        stated: list[str] = []
+        previous = None
+        for sentence in _prose(text, NOTE_SENTENCE_CHARS):  # with the reason a stated figure changed, said right after it
+            if not SUPPOSED.search(sentence) and (not wider or any(spelling <= set(question_terms(sentence)) for spelling in named)) \
+                    and (STATED_FIGURE.search(sentence) or (CHANGE_REASON.search(sentence) and stated and stated[-1] == previous)):
+                stated.append(sentence)
+            previous = sentence
         return tuple((STATED, s) for s in stated)
 
     def _effect(self, sentence: str) -> bool:
@@ -286,10 +307,10 @@ def asked(topic: str, question: str) -> Asked | None:
                     return Asked("effect", spellings=spellings)
             return Asked("effect", spellings=(" ".join(w for w in question_words(named) if stem(w) not in MOVING),))
     words = question_words(topic)
-    if NOTE_QUESTION.search(question):
-        named = set(question_terms(" ".join(words)))
-        if noted := [s for spellings in NOTE_TOPICS if any(set(question_terms(s)) <= named for s in spellings) for s in spellings]:
-            return Asked("noted", spellings=tuple(noted), polar=bool(POLAR.match(question)))
+    named = set(question_terms(" ".join(words)))
+    if noted := [s for asks, spellings in NOTE_TOPICS if asks.search(question) and any(set(question_terms(s)) <= named for s in spellings)
+                 for s in spellings]:
+        return Asked("noted", spellings=tuple(noted), polar=bool(POLAR.match(question)))
     if (changed := CHANGE_QUESTION.match(question)) and (what := [w for w in question_words(changed.group("what")) if w in words]):
         return Asked("unchanged", terms=tuple(dict.fromkeys(stem(w) for w in what)), words=tuple(what))
     if DID_QUESTION.match(question) and words:
@@ -302,10 +323,10 @@ def _forms(terms) -> tuple[set[str], set[str]]:
     return set(terms), {t[:SAME_PREFIX] for t in terms if len(t) >= SAME_PREFIX}
 
 
-def _prose(text: str) -> list[str]:
+def _prose(text: str, longest: int = SENTENCE_CHARS[1]) -> list[str]:
     """The sentences of a passage's prose lines (not its label line or table rows) of prose length."""
     return [s for line in text.split("\n") if not line.startswith(("|", "[")) for s in passage_sentences(line)
-            if SENTENCE_CHARS[0] <= len(s) <= SENTENCE_CHARS[1] and "[" not in s]
+            if SENTENCE_CHARS[0] <= len(s) <= longest and "[" not in s]
 
 
 def _latest_year(text: str) -> str | None:

@@ -543,7 +543,7 @@ def test_a_figure_set_against_its_own_past_is_recognised(question, expected):
     ("What role have foreign exchange rates played in NVIDIA's financial outcomes?", "foreign currency"),
     ("How did inflation affect Widgetco's margins?", "inflation"),
     ("What legal proceedings are disclosed, and how might they potentially impact Apple?", None),
-    ("What is the effective tax rate reported by Apple?", None),
+    ("What is the operating margin reported by Apple?", None),
     ("How does R&D spending compare to previous quarters, and what could be the potential impacts?", None),
 ])
 def test_an_effect_question_names_its_cause_in_every_spelling_a_filing_uses(question, named):
@@ -634,6 +634,26 @@ def test_a_question_on_changes_in_debt_reads_the_filings_note_on_it(question, po
     wanted = asked(" ".join(question_words(question)), question)
     assert wanted.kind == "noted" and wanted.polar == polar and "borrowings" in wanted.spellings
     assert asked("total debt", "What was Widgetco's total debt as of March 31, 2023?") is None
+
+
+@pytest.mark.parametrize("question, spelling", [
+    ("What effective tax rate was reported by Widgetco in the latest quarter, and how does it relate to its historical tax "
+     "rates?", "income taxes"),
+    ("How have Widgetco's inventory levels changed across these quarters?", "inventories"),
+])
+def test_a_question_on_a_tax_rate_or_inventory_levels_reads_the_filings_note_on_it(question, spelling):
+    """NVIDIA's note on income taxes states its rate as "Income tax as a percentage of income before income
+    tax was an expense of 12.2% …"; Amazon's on inventories, "The inventory valuation allowance … was $2.8
+    billion". A table's row read as a heading ("Inventories $ 941") is no note, and a risk factor without
+    a figure ("We Face Significant Inventory Risk") is no table."""
+    from retrieval.focus import question_words
+    from retrieval.statements import asked
+
+    wanted = asked(" ".join(question_words(question)), question)
+    assert wanted.kind == "noted" and spelling in wanted.spellings
+    assert wanted.note("[2023 Q3 Widgetco › Note 6 – Income Taxes]\nIncome tax was an expense of $1.28 billion.") or spelling != "income taxes"
+    assert wanted.note("[2022 Q3 Widgetco › Inventories $ 941]\nThe agreement includes incentives of $500 million.") is None
+    assert not wanted.tabled("[2023 Q3 Widgetco › We Face Significant Inventory Risk]\nWe are exposed to inventory risk.")
 
 
 def test_a_note_states_its_figures_in_its_own_sentences_and_not_in_another_notes():

@@ -73,6 +73,7 @@ FORM_MIN_TOKENS = 160
 ROW_CANDIDATES = 60  # passages of the named documents scanned for a table row naming the topic
 ROW_PASSAGES = 2  # of which this many join the ranked passages
 SECTION_PASSAGES = 4  # at most this many passages of the best passage's section come first
+NOTE_CANDIDATES = 200  # passages of the named documents a word search for a note's topic scans (its words are everywhere: "income taxes")
 STATING_PASSAGES = 4  # at most this many passages stating what a question asks (retrieval/statements.py) come first
 EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (retrieval/focus.py)
 PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
@@ -459,7 +460,7 @@ class Composer:
         lexical = self.assistant.lexical
         if lexical is None:
             return found
-        hits = lexical.search(wanted.search, ROW_CANDIDATES, list(groups), docs=docs)
+        hits = lexical.search(wanted.search, NOTE_CANDIDATES if wanted.in_order else ROW_CANDIDATES, list(groups), docs=docs)
         chunks = self._readable([cid for cid, _ in hits], groups)
         done = wanted.done([chunk.text for chunk in chunks])
         if any(wanted.refuted(chunk.text, done) for chunk in chunks):
@@ -471,12 +472,15 @@ class Composer:
         ranked = {s.chunk.id: s for s in found.chunks}
         if wanted.in_order:  # each note's opening first, in the document's order
             opening: dict[str, int] = {}  # each note's first passage stating it
+            seen: set[str] = set()
             for score, chunk in sorted(scored, key=lambda sc: sc[1].chunk_index):
-                if (note := wanted.note(chunk.text)) is not None and note not in opening:
-                    if not score and wanted.tabled(chunk.text):
-                        return found  # a note opening with its table ("Long-Term Debt"): the model reads it
-                    if score:
-                        opening[note] = chunk.chunk_index
+                if (note := wanted.note(chunk.text)) is None:
+                    continue
+                if note not in seen and not score and wanted.tabled(chunk.text):
+                    return found  # a note opening with its table ("Long-Term Debt"): the model reads it
+                seen.add(note)
+                if score:
+                    opening.setdefault(note, chunk.chunk_index)
             order = lambda rank, chunk: (chunk.chunk_index not in opening.values(), chunk.chunk_index)  # noqa: E731
         else:
             order = lambda rank, chunk: rank  # noqa: E731

@@ -1794,3 +1794,22 @@ def test_a_note_on_debt_that_opens_with_its_table_is_read_by_the_model(test_sett
     assistant = table_assistant(test_settings, reply, table, program)
     answer = assistant.ask("What changes in debt did Widgetco disclose in its 2023 Q1 10-Q?", groups=["all-staff"])
     assert len(assistant.chat_model.calls) == 1 and "$575 million" not in answer.answer
+
+
+def test_a_table_inside_a_note_after_its_opening_leaves_the_notes_sentences_the_answer(test_settings):
+    """Amazon's note on income taxes opens with how interim rates are estimated, then a table, then the
+    figures: only a note opening with its table is left to the model."""
+    passages = [
+        ("opening", "Note 7 — Income Taxes\nOur tax provision for interim periods is determined using an estimate of our annual "
+                    "effective tax rate."),
+        ("table", "| (In millions) | Q3 2023 |\n| --- | --- |\n| Provision for income taxes | 2,306 |"),
+        ("figures", "Our income tax provision for the nine months ended September 30, 2023 was $4.1 billion, which included $175 "
+                    "million of net discrete tax expense."),
+    ]
+    chunks = [replace(filing(name, "2023 Q3 Widgetco", "Note 7 — Income Taxes", 20 + i, body), chunk_index=60 + i)
+              for i, (name, body) in enumerate(passages)]
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps({"facts": []}), *chunks)
+    answer = assistant.ask("What effective tax rate did Widgetco report in its 2023 Q3 10-Q, and how does it compare to previous "
+                           "quarters?", groups=["all-staff"])
+    assert "$4.1 billion" in answer.answer and assistant.chat_model.calls == [], answer.answer
+    assert [c.chunk_id for c in answer.citations] == ["figures"]

@@ -484,7 +484,8 @@ class Composer:
             order = lambda rank, chunk: (chunk.chunk_index not in opening.values(), chunk.chunk_index)  # noqa: E731
         else:
             order = lambda rank, chunk: rank  # noqa: E731
-        stating = [chunk for _, chunk in sorted(((-score, order(rank, chunk)), chunk) for rank, (score, chunk) in enumerate(scored) if score)]
+        # (the rank breaks ties: two documents' passages may share a place in their documents)
+        stating = [chunk for *_, chunk in sorted((-score, order(rank, chunk), rank, chunk) for rank, (score, chunk) in enumerate(scored) if score)]
         lead = [ranked.pop(chunk.id, None) or ScoredChunk(chunk, 0.0) for chunk in stating[:STATING_PASSAGES]]
         if best >= STATED:  # the filing states it in figures: that is the answer
             return Retrieval(lead, found.best_dense)

@@ -1813,3 +1813,14 @@ def test_a_table_inside_a_note_after_its_opening_leaves_the_notes_sentences_the_
                            "quarters?", groups=["all-staff"])
     assert "$4.1 billion" in answer.answer and assistant.chat_model.calls == [], answer.answer
     assert [c.chunk_id for c in answer.citations] == ["figures"]
+
+
+def test_notes_of_two_documents_at_the_same_place_in_them_are_read_without_a_crash(test_settings):
+    """A question naming no company searches every document: two notes on debt, each its document's 30th
+    passage, are both read."""
+    chunks = [replace(filing(f"{q}-debt", f"2023 {q} Widgetco", "Note 5 — Debt", 12,
+                             f"Note 5 — Debt\nAs of {end}, 2023, we had {amount} of unsecured senior notes outstanding."), chunk_index=30)
+              for q, end, amount in (("Q1", "March 31", "$68.5 billion"), ("Q2", "June 30", "$66.5 billion"))]
+    assistant = table_assistant(test_settings, lambda messages, json_schema=None: json.dumps({"facts": []}), *chunks)
+    answer = assistant.ask("What changes in debt were disclosed?", groups=["all-staff"])
+    assert not answer.refused and "senior notes outstanding" in answer.answer, answer.answer

@@ -97,6 +97,12 @@ NEGATION_REACH = 3
 # structure …": what the filing's note on it states. Each topic with the words its notes are headed by
 # (Intel's "Note 10 : Borrowings", NVIDIA's "Outstanding Indebtedness and Commercial Paper"), not a
 # note on what the company holds ("Unrealized Losses on Debt Investments").
+# A note on legal proceedings states them in words: who sued whom, in which court, what an authority
+# found ("Beginning in March 2020 with Frame-Wilson v. Amazon.com, Inc., …", "Microsoft Mobile Oy … is a
+# defendant in 46 lawsuits"), as well as in figures ("we accrued aggregate legal liabilities of $597 million").
+LEGAL = ("legal", "litigation", "contingencies")
+LEGAL_FACT = re.compile(r"\bv\.\s|\b(?:court|commission|attorneys? general|authorit(?:y|ies)|plaintiffs?|defendants?|lawsuits?|"
+                        r"complaints?|class actions?|fine[ds]?|penalt(?:y|ies)|alleg\w+)\b", re.I)
 NOTE_QUESTION = re.compile(r"\b(?:changes?|alterations?|modifications?|revisions?|details?)\b", re.I)
 # (what the question asks, the words of the topic's notes): a tax rate set against its past or the notes'
 # discussion reads the note on income taxes ("Income tax as a percentage of income before income tax was
@@ -108,8 +114,11 @@ NOTE_TOPICS = (
     (NOTE_QUESTION, ("interest expense", "interest expenses")),
     (TAX_RATE_QUESTION, ("tax rate", "income taxes")),
     (re.compile(r"\binventor(?:y|ies)\b", re.I), ("inventory", "inventories")),
+    (re.compile(r"\b(?:legal|litigation|lawsuits?)\b", re.I), LEGAL),
 )
-NOT_THE_NOTE = re.compile(r"\b(?:investments?|securities)\b|\$", re.I)  # nor a table's row read as a heading ("Inventories $ 941")
+# not a note on what the company holds, nor risk factors ("Legal, Regulatory, and Litigation Risks"), nor a
+# table's row read as a heading ("Inventories $ 941")
+NOT_THE_NOTE = re.compile(r"\b(?:investments?|securities|risks?)\b|\$", re.I)
 AMOUNT = re.compile(r"\$\s?\d[\d,.]*(?:\s*(?:million|billion))?", re.I)
 # "The decrease in our effective tax rate for the current quarter compared to the prior year was
 # primarily due to …": a sentence giving the reason a figure changed
@@ -253,12 +262,15 @@ class Asked:
         terms = set(question_terms(section))
         named = [spelling for spelling in self._spelled if spelling <= terms]
         # a note on more ("Interest Income and Expense"): its sentences naming what was asked
-        wider = not any(terms - spelling <= {"note"} for spelling in named)
+        # legal proceedings are stated in words too, and their note names them as it likes ("U.S. Cell Phone Litigation")
+        legal = any(spelling <= frozenset(question_terms(" ".join(LEGAL))) for spelling in named)
+        wider = not legal and not any(terms - spelling <= {"note"} for spelling in named)
+        states = (lambda s: STATED_FIGURE.search(s) or LEGAL_FACT.search(s)) if legal else STATED_FIGURE.search
         stated: list[str] = []
         previous = None
         for sentence in _prose(text, NOTE_SENTENCE_CHARS):  # with the reason a stated figure changed, said right after it
             if not SUPPOSED.search(sentence) and (not wider or any(spelling <= set(question_terms(sentence)) for spelling in named)) \
-                    and (STATED_FIGURE.search(sentence) or (CHANGE_REASON.search(sentence) and stated and stated[-1] == previous)):
+                    and (states(sentence) or (CHANGE_REASON.search(sentence) and stated and stated[-1] == previous)):
                 stated.append(sentence)
             previous = sentence
         return tuple((STATED, s) for s in stated)

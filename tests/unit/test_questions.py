@@ -550,7 +550,7 @@ def test_an_effect_question_names_its_cause_in_every_spelling_a_filing_uses(ques
     from retrieval.statements import asked
 
     wanted = asked(question, question)
-    assert (wanted.kind == "effect" and named in wanted.spellings) if named else wanted is None
+    assert (wanted.kind == "effect" and named in wanted.spellings) if named else (wanted is None or wanted.kind != "effect")
 
 
 def test_a_sentence_states_an_effect_only_when_it_says_what_the_cause_did():
@@ -679,3 +679,20 @@ def test_a_note_states_its_figures_in_its_own_sentences_and_not_in_another_notes
     assert wanted.tabled("[2023 Q1 Widgetco › Long-Term Debt]\n| 1.55% Notes Due 2028 | 1,250 |") and not wanted.tabled(note)
     assert wanted.changed([[issued]]) and not wanted.changed([["We had $62.5 billion of notes."], ["We had $62.5 billion of notes."]])
     assert wanted.changed([["We had $62.5 billion of notes."], ["We had $68.5 billion of notes."]])
+
+
+def test_a_note_on_legal_proceedings_states_them_in_words():
+    """Who sued whom, in which court, is what a note on legal proceedings states, with or without a figure;
+    what could happen is not, nor are risk factors."""
+    from retrieval.focus import question_words
+    from retrieval.statements import STATED, asked
+
+    question = "What legal proceedings or contingencies are disclosed in these 10-Qs and how might they potentially impact Widgetco?"
+    wanted = asked(" ".join(question_words(question)), question)
+    assert wanted.kind == "noted" and "litigation" in wanted.spellings
+    filed = ("Beginning in March 2020 with Frame-Wilson v. Widgetco, Inc., filed in the United States District Court for the "
+             "Western District of Washington, a number of cases have been filed alleging price fixing.")
+    note = (f"[2023 Q3 Widgetco › Legal Proceedings]\nLegal Proceedings\n{filed} The outcome of these matters could be material "
+            "to our results.")
+    assert wanted.sentences(note) == ((STATED, filed),)
+    assert not wanted.sentences(f"[2023 Q3 Widgetco › Legal, Regulatory, and Litigation Risks]\n{filed}")

@@ -101,6 +101,7 @@ NEGATION_REACH = 3
 # found ("Beginning in March 2020 with Frame-Wilson v. Amazon.com, Inc., …", "Microsoft Mobile Oy … is a
 # defendant in 46 lawsuits"), as well as in figures ("we accrued aggregate legal liabilities of $597 million").
 LEGAL = ("legal", "litigation", "contingencies")
+LEGAL_TERMS = frozenset(question_terms(" ".join(LEGAL)))
 LEGAL_FACT = re.compile(r"\bv\.\s|\b(?:court|commission|attorneys? general|authorit(?:y|ies)|plaintiffs?|defendants?|lawsuits?|"
                         r"complaints?|class actions?|fine[ds]?|penalt(?:y|ies)|alleg\w+)\b", re.I)
 NOTE_QUESTION = re.compile(r"\b(?:changes?|alterations?|modifications?|revisions?|details?)\b", re.I)
@@ -256,19 +257,21 @@ class Asked:
         return any(line.startswith("|") for line in text.split("\n")) and not any(STATED_FIGURE.search(s) for s in _prose(text))
 
     def _noted(self, text: str) -> tuple[tuple[float, str], ...]:
-        """The sentences of a passage of the topic's note that state a figure, in order."""
+        """The sentences of a passage of the topic's note that state it, in order: with a figure (legal
+        proceedings in words too: LEGAL_FACT), each with the reason a stated figure changed when the
+        next sentence gives it."""
         if (section := self.note(text)) is None:
             return ()
         terms = set(question_terms(section))
         named = [spelling for spelling in self._spelled if spelling <= terms]
-        # a note on more ("Interest Income and Expense"): its sentences naming what was asked
-        # legal proceedings are stated in words too, and their note names them as it likes ("U.S. Cell Phone Litigation")
-        legal = any(spelling <= frozenset(question_terms(" ".join(LEGAL))) for spelling in named)
+        legal = any(spelling <= LEGAL_TERMS for spelling in named)
+        # a note on more than was asked ("Interest Income and Expense"): its sentences naming it; not a legal
+        # note, which names its proceedings as it likes ("U.S. Cell Phone Litigation")
         wider = not legal and not any(terms - spelling <= {"note"} for spelling in named)
         states = (lambda s: STATED_FIGURE.search(s) or LEGAL_FACT.search(s)) if legal else STATED_FIGURE.search
         stated: list[str] = []
         previous = None
-        for sentence in _prose(text, NOTE_SENTENCE_CHARS):  # with the reason a stated figure changed, said right after it
+        for sentence in _prose(text, NOTE_SENTENCE_CHARS):
             if not SUPPOSED.search(sentence) and (not wider or any(spelling <= set(question_terms(sentence)) for spelling in named)) \
                     and (states(sentence) or (CHANGE_REASON.search(sentence) and stated and stated[-1] == previous)):
                 stated.append(sentence)
@@ -305,9 +308,11 @@ def asked(topic: str, question: str) -> Asked | None:
     the effect of a cause ("What is the impact of foreign exchange rates on …" → every spelling of
     foreign exchange in CAUSE_SPELLINGS; "How did inflation affect …" → "inflation"), or whether and
     how much the company did something ("Did Apple report any share repurchase activities …, and what
-    was the scale of these buybacks?" → what "repurchase" names), or whether something changed ("Are
-    there any significant changes in Apple's accounting policies?" → "accounting policies"). The
-    topic is read first, then the question (a topic can lose its opening)."""
+    was the scale of these buybacks?" → what "repurchase" names), or what a note of the filing states
+    ("Are there any significant changes in Amazon's debt structure …?" → the notes on debt:
+    NOTE_TOPICS), or whether something changed ("Are there any significant changes in Apple's
+    accounting policies?" → "accounting policies"). The topic is read first, then the question (a
+    topic can lose its opening)."""
     for text in (topic, question):
         if found := EFFECT_QUESTION.search(text):
             named = found.group("of") or found.group("how")

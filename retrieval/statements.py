@@ -272,7 +272,8 @@ class Asked:
         stated: list[str] = []
         previous = None
         for sentence in _prose(text, NOTE_SENTENCE_CHARS):
-            if not SUPPOSED.search(sentence) and (not wider or any(spelling <= set(question_terms(sentence)) for spelling in named)) \
+            # not a table's line run into the prose and cut ("… 4,188 issued and outstanding (4,137 issued … as of December.")
+            if sentence.count("(") == sentence.count(")") and not SUPPOSED.search(sentence) and (not wider or any(spelling <= set(question_terms(sentence)) for spelling in named)) \
                     and (states(sentence) or (CHANGE_REASON.search(sentence) and stated and stated[-1] == previous)):
                 stated.append(sentence)
             previous = sentence

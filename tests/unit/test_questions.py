@@ -696,3 +696,5 @@ def test_a_note_on_legal_proceedings_states_them_in_words():
             "to our results.")
     assert wanted.sentences(note) == ((STATED, filed),)
     assert not wanted.sentences(f"[2023 Q3 Widgetco › Legal, Regulatory, and Litigation Risks]\n{filed}")
+    assert not wanted.sentences("[2023 Q2 Widgetco › Contingencies]\nCommon stock and capital in excess of par value, 4,188 issued "
+                                "and outstanding (4,137 issued and outstanding as of December.")

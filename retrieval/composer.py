@@ -1203,7 +1203,7 @@ def _statements(contexts: Sequence[ScoredChunk], owner: Sequence[int], wanted: A
     affected by changes in currency exchange and interest rates" alone says nothing of what they did,
     and the model reads the passages instead."""
     found: dict[int, list[tuple[float, int, str]]] = {}
-    notes: set[tuple[int, str]] = set()
+    notes: set[tuple[int, str | None]] = set()
     passages: set[str] = set()  # found for both sides of a relation question
     for doc, passage in enumerate(contexts, start=1):  # whole sentences: an excerpt may end one with "…"
         # a passage's best: "Products gross margin decreased …" says no more in a second sentence, Europe's net sales do
@@ -1211,7 +1211,7 @@ def _statements(contexts: Sequence[ScoredChunk], owner: Sequence[int], wanted: A
             passages.add(passage.chunk.id)
             score, sentence = max(said, key=lambda s: s[0])
             if wanted.in_order:  # a note's opening (its first passage): its sentences together
-                if (note := (owner[doc - 1], passage.chunk.text.split("\n", 1)[0])) in notes and parts > 1:
+                if (note := (owner[doc - 1], wanted.note(passage.chunk.text))) in notes and parts > 1:
                     continue
                 notes.add(note)
                 sentence = " ".join(s for _, s in said[:NOTED_SENTENCES if parts == 1 else NOTED_PER_PART])

@@ -83,8 +83,9 @@ NONE_DONE = re.compile(r"\b(?:no|not|none|never)\b", re.I)
 # estimates since the 2022 Form 10-K", after "… the significant accounting policies …"), and not when
 # it goes on to list some ("Other than the risk factors listed below, there have been no material
 # changes …"). What the question asks changed is the words after "changes … in/to".
+CHANGE_WORDS = r"changes?|alterations?|modifications?|revisions?"
 CHANGE_QUESTION = re.compile(
-    r"^\s*(?:are|were|is|was|has|have|had|did)\b.*?\b(?:changes?|alterations?|modifications?|revisions?)\b"
+    rf"^\s*(?:are|were|is|was|has|have|had|did)\b.*?\b(?:{CHANGE_WORDS})\b"
     r"(?:\s+or\s+(?:\w+\s+){1,3}?)?\s*(?:in|to|of)\s+(?P<what>.+?)"
     r"(?=\s+(?:as\s+reported|reported|disclosed|in\s+(?:these|the|its|this|their)|over|during|across|since)\b|[?.,;]|$)",
     re.I,
@@ -104,7 +105,7 @@ LEGAL = ("legal", "litigation", "contingencies")
 LEGAL_TERMS = frozenset(question_terms(" ".join(LEGAL)))
 LEGAL_FACT = re.compile(r"\bv\.\s|\b(?:court|commission|attorneys? general|authorit(?:y|ies)|plaintiffs?|defendants?|lawsuits?|"
                         r"complaints?|class actions?|fine[ds]?|penalt(?:y|ies)|alleg\w+)\b", re.I)
-NOTE_QUESTION = re.compile(r"\b(?:changes?|alterations?|modifications?|revisions?|details?)\b", re.I)
+NOTE_QUESTION = re.compile(rf"\b(?:{CHANGE_WORDS}|details?)\b", re.I)
 # (what the question asks, the words of the topic's notes): a tax rate set against its past or the notes'
 # discussion reads the note on income taxes ("Income tax as a percentage of income before income tax was
 # an expense of 12.2% …", NVIDIA's words for its effective tax rate; a rate asked alone is a table's).

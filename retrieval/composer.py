@@ -63,6 +63,7 @@ from retrieval.instances import asked_any, heads, instance_sentences, names_inst
 from retrieval.passage_ranker import Query
 from retrieval.questions import EXPLANATION, ORDINAL_QUARTER, QuestionPlan, asks_against_past, plan, short_name, without_implication
 from retrieval.retriever import Retrieval
+from retrieval import segments
 from retrieval.schema import Citation, ScoredChunk, Usage
 from retrieval.statements import CHANGE_REASON, RELATED, STATED, Asked, asked
 from retrieval.structured import Draft, Fact, FormReader, Point, messages_for, parse, schema_for
@@ -237,8 +238,10 @@ class Composer:
         compared = bool(the_plan.compared) and not the_plan.split and (kind == "number" or _asks_amount(query))
         # "were there any acquisitions …" over named documents: the form's yes/no is weighed against the instances they name
         asked = asked_any(query) if kind == "yes_no" and all(part.docs for part in the_plan.parts) else None
-        # a share (its figure and the total), two amounts compared and an existence are read together, after the form
-        whole = share or compared or asked is not None
+        # "revenue distribution across its business segments": each segment's figure, from its table rows (retrieval/segments.py)
+        by_segment = self._segments_asked(the_plan, query, groups)
+        # a share (its figure and the total), two amounts compared, an existence and the segments are read together, after the form
+        whole = share or compared or asked is not None or bool(by_segment)
         # several parts: each part's line is shown once the model has gone on to a later part
         by_part = _LiveParts(emit, cite, lambda index, items, first: self._part_line(
             index, items, first, the_plan, owner, contexts, shown, part_weights, query, relevant), owner, [part.label for part in the_plan.parts]
@@ -277,6 +280,8 @@ class Composer:
                 checked.verdict = "no"
                 checked.facts.append(Fact(found[0], found[1], found[1]))
                 checked.repaired.append(f"no: the passage says so ({found[1][:60]!r})")
+        if by_segment:
+            self._read_segments(checked, the_plan, by_segment, query, contexts, shown, owner, groups)
         none_named = None
         if asked is not None:
             none_named = self._read_instances(checked, the_plan, asked, query, contexts, shown, owner, groups)
@@ -704,6 +709,68 @@ class Composer:
         checked.verdict = "yes"
         checked.repaired.append(f"yes: {sum(map(len, found))} sentence(s) of the named documents name an instance of {asked!r}{gave}")
         return None
+
+    def _segments_asked(self, the_plan: QuestionPlan, query: str, groups: Sequence[str]) -> list[tuple[int, tuple[str, ...], list[segments.Segment]]]:
+        """For a question over the segments as a whole (retrieval/segments.py): each part that asks it
+        (a relation question's side that speaks of the segments), with the measures it asks and its
+        filing's segments; [] for any other question."""
+        if self.assistant.lexical is None or segments.asked(query) is None:
+            return []
+        found = []
+        for index, part in enumerate(the_plan.parts):
+            if the_plan.sides and "segment" not in part.topic.lower():
+                continue
+            measures = segments.asked(query, part.topic if the_plan.sides else None)
+            docs = part.docs or the_plan.named_docs or None
+            named = segments.names(c.text for c in self._in_order(self._using_topic("segments reportable operating segment", groups, docs)))
+            if measures is not None and segments.widened(query, named):
+                found.append((index, measures, named))
+        return found
+
+    def _read_segments(self, checked: Checked, the_plan: QuestionPlan, by_segment: Sequence[tuple[int, tuple[str, ...], list[segments.Segment]]],
+                       query: str, contexts: list[ScoredChunk], shown: list[str], owner: list[int], groups: Sequence[str]) -> None:
+        """A question over the segments as a whole ("revenue distribution across its business segments",
+        one side of "how does the operating expenses section relate to the segment reporting"): each
+        segment's figure for each measure asked, read from the latest period of the table row that gives
+        it (retrieval/segments.py), checked like the model's, leads what the form wrote for that part,
+        named by segment. The passages holding the rows join the prompt's documents, to be cited. A part
+        whose filing names no segments, or whose tables give none of them a figure, is left as it was."""
+        ids = [scored.chunk.id for scored in contexts]
+        for index, measures, named in by_segment:
+            docs = the_plan.parts[index].docs or the_plan.named_docs or None
+            rows: dict[tuple[str, str], tuple[Any, segments.SegmentRow]] = {}
+            wanted = " ".join([*(s.name for s in named), *measures])
+            for chunk in self._in_order(self._using_topic(wanted, groups, docs)):
+                for row in segments.figures(chunk.text, named, measures):
+                    if row.value(chunk.text) is not None:
+                        rows.setdefault((row.segment.name, row.measure), (chunk, row))
+            kept: list[Fact] = []
+            for segment in named:
+                for measure in measures:
+                    if (found := rows.get((segment.name, measure))) is None:
+                        continue
+                    chunk, row = found
+                    if chunk.id not in ids:
+                        contexts.append(ScoredChunk(chunk, 0.0))
+                        shown.append(chunk.text)
+                        owner.append(index)
+                        ids.append(chunk.id)
+                    fact = Fact(ids.index(chunk.id) + 1, row.row, row.value(chunk.text) or "", "")
+                    # checked one by one: a row names its segment, not the whole topic, and two segments may share a row (its columns)
+                    for read in check(Draft(facts=[fact]), contexts, query, shown=shown).facts:
+                        said = " — ".join(x for x in (segment.name if segment.named_in(read.about) is None else "",
+                                                      measure if segments.measure_of(read.about) is None else "") if x)
+                        kept.append(replace(read, about=", ".join(x for x in (said, read.about) if x)))
+            if not kept:
+                continue
+            values = {(f.doc, f.value) for f in kept}
+            checked.facts = [*kept, *(f for f in checked.facts if (f.doc, f.value) not in values or owner[f.doc - 1] != index)]
+            checked.repaired.append(f"segments: {len(kept)} figure(s) of {', '.join(s.name for s in named)} read from their table rows")
+
+    @staticmethod
+    def _in_order(chunks: Sequence) -> list:
+        """Passages in their document's order (a table's first passage before its continuation)."""
+        return sorted(chunks, key=lambda c: (c.doc_id, c.chunk_index))
 
     def _document_labels(self, the_plan: QuestionPlan) -> str:
         """The named documents as the answer names them ("2023 Q2 AAPL"; several: "A, B or C")."""

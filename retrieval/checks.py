@@ -27,6 +27,7 @@ COUNT_QUESTION = re.compile(r"^\s*(?:\w+\s+){0,6}?how many\b(?!\s+(?:dollars|eur
 # answer to "How have inventory levels changed?"), or the tail of a figure the model cut (".1 million").
 BARE_YEAR = re.compile(r"^\s*(?:19|20)\d\d\s*\.?\s*$")
 ASKS_WHEN = re.compile(r"\b(?:when|years?|dates?|dated)\b", re.I)
+TABLE_CELLS = 3  # a point with this many cell separators is a table's lines copied, not a sentence
 CUT_FIGURE = re.compile(r"^\s*[-(]?\s*(?:[$€£]\s*)?\.\d")
 
 
@@ -285,6 +286,11 @@ def check(draft: Draft, contexts: Sequence[ScoredChunk], question: str, relevant
             out.repaired.append(f"point {point.text[:40]!r}: the passage's label and the heading before it left out")
         if empty_value(point.text) or VALUE_MARKER.search(point.text):
             out.dropped.append(f"point {point.text[:60]!r}: a marker or nothing where a value belongs")
+            continue
+        if point.text.count("|") >= TABLE_CELLS:
+            # a table's lines copied as one "sentence" ("The components of debt were as follows: … | 2039 | 5.20% | …"): its
+            # figures are shown as table facts when they are read as such (table_facts), never as prose
+            out.dropped.append(f"point {point.text[:60]!r}: a table's lines, not a sentence")
             continue
         if echoes(point.text, question, own_words=ECHO_WORDS):
             out.dropped.append(f"point {point.text[:60]!r}: the question's words, saying nothing of its own")

@@ -22,6 +22,7 @@ from retrieval.checks import NIL_VALUE, Checked, check, locate, nil_verdict, qua
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
     FIGURE,
+    SEPARATOR,
     YEAR,
     YEAR_TO_DATE,
     ASKS_CHANGE,
@@ -30,6 +31,7 @@ from retrieval.focus import (
     best_rows,
     cell_figure,
     current_value,
+    dated_value,
     defined_label,
     passage_sentences,
     term_overlap,
@@ -75,6 +77,8 @@ ROW_CANDIDATES = 60  # passages of the named documents scanned for a table row n
 ROW_PASSAGES = 2  # of which this many join the ranked passages
 SECTION_PASSAGES = 4  # at most this many passages of the best passage's section come first
 NOTE_CANDIDATES = 200  # passages of the named documents a word search for a note's topic scans (its words are everywhere: "income taxes")
+TABLE_RUN = 8  # passages a table may run over (Microsoft's "components of debt": six)
+NOTE_TABLE_ROWS = 14  # rows of such a note's table an answer gives, for each part
 STATING_PASSAGES = 4  # at most this many passages stating what a question asks (retrieval/statements.py) come first
 EXCERPT_TOKENS = 200  # at most this much of one passage goes into the prompt (retrieval/focus.py)
 PROMPT_CANDIDATES = 8  # ranked passages considered for the prompt (as many as fit as excerpts)
@@ -240,8 +244,10 @@ class Composer:
         asked = asked_any(query) if kind == "yes_no" and all(part.docs for part in the_plan.parts) else None
         # "revenue distribution across its business segments": each segment's figure, from its table rows (retrieval/segments.py)
         by_segment = self._segments_asked(the_plan, query, groups)
-        # a share (its figure and the total), two amounts compared, an existence and the segments are read together, after the form
-        whole = share or compared or asked is not None or bool(by_segment)
+        # "What details were provided about changes in Microsoft's debt …": a note that is a table answers with its rows too
+        note_tables = self._note_tables(the_plan, wanted, groups) if wanted is not None and wanted.in_order else {}
+        # a share (its figure and the total), two amounts compared, an existence, the segments and a note's table are read together, after the form
+        whole = share or compared or asked is not None or bool(by_segment) or bool(note_tables)
         # several parts: each part's line is shown once the model has gone on to a later part
         by_part = _LiveParts(emit, cite, lambda index, items, first: self._part_line(
             index, items, first, the_plan, owner, contexts, shown, part_weights, query, relevant), owner, [part.label for part in the_plan.parts]
@@ -282,6 +288,8 @@ class Composer:
                 checked.repaired.append(f"no: the passage says so ({found[1][:60]!r})")
         if by_segment:
             self._read_segments(checked, the_plan, by_segment, query, contexts, shown, owner, groups)
+        if note_tables:
+            self._read_note_tables(checked, note_tables, query, contexts, shown, owner, groups)
         none_named = None
         if asked is not None:
             none_named = self._read_instances(checked, the_plan, asked, query, contexts, shown, owner, groups)
@@ -482,7 +490,9 @@ class Composer:
                 if (note := wanted.note(chunk.text)) is None:
                     continue
                 if note not in seen and not score and wanted.tabled(chunk.text):
-                    return found  # a note opening with its table ("Long-Term Debt"): the model reads it
+                    # a note opening with its table ("Long-Term Debt"): the model reads the passages ranked for
+                    # the question, and the table's rows are read after it (Composer._read_note_tables)
+                    return found
                 seen.add(note)
                 if score:
                     opening.setdefault(note, chunk.chunk_index)
@@ -767,10 +777,74 @@ class Composer:
             checked.facts = [*kept, *(f for f in checked.facts if (f.doc, f.value) not in values or owner[f.doc - 1] != index)]
             checked.repaired.append(f"segments: {len(kept)} figure(s) of {', '.join(s.name for s in named)} read from their table rows")
 
+    def _note_tables(self, the_plan: QuestionPlan, wanted: Asked, groups: Sequence[str]) -> dict[int, Any]:
+        """For a question a note answers (retrieval/statements.py), the first passage of the note that opens
+        with its table, for each part whose filing has one ({part: passage}; a relation question's sides
+        read the one note: its first side)."""
+        lexical = self.assistant.lexical
+        found: dict[int, Any] = {}
+        for index, part in enumerate(the_plan.parts[:1] if the_plan.sides else the_plan.parts):
+            hits = lexical.search(wanted.search, NOTE_CANDIDATES, list(groups), docs=part.docs or None) if lexical is not None else []
+            seen: set[str] = set()
+            for chunk in sorted(self._readable([cid for cid, _ in hits], groups), key=lambda c: c.chunk_index):
+                if (note := wanted.note(chunk.text)) is None:
+                    continue
+                if note not in seen and not wanted.score(chunk.text) and wanted.tabled(chunk.text):
+                    found[index] = chunk
+                    break
+                seen.add(note)
+        return found
+
+    def _read_note_tables(self, checked: Checked, tables: dict[int, Any], query: str, contexts: list[ScoredChunk], shown: list[str],
+                          owner: list[int], groups: Sequence[str]) -> None:
+        """A note the filing gives as a table (NVIDIA's "Long-Term Debt": each note, its maturity, its rate
+        and its carrying value; Microsoft's "components of debt") answers with its rows too: each row's
+        figure for the latest date, labelled by its row, from the table's first passage (its first rows)
+        and its last (its totals), after what the form wrote for that part (at most NOTE_TABLE_ROWS a
+        part), each checked like the model's. The form reads the passages ranked for the question (the
+        interest expense rows), and often writes nothing of the note ("The management discussion …
+        mentions that NVIDIA's debt instruments are classified as available-for-sale"). The table's
+        passages join the prompt's documents, to be cited."""
+        ids = [scored.chunk.id for scored in contexts]
+        stated = {row_holding(contexts[f.doc - 1].chunk.text, f.value) for f in checked.facts}  # the rows the form read
+        for part, opening in tables.items():
+            run = self._table_run(opening, groups)
+            read: list[Fact] = []
+            for chunk in dict.fromkeys([run[0], run[-1]]):
+                if chunk.id not in ids:
+                    contexts.append(ScoredChunk(chunk, 0.0))
+                    shown.append(chunk.text)
+                    owner.append(part)
+                    ids.append(chunk.id)
+                doc = ids.index(chunk.id) + 1
+                lines = chunk.text.split("\n")
+                for at, line in enumerate(lines):
+                    # a row with a figure, not the table's heading (the line above its separator)
+                    if not line.startswith("|") or SEPARATOR.match(line) or (at + 1 < len(lines) and SEPARATOR.match(lines[at + 1])):
+                        continue
+                    if line in stated or len(read) >= NOTE_TABLE_ROWS or (value := dated_value(chunk.text, line)) is None:
+                        continue
+                    stated.add(line)
+                    read += check(Draft(facts=[Fact(doc, line, value, row_label(table_cells(line)))]), contexts, query, shown=shown).facts
+            if read:
+                checked.facts += [f for f in read if owner[f.doc - 1] == part]
+                checked.repaired.append(f"a note's table: {len(read)} row(s) read")
+
     @staticmethod
     def _in_order(chunks: Sequence) -> list:
         """Passages in their document's order (a table's first passage before its continuation)."""
         return sorted(chunks, key=lambda c: (c.doc_id, c.chunk_index))
+
+    def _table_run(self, chunk, groups: Sequence[str]) -> list:
+        """The passages a table opening in `chunk` runs over (each continuation repeats its heading), up
+        to TABLE_RUN: a note given as a table is read from its first passage (its first rows) and its
+        last (its totals)."""
+        run = [chunk]
+        caption = next((line for line in chunk.text.split("\n") if line.startswith("|")), None)
+        while caption is not None and len(run) < TABLE_RUN and (after := self._next_passage(run[-1], groups)) is not None \
+                and caption in after.text.split("\n"):
+            run.append(after)
+        return run
 
     def _document_labels(self, the_plan: QuestionPlan) -> str:
         """The named documents as the answer names them ("2023 Q2 AAPL"; several: "A, B or C")."""

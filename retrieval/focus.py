@@ -406,6 +406,24 @@ def _heading_cells(text: str, row: str) -> list[str] | None:
     return None
 
 
+def dated_value(text: str, row: str) -> str | None:
+    """The value of a table row for the latest date its table's heading names, when the heading does not
+    line up with the row: a caption in one cell over dated columns ("| Carrying Value at Expected
+    Remaining Term (years) Effective Interest Rate April 30, 2023 January 29, 2023 (In millions) |"
+    over "| 0.309% Notes Due | 2023 | 0.1 | 0.41% | $ 1,250 | $ 1,250 |"): the dated columns are the
+    row's last cells, one a date, in the heading's order. Otherwise `current_value` (its first figure
+    here would be the maturity year)."""
+    heading = _heading_cells(text, row)
+    cells = table_cells(row)
+    if heading is None or len(heading) == len(cells):
+        return current_value(text, row)
+    named = dates(" ".join(heading))
+    when = [(d.year, d.month, d.day or 0) for d in named]
+    if not when or len(when) >= len(cells) or not all(is_figure(c) for c in cells[-len(when):]):
+        return current_value(text, row)
+    return cells[len(cells) - len(when) + when.index(max(when))]
+
+
 def _percent_only(row: str) -> bool:
     """A row of percentages ("| Revenue | 100.0 % | 100.0 % |", a table of shares of revenue)."""
     cells = [c for c in table_cells(row)[1:] if NUMBER_CELL.search(c)]

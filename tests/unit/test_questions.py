@@ -327,6 +327,21 @@ def test_a_rows_latest_values_are_those_under_the_latest_date_quarter_and_year_t
     assert latest_values(text, row) == ["21,203", "63,584"] and current_value(text, row) == "21,203"
 
 
+def test_a_rows_value_under_a_caption_in_one_cell_is_its_last_cell_of_the_latest_date():
+    """A caption in one cell over dated columns: the dated figures are the row's last cells, in the
+    caption's order of dates; the first figure is another column (a maturity year). A heading that
+    lines up with its rows is read as before."""
+    from retrieval.focus import dated_value
+
+    nvidia = ("| Carrying Value at Expected Remaining Term (years) Effective Interest Rate January 29, 2023 April 30, 2023 (In millions) |\n"
+              "| --- |\n| 0.309% Notes Due | 2023 | 0.1 | 0.41% | $ 1,249 | $ 1,250 |")
+    assert dated_value(nvidia, nvidia.splitlines()[-1]) == "$ 1,250"
+    undated = "| Notes (In millions) |\n| --- |\n| 0.309% Notes Due | 2023 | 1,250 |"
+    assert dated_value(undated, undated.splitlines()[-1]) == "2023"  # no dates to go by: the first figure, as current_value reads it
+    aligned = "| (in millions) | Q3 2023 | Q3 2022 |\n| --- | --- | --- |\n| Revenue | 14,158 | 15,338 |"
+    assert dated_value(aligned, aligned.splitlines()[-1]) == "14,158"
+
+
 def test_a_rows_quarter_value_is_under_the_latest_quarters_own_column_beside_its_year_to_date():
     from retrieval.focus import quarter_value
 

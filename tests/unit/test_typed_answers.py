@@ -257,6 +257,24 @@ def test_a_point_that_echoes_the_question_around_a_figure_about_something_else_i
     assert [p.text for p in stated.points] == ["The employee satisfaction score rose to 78 points in the annual survey."]
 
 
+def test_a_point_that_copies_a_tables_lines_is_not_shown_as_a_sentence():
+    """The model copies a table's caption and rows as one point ("The components of debt were as follows:
+    … | Dec 2022 | Jun 2022 | 2009 issuance of $3.8 billion | 2039 | 5.20% | …"): the passage holds it
+    word for word, but it is no sentence, and the answer never shows cell separators as prose."""
+    from retrieval.checks import check
+    from retrieval.schema import ScoredChunk
+    from retrieval.structured import Draft, Point
+
+    table = ("| The components of debt were as follows: (In millions) | Dec 2022 | Jun 2022 |\n| --- | --- | --- |\n"
+             "| 2009 issuance of $3.8 billion | $ 520 | $ 520 |")
+    passage = ScoredChunk(Chunk(id="debt", text=f"[Q1 › Note 10 — Debt]\nNote 10 — Debt\n{table}", source="q1.pdf", doc_id="q1.pdf",
+                                groups=("all-staff",)), 1.0)
+    copied = "The components of debt were as follows: (In millions) | Dec 2022 | Jun 2022 | 2009 issuance of $3.8 billion | $ 520 | $ 520 |"
+    checked = check(Draft(points=[Point(1, copied)]), [passage], "What details were provided about Widgetco's debt?")
+    assert not checked.points and not checked.facts
+    assert checked.dropped == [f"point {copied[:60]!r}: a table's lines, not a sentence"]
+
+
 def test_a_point_quoted_across_a_passage_label_shows_only_the_passages_own_sentence():
     """The model quoted from the end of one passage through the next one's prompt label: "Legal and Other
     Contingencies [2023 Q2 MSFT › Legal and Other Contingencies] Legal and Other Contingencies The
@@ -1794,6 +1812,37 @@ def test_a_note_on_debt_that_opens_with_its_table_is_read_by_the_model(test_sett
     assistant = table_assistant(test_settings, reply, table, program)
     answer = assistant.ask("What changes in debt did Widgetco disclose in its 2023 Q1 10-Q?", groups=["all-staff"])
     assert len(assistant.chat_model.calls) == 1 and "$575 million" not in answer.answer
+
+
+def test_a_note_given_as_a_table_answers_with_its_rows_beside_what_the_model_read(test_settings):
+    """NVIDIA's "Long-Term Debt" runs over passages: the answer gives what the model read (the interest
+    expense row) and the table's rows, each note's carrying value for the latest date (its last cells,
+    under a caption in one cell; not the maturity year), from the table's first passage and its last
+    (its totals), each cited to its passage."""
+    caption = "| Carrying Value at Expected Remaining Term (years) April 30, 2023 January 29, 2023 (In millions) |\n| --- |"
+    first = replace(filing("notes-1", "2023 Q1 Widgetco", "Long-Term Debt", 15,
+                           f"Long-Term Debt\n{caption}\n| 0.309% Notes Due | 2023 | 0.1 | $ 1,250 | $ 1,250 |\n"
+                           "| 3.20% Notes Due | 2026 | 3.4 | 1,000 | 1,000 |"), chunk_index=40)
+    middle = replace(filing("notes-2", "2023 Q1 Widgetco", "Long-Term Debt", 15,
+                            f"{caption}\n| 3.70% Notes Due | 2060 | 36.9 | 500 | 500 |"), chunk_index=41)
+    last = replace(filing("notes-3", "2023 Q1 Widgetco", "Long-Term Debt", 16,
+                          f"{caption}\n| Net carrying amount | $ 10,954 | $ 10,953 |"), chunk_index=42)
+    interest = replace(filing("income", "2023 Q1 Widgetco", "Statement of Income", 4,
+                              "| (In millions) | Three Months Ended April 30, 2023 |\n| --- | --- |\n| Interest expense | (66) |"),
+                       chunk_index=5)
+
+    def reply(messages, json_schema=None):
+        prompt = messages[-1].content
+        doc = next(n for n, (_, text) in enumerate(DOC_BLOCK.findall(prompt), start=1) if "Interest expense" in text)
+        return json.dumps({"answer": "", "facts": [{"doc": doc, "quote": "| Interest expense | (66) |", "value": "(66)"}]})
+
+    assistant = table_assistant(test_settings, reply, first, middle, last, interest)
+    answer = assistant.ask("What changes in debt and interest expense were reported by Widgetco in the Q1 2023 10-Q?", groups=["all-staff"])
+    assert answer.answer.startswith("Interest expense"), answer.answer
+    for said in ("0.309% Notes Due", "$1,250 million", "3.20% Notes Due", "1,000 million", "Net carrying amount", "10,954 million"):
+        assert said in answer.answer, (said, answer.answer)
+    assert "2023 million" not in answer.answer and "3.70%" not in answer.answer  # not the maturity year; the middle passage is not read
+    assert {c.chunk_id for c in answer.citations} == {"income", "notes-1", "notes-3"}
 
 
 def test_a_table_inside_a_note_after_its_opening_leaves_the_notes_sentences_the_answer(test_settings):

@@ -22,7 +22,6 @@ from retrieval.checks import NIL_VALUE, Checked, check, locate, nil_verdict, qua
 from retrieval.facts import date_in, dates
 from retrieval.focus import (
     FIGURE,
-    SEPARATOR,
     YEAR,
     YEAR_TO_DATE,
     ASKS_CHANGE,
@@ -33,6 +32,9 @@ from retrieval.focus import (
     current_value,
     dated_value,
     defined_label,
+    NUMBER_CELL,
+    table_headings,
+    table_rows,
     passage_sentences,
     term_overlap,
     SECTION_SEPARATOR,
@@ -777,25 +779,31 @@ class Composer:
             checked.facts = [*kept, *(f for f in checked.facts if (f.doc, f.value) not in values or owner[f.doc - 1] != index)]
             checked.repaired.append(f"segments: {len(kept)} figure(s) of {', '.join(s.name for s in named)} read from their table rows")
 
-    def _note_tables(self, the_plan: QuestionPlan, wanted: Asked, groups: Sequence[str]) -> dict[int, Any]:
+    def _note_tables(self, the_plan: QuestionPlan, wanted: Asked, groups: Sequence[str]) -> dict[int, tuple[Any, str]]:
         """For a question a note answers (retrieval/statements.py), the first passage of the note that opens
-        with its table, for each part whose filing has one ({part: passage}; a relation question's sides
-        read the one note: its first side)."""
+        with its table and the table's heading line, for each part whose filing has one ({part: (passage,
+        heading)}; a relation question's sides
+        read the one note: its first side). A filing with no note headed by the topic may give it as a
+        table of another note, captioned by it (Intel's "Inventories (In Millions)" in "Other Financial
+        Statement Details"): its first such table."""
         lexical = self.assistant.lexical
-        found: dict[int, Any] = {}
+        found: dict[int, tuple[Any, str]] = {}
         for index, part in enumerate(the_plan.parts[:1] if the_plan.sides else the_plan.parts):
             hits = lexical.search(wanted.search, NOTE_CANDIDATES, list(groups), docs=part.docs or None) if lexical is not None else []
+            chunks = sorted(self._readable([cid for cid, _ in hits], groups), key=lambda c: c.chunk_index)
             seen: set[str] = set()
-            for chunk in sorted(self._readable([cid for cid, _ in hits], groups), key=lambda c: c.chunk_index):
+            for chunk in chunks:
                 if (note := wanted.note(chunk.text)) is None:
                     continue
                 if note not in seen and not wanted.score(chunk.text) and wanted.tabled(chunk.text):
-                    found[index] = chunk
+                    found[index] = (chunk, table_headings(chunk.text)[0])
                     break
                 seen.add(note)
+            if not seen and (captioned := next(((c, heading) for c in chunks if (heading := wanted.captioned(c.text))), None)):
+                found[index] = captioned
         return found
 
-    def _read_note_tables(self, checked: Checked, tables: dict[int, Any], query: str, contexts: list[ScoredChunk], shown: list[str],
+    def _read_note_tables(self, checked: Checked, tables: dict[int, tuple[Any, str]], query: str, contexts: list[ScoredChunk], shown: list[str],
                           owner: list[int], groups: Sequence[str]) -> None:
         """A note the filing gives as a table (NVIDIA's "Long-Term Debt": each note, its maturity, its rate
         and its carrying value; Microsoft's "components of debt") answers with its rows too: each row's
@@ -807,8 +815,8 @@ class Composer:
         passages join the prompt's documents, to be cited."""
         ids = [scored.chunk.id for scored in contexts]
         stated = {row_holding(contexts[f.doc - 1].chunk.text, f.value) for f in checked.facts}  # the rows the form read
-        for part, opening in tables.items():
-            run = self._table_run(opening, groups)
+        for part, (opening, heading) in tables.items():
+            run = self._table_run(opening, heading, groups)
             read: list[Fact] = []
             for chunk in dict.fromkeys([run[0], run[-1]]):
                 if chunk.id not in ids:
@@ -817,11 +825,13 @@ class Composer:
                     owner.append(part)
                     ids.append(chunk.id)
                 doc = ids.index(chunk.id) + 1
-                lines = chunk.text.split("\n")
-                for at, line in enumerate(lines):
-                    # a row with a figure, not the table's heading (the line above its separator)
-                    if not line.startswith("|") or SEPARATOR.match(line) or (at + 1 < len(lines) and SEPARATOR.match(lines[at + 1])):
+                figures = False
+                for line in table_rows(chunk.text, heading):  # that table's, not the next one's in the passage
+                    if not any(NUMBER_CELL.search(cell) for cell in table_cells(line)[1:]):
+                        if figures:
+                            break  # a heading after its rows: the next table ("| Interest and Other, Net |") runs on without a line between
                         continue
+                    figures = True
                     if line in stated or len(read) >= NOTE_TABLE_ROWS or (value := dated_value(chunk.text, line)) is None:
                         continue
                     stated.add(line)
@@ -835,14 +845,12 @@ class Composer:
         """Passages in their document's order (a table's first passage before its continuation)."""
         return sorted(chunks, key=lambda c: (c.doc_id, c.chunk_index))
 
-    def _table_run(self, chunk, groups: Sequence[str]) -> list:
-        """The passages a table opening in `chunk` runs over (each continuation repeats its heading), up
-        to TABLE_RUN: a note given as a table is read from its first passage (its first rows) and its
-        last (its totals)."""
+    def _table_run(self, chunk, heading: str, groups: Sequence[str]) -> list:
+        """The passages the table `heading` heads in `chunk` runs over (each continuation repeats its
+        heading), up to TABLE_RUN: a note given as a table is read from its first passage (its first rows)
+        and its last (its totals)."""
         run = [chunk]
-        caption = next((line for line in chunk.text.split("\n") if line.startswith("|")), None)
-        while caption is not None and len(run) < TABLE_RUN and (after := self._next_passage(run[-1], groups)) is not None \
-                and caption in after.text.split("\n"):
+        while len(run) < TABLE_RUN and (after := self._next_passage(run[-1], groups)) is not None and heading in after.text.split("\n"):
             run.append(after)
         return run
 

@@ -406,6 +406,26 @@ def _heading_cells(text: str, row: str) -> list[str] | None:
     return None
 
 
+def table_headings(text: str) -> list[str]:
+    """The heading line of each table of a passage (its first line)."""
+    lines = text.split("\n")
+    return [line for at, line in enumerate(lines) if line.startswith("|") and (at == 0 or not lines[at - 1].startswith("|"))]
+
+
+def table_rows(text: str, heading: str) -> list[str]:
+    """The rows of the table of a passage that `heading` heads, without its heading and separator lines."""
+    lines = text.split("\n")
+    if heading not in lines:
+        return []
+    rows = []
+    for line in lines[lines.index(heading) + 1:]:
+        if not line.startswith("|"):
+            break
+        if not SEPARATOR.match(line):
+            rows.append(line)
+    return rows
+
+
 def dated_value(text: str, row: str) -> str | None:
     """The value of a table row for the latest date its table's heading names, when the heading does not
     line up with the row: a caption in one cell over dated columns ("| Carrying Value at Expected

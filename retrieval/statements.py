@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from retrieval.focus import SAME_PREFIX, STATED_FIGURE, YEAR, passage_sentences, question_terms, question_words, uses_term
+from retrieval.focus import SAME_PREFIX, STATED_FIGURE, YEAR, passage_sentences, question_terms, question_words, table_cells, table_headings, uses_term
 from retrieval.lexical import stem
 
 STATED = 2.0  # the score of a stating sentence with a figure (1: without)
@@ -251,6 +251,19 @@ class Asked:
             return None
         terms = set(question_terms(section))
         return section if any(spelling <= terms for spelling in self._spelled) else None
+
+    def captioned(self, text: str) -> str | None:
+        """The heading line of a passage's table whose caption names the topic ("| Inventories (In Millions) |
+        Oct 1, 2022 | Dec 25, 2021 |": Intel's inventories, a table of "Note 4 : Other Financial Statement
+        Details"); None when no table's does."""
+        if self.kind != "noted":
+            return None
+        for line in table_headings(text):
+            caption = table_cells(line)[0]
+            terms = set(question_terms(caption))
+            if not NOT_THE_NOTE.search(caption) and any(spelling <= terms for spelling in self._spelled):
+                return line
+        return None
 
     @staticmethod
     def tabled(text: str) -> bool:

@@ -1845,6 +1845,31 @@ def test_a_note_given_as_a_table_answers_with_its_rows_beside_what_the_model_rea
     assert {c.chunk_id for c in answer.citations} == {"income", "notes-1", "notes-3"}
 
 
+def test_a_table_captioned_by_the_topic_in_another_note_answers_with_its_rows_and_not_the_next_tables(test_settings):
+    """Intel has no note headed "Inventories": its inventories are a table of "Other Financial Statement
+    Details", captioned by them, followed in the same passage by the interest table. The answer gives the
+    inventories table's rows, not the next table's."""
+    body = ("Note 4 : Other Financial Statement Details\n"
+            "| Inventories (In Millions) | Oct 1, 2022 | Dec 25, 2021 |\n| --- | --- | --- |\n| Raw materials | $ 1,635 | $ 1,441 |\n"
+            "| Work in process | 7,030 | 6,656 |\n| Total inventories | $ 12,831 | $ 10,776 |\n"
+            "Interest and other, net\n| (In Millions) | Oct 1, 2022 | Oct 2, 2021 |\n| --- | --- | --- |\n| Interest income | 334 | 130 |")
+    # the next table may run on without a line between, under a heading row of its own
+    body = body.replace("| Total inventories | $ 12,831 | $ 10,776 |\n", "| Total inventories | $ 12,831 | $ 10,776 |\n| Interest and Other, Net |\n"
+                        "| Interest expense | (193) | (124) |\n")
+    details = replace(filing("details", "2022 Q3 Widgetco", "Note 3 : Earnings Per Share", 14, body), chunk_index=35)
+
+    def reply(messages, json_schema=None):
+        return json.dumps({"answer": "", "facts": [], "points": []})
+
+    assistant = table_assistant(test_settings, reply, details)
+    answer = assistant.ask("What insights into inventory management could be gleaned from Widgetco's Q3 2022 inventory levels?",
+                           groups=["all-staff"])
+    for said in ("Raw materials, Oct 1, 2022: $1,635 million", "Work in process, Oct 1, 2022: $7,030 million",
+                 "Total inventories, Oct 1, 2022: $12,831 million"):
+        assert said in answer.answer, (said, answer.answer)
+    assert "334" not in answer.answer and "193" not in answer.answer and [c.chunk_id for c in answer.citations] == ["details"]
+
+
 def test_a_table_inside_a_note_after_its_opening_leaves_the_notes_sentences_the_answer(test_settings):
     """Amazon's note on income taxes opens with how interim rates are estimated, then a table, then the
     figures: only a note opening with its table is left to the model."""

@@ -244,21 +244,27 @@ class Composer:
         compared = bool(the_plan.compared) and not the_plan.split and (kind == "number" or _asks_amount(query))
         # "were there any acquisitions …" over named documents: the form's yes/no is weighed against the instances they name
         asked = asked_any(query) if kind == "yes_no" and all(part.docs for part in the_plan.parts) else None
-        # "revenue distribution across its business segments": each segment's figure, from its table rows (retrieval/segments.py)
-        by_segment = self._segments_asked(the_plan, query, groups)
-        # "What details were provided about changes in Microsoft's debt …": a note that is a table answers with its rows too
-        note_tables = self._note_tables(the_plan, wanted, groups) if wanted is not None and wanted.in_order else {}
-        # a share (its figure and the total), two amounts compared, an existence, the segments and a note's table are read together, after the form
-        whole = share or compared or asked is not None or bool(by_segment) or bool(note_tables)
+        # table rows that answer beside what the model writes, each part's after its items (read before the form:
+        # the passages holding them join the prompt's documents, to be cited, not the prompt): each segment's figure for
+        # "revenue distribution across its business segments" (retrieval/segments.py), and the rows of a note that is
+        # a table for "What details were provided about changes in Microsoft's debt …"
+        extra, extra_notes = self._segment_rows(the_plan, self._segments_asked(the_plan, query, groups), query, contexts, shown, owner, groups)
+        if wanted is not None and wanted.in_order and (tables := self._note_tables(the_plan, wanted, groups)):
+            rows, notes = self._note_table_rows(tables, query, contexts, shown, owner, groups)
+            for index, facts in rows.items():
+                extra.setdefault(index, []).extend(facts)
+            extra_notes += notes
+        # a share (its figure and the total), two amounts compared and an existence are read together, after the form
+        whole = share or compared or asked is not None
         # several parts: each part's line is shown once the model has gone on to a later part
         by_part = _LiveParts(emit, cite, lambda index, items, first: self._part_line(
-            index, items, first, the_plan, owner, contexts, shown, part_weights, query, relevant), owner, [part.label for part in the_plan.parts]
-        ) if the_plan.split and not whole else None
+            index, items, first, the_plan, owner, contexts, shown, part_weights, query, relevant, extra), owner,
+            [part.label for part in the_plan.parts]) if the_plan.split and not whole else None
         on_item = by_part.add if by_part is not None else None if the_plan.split or whole else live.add
         raw, usage = self._fill(kind, query, the_plan, gathered, progress, details, on_item=on_item,
                                 on_start=by_part.starting if by_part is not None else None)
         if by_part is not None and by_part.finish(parse(raw).verdict):
-            details["checks"] = {"dropped": by_part.checked.dropped, "repaired": by_part.checked.repaired}
+            details["checks"] = {"dropped": by_part.checked.dropped, "repaired": by_part.checked.repaired + extra_notes}
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
             return Composed("\n".join(by_part.pieces), False, citations, contexts, usage, by_part.first_at, details, retrieve_ms)
         # "what was the effective tax rate, and how does it align with previous tax rates?": the reason it changed
@@ -266,7 +272,8 @@ class Composer:
         if live.pieces:
             for point in _change_reasons(live.checked.facts, contexts, weights) if reasons else []:
                 live.add(point, None)
-            details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired}
+            live.extend(_beside(live.checked.facts, extra.get(0, []), contexts))
+            details["checks"] = {"dropped": live.checked.dropped, "repaired": live.checked.repaired + extra_notes}
             citations = [_citation(contexts[doc - 1], evidence[doc]) for doc in order]
             return Composed(" ".join(live.pieces), False, citations, contexts, usage, live.first_at, details, retrieve_ms)
         checked = check(parse(raw), contexts, query, relevant=relevant, shown=shown)
@@ -288,10 +295,9 @@ class Composer:
                 checked.verdict = "no"
                 checked.facts.append(Fact(found[0], found[1], found[1]))
                 checked.repaired.append(f"no: the passage says so ({found[1][:60]!r})")
-        if by_segment:
-            self._read_segments(checked, the_plan, by_segment, query, contexts, shown, owner, groups)
-        if note_tables:
-            self._read_note_tables(checked, note_tables, query, contexts, shown, owner, groups)
+        for index, facts in extra.items():
+            checked.facts += _beside([f for f in checked.facts if owner[f.doc - 1] == index], facts, contexts)
+        checked.repaired += extra_notes
         none_named = None
         if asked is not None:
             none_named = self._read_instances(checked, the_plan, asked, query, contexts, shown, owner, groups)
@@ -493,7 +499,7 @@ class Composer:
                     continue
                 if note not in seen and not score and wanted.tabled(chunk.text):
                     # a note opening with its table ("Long-Term Debt"): the model reads the passages ranked for
-                    # the question, and the table's rows are read after it (Composer._read_note_tables)
+                    # the question, and the table's rows answer beside it (Composer._note_table_rows)
                     return found
                 seen.add(note)
                 if score:
@@ -536,14 +542,17 @@ class Composer:
         return (text, cost) if cost <= left else None
 
     def _part_line(self, index: int, items: Sequence[Fact | Point], first: bool, the_plan: QuestionPlan, owner: list[int],
-                   contexts: list[ScoredChunk], shown: list[str], part_weights: list[dict[str, float]], query: str, relevant) -> Checked:
+                   contexts: list[ScoredChunk], shown: list[str], part_weights: list[dict[str, float]], query: str, relevant,
+                   extra: dict[int, list[Fact]]) -> Checked:
         """One part's items, checked as the whole form's are: its figures in its filing's own period,
-        and, the first time the part is written, its table row read when the model left it empty."""
+        and, the first time the part is written, its table row read when the model left it empty, and
+        the table rows read for it (`extra`: a segment's, a note's) after them."""
         one = check(Draft(facts=[i for i in items if isinstance(i, Fact)], points=[i for i in items if isinstance(i, Point)]),
                     contexts, query, relevant=relevant, shown=shown)
         self._own_periods(one, contexts, shown, query, relevant)
         if first:
             self._read_empty_parts(one, the_plan, owner, contexts, shown, part_weights, query, relevant, only=index)
+            one.facts += _beside(one.facts, extra.get(index, []), contexts)
         return one
 
     @staticmethod
@@ -739,15 +748,18 @@ class Composer:
                 found.append((index, measures, named))
         return found
 
-    def _read_segments(self, checked: Checked, the_plan: QuestionPlan, by_segment: Sequence[tuple[int, tuple[str, ...], list[segments.Segment]]],
-                       query: str, contexts: list[ScoredChunk], shown: list[str], owner: list[int], groups: Sequence[str]) -> None:
-        """A question over the segments as a whole ("revenue distribution across its business segments",
+    def _segment_rows(self, the_plan: QuestionPlan, by_segment: Sequence[tuple[int, tuple[str, ...], list[segments.Segment]]],
+                      query: str, contexts: list[ScoredChunk], shown: list[str], owner: list[int],
+                      groups: Sequence[str]) -> tuple[dict[int, list[Fact]], list[str]]:
+        """For a question over the segments as a whole ("revenue distribution across its business segments",
         one side of "how does the operating expenses section relate to the segment reporting"): each
         segment's figure for each measure asked, read from the latest period of the table row that gives
-        it (retrieval/segments.py), checked like the model's, leads what the form wrote for that part,
-        named by segment. The passages holding the rows join the prompt's documents, to be cited. A part
-        whose filing names no segments, or whose tables give none of them a figure, is left as it was."""
+        it (retrieval/segments.py), checked like the model's, named by segment ({part: facts}, and what was
+        read). The passages holding the rows join the prompt's documents, to be cited. A part whose filing
+        names no segments, or whose tables give none of them a figure, gets none."""
         ids = [scored.chunk.id for scored in contexts]
+        found: dict[int, list[Fact]] = {}
+        notes: list[str] = []
         for index, measures, named in by_segment:
             docs = the_plan.parts[index].docs or the_plan.named_docs or None
             rows: dict[tuple[str, str], tuple[Any, segments.SegmentRow]] = {}
@@ -759,9 +771,9 @@ class Composer:
             kept: list[Fact] = []
             for segment in named:
                 for measure in measures:
-                    if (found := rows.get((segment.name, measure))) is None:
+                    if (at := rows.get((segment.name, measure))) is None:
                         continue
-                    chunk, row = found
+                    chunk, row = at
                     if chunk.id not in ids:
                         contexts.append(ScoredChunk(chunk, 0.0))
                         shown.append(chunk.text)
@@ -773,11 +785,10 @@ class Composer:
                         said = " — ".join(x for x in (segment.name if segment.named_in(read.about) is None else "",
                                                       measure if segments.measure_of(read.about) is None else "") if x)
                         kept.append(replace(read, about=", ".join(x for x in (said, read.about) if x)))
-            if not kept:
-                continue
-            values = {(f.doc, f.value) for f in kept}
-            checked.facts = [*kept, *(f for f in checked.facts if (f.doc, f.value) not in values or owner[f.doc - 1] != index)]
-            checked.repaired.append(f"segments: {len(kept)} figure(s) of {', '.join(s.name for s in named)} read from their table rows")
+            if kept := [f for f in kept if owner[f.doc - 1] == index]:
+                found[index] = kept
+                notes.append(f"segments: {len(kept)} figure(s) of {', '.join(s.name for s in named)} read from their table rows")
+        return found, notes
 
     def _note_tables(self, the_plan: QuestionPlan, wanted: Asked, groups: Sequence[str]) -> dict[int, tuple[Any, str]]:
         """For a question a note answers (retrieval/statements.py), the first passage of the note that opens
@@ -803,18 +814,19 @@ class Composer:
                 found[index] = captioned
         return found
 
-    def _read_note_tables(self, checked: Checked, tables: dict[int, tuple[Any, str]], query: str, contexts: list[ScoredChunk], shown: list[str],
-                          owner: list[int], groups: Sequence[str]) -> None:
+    def _note_table_rows(self, tables: dict[int, tuple[Any, str]], query: str, contexts: list[ScoredChunk], shown: list[str],
+                         owner: list[int], groups: Sequence[str]) -> tuple[dict[int, list[Fact]], list[str]]:
         """A note the filing gives as a table (NVIDIA's "Long-Term Debt": each note, its maturity, its rate
         and its carrying value; Microsoft's "components of debt") answers with its rows too: each row's
         figure for the latest date, labelled by its row, from the table's first passage (its first rows)
-        and its last (its totals), after what the form wrote for that part (at most NOTE_TABLE_ROWS a
-        part), each checked like the model's. The form reads the passages ranked for the question (the
-        interest expense rows), and often writes nothing of the note ("The management discussion …
-        mentions that NVIDIA's debt instruments are classified as available-for-sale"). The table's
-        passages join the prompt's documents, to be cited."""
+        and its last (its totals), at most NOTE_TABLE_ROWS a part, each checked like the model's ({part:
+        facts}, and what was read). The form reads the passages ranked for the question (the interest
+        expense rows), and often writes nothing of the note ("The management discussion … mentions that
+        NVIDIA's debt instruments are classified as available-for-sale"). The table's passages join the
+        prompt's documents, to be cited."""
         ids = [scored.chunk.id for scored in contexts]
-        stated = {row_holding(contexts[f.doc - 1].chunk.text, f.value) for f in checked.facts}  # the rows the form read
+        found: dict[int, list[Fact]] = {}
+        notes: list[str] = []
         for part, (opening, heading) in tables.items():
             run = self._table_run(opening, heading, groups)
             read: list[Fact] = []
@@ -832,13 +844,13 @@ class Composer:
                             break  # a heading after its rows: the next table ("| Interest and Other, Net |") runs on without a line between
                         continue
                     figures = True
-                    if line in stated or len(read) >= NOTE_TABLE_ROWS or (value := dated_value(chunk.text, line)) is None:
+                    if len(read) >= NOTE_TABLE_ROWS or (value := dated_value(chunk.text, line)) is None:
                         continue
-                    stated.add(line)
                     read += check(Draft(facts=[Fact(doc, line, value, row_label(table_cells(line)))]), contexts, query, shown=shown).facts
-            if read:
-                checked.facts += [f for f in read if owner[f.doc - 1] == part]
-                checked.repaired.append(f"a note's table: {len(read)} row(s) read")
+            if read := [f for f in read if owner[f.doc - 1] == part]:
+                found[part] = read
+                notes.append(f"a note's table: {len(read)} row(s) read")
+        return found, notes
 
     @staticmethod
     def _in_order(chunks: Sequence) -> list:
@@ -1073,6 +1085,18 @@ class _LiveText:
             self.first_at = time.perf_counter()
 
 
+    def extend(self, facts: Sequence[Fact]) -> None:
+        """Facts checked already (table rows read beside the model's items), shown after them."""
+        fresh = Checked(facts=[f for f in facts if _said(f) not in self.said])
+        if not fresh.facts:
+            return
+        self.said |= {_said(f) for f in fresh.facts}
+        self.checked.facts += fresh.facts
+        piece = render(fresh, self.cite)
+        self.emit((" " if self.pieces else "") + piece)
+        self.pieces.append(piece)
+
+
 class _LiveParts:
     """An answer over several documents shown part by part: the model writes the parts in order, so
     when it begins an item of a later part (its "doc" is written) the earlier parts are complete; each is then checked
@@ -1165,6 +1189,13 @@ class _LiveParts:
         self.pieces.append(piece)
         if self.first_at is None:
             self.first_at = time.perf_counter()
+
+
+def _beside(facts: Sequence[Fact], rows: Sequence[Fact], contexts: Sequence[ScoredChunk]) -> list[Fact]:
+    """The table `rows` read for a part (a segment's, a note's) that say what its `facts` (the model's)
+    do not: not a figure of the same passage the model stated, nor a row the model read."""
+    said = {(f.doc, f.value) for f in facts} | {(f.doc, row_holding(contexts[f.doc - 1].chunk.text, f.value)) for f in facts}
+    return [row for row in rows if (row.doc, row.value) not in said and (row.doc, row.quote) not in said]
 
 
 def _yes_no(verdict: str | None) -> str | None:

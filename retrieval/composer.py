@@ -757,7 +757,6 @@ class Composer:
         it (retrieval/segments.py), checked like the model's, named by segment ({part: facts}, and what was
         read). The passages holding the rows join the prompt's documents, to be cited. A part whose filing
         names no segments, or whose tables give none of them a figure, gets none."""
-        ids = [scored.chunk.id for scored in contexts]
         found: dict[int, list[Fact]] = {}
         notes: list[str] = []
         for index, measures, named in by_segment:
@@ -774,12 +773,7 @@ class Composer:
                     if (at := rows.get((segment.name, measure))) is None:
                         continue
                     chunk, row = at
-                    if chunk.id not in ids:
-                        contexts.append(ScoredChunk(chunk, 0.0))
-                        shown.append(chunk.text)
-                        owner.append(index)
-                        ids.append(chunk.id)
-                    fact = Fact(ids.index(chunk.id) + 1, row.row, row.value(chunk.text) or "", "")
+                    fact = Fact(_context_of(chunk, index, contexts, shown, owner), row.row, row.value(chunk.text) or "", "")
                     # checked one by one: a row names its segment, not the whole topic, and two segments may share a row (its columns)
                     for read in check(Draft(facts=[fact]), contexts, query, shown=shown).facts:
                         said = " — ".join(x for x in (segment.name if segment.named_in(read.about) is None else "",
@@ -824,19 +818,13 @@ class Composer:
         expense rows), and often writes nothing of the note ("The management discussion … mentions that
         NVIDIA's debt instruments are classified as available-for-sale"). The table's passages join the
         prompt's documents, to be cited."""
-        ids = [scored.chunk.id for scored in contexts]
         found: dict[int, list[Fact]] = {}
         notes: list[str] = []
         for part, (opening, heading) in tables.items():
             run = self._table_run(opening, heading, groups)
             read: list[Fact] = []
             for chunk in dict.fromkeys([run[0], run[-1]]):
-                if chunk.id not in ids:
-                    contexts.append(ScoredChunk(chunk, 0.0))
-                    shown.append(chunk.text)
-                    owner.append(part)
-                    ids.append(chunk.id)
-                doc = ids.index(chunk.id) + 1
+                doc = _context_of(chunk, part, contexts, shown, owner)
                 figures = False
                 for line in table_rows(chunk.text, heading):  # that table's, not the next one's in the passage
                     if not any(NUMBER_CELL.search(cell) for cell in table_cells(line)[1:]):
@@ -1189,6 +1177,19 @@ class _LiveParts:
         self.pieces.append(piece)
         if self.first_at is None:
             self.first_at = time.perf_counter()
+
+
+def _context_of(chunk, part: int, contexts: list[ScoredChunk], shown: list[str], owner: list[int]) -> int:
+    """The prompt document number of `chunk` as a passage of `part`, added to the prompt's documents (to
+    be cited, not shown to the model) when it is not one yet; a passage another part holds (the sides of a
+    relation question take turns at the passages) is added again, as this part's."""
+    at = next((doc for doc, scored in enumerate(contexts, start=1) if scored.chunk.id == chunk.id and owner[doc - 1] == part), None)
+    if at is None:
+        contexts.append(ScoredChunk(chunk, 0.0))
+        shown.append(chunk.text)
+        owner.append(part)
+        at = len(contexts)
+    return at
 
 
 def _beside(facts: Sequence[Fact], rows: Sequence[Fact], contexts: Sequence[ScoredChunk]) -> list[Fact]:

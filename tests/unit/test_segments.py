@@ -139,3 +139,39 @@ def test_an_answer_over_the_segments_gives_each_segments_figure_from_its_row(tes
     assert "International — Net sales, Three Months Ended September 30, 2023: $32,137 million." in answer.answer
     assert answer.answer.count("$23,059 million") == 1  # the row the model read is not said again
     assert {c.chunk_id for c in answer.citations} == {"seg-table", "seg-aws"}
+
+
+def test_the_segment_reporting_side_of_a_relation_question_gets_each_segments_revenue_and_operating_income(test_settings):
+    """"How does the operational expenses section relate to the segment reporting?": the side that
+    speaks of the segments gets each segment's revenue and operating income (what a segment note
+    reports, the side naming no measure) on its own line, even when the model wrote nothing for it."""
+    source = "filings/2023 Q3 Widgetco.pdf"
+
+    def passage(cid: str, index: int, section: str, body: str) -> Chunk:
+        return Chunk(id=cid, text=f"[2023 Q3 Widgetco › {section}]\n{body}", source=source, doc_id=source, page=10 + index,
+                     section=section, groups=("all-staff",), chunk_index=index)
+
+    chunks = [
+        passage("opex", 20, "Operating Expenses", "Operating expenses increased $1.2 billion or 10% driven by investments in cloud "
+                "engineering and headcount growth in the operational expenses section."),
+        passage("seg-note", 30, "Note 16 — Segment Information", "We report our financial performance based on the following "
+                "segments: Productivity and Business Processes, Intelligent Cloud, and More Personal Computing."),
+        passage("seg-table", 31, "Note 16 — Segment Information",
+                "| Segment revenue and operating income were as follows: (In millions) | Three Months Ended September 30, 2023 | "
+                "Three Months Ended September 30, 2022 |\n| --- | --- | --- |\n| Revenue |\n"
+                "| Revenue — Productivity and Business Processes | $ 18,592 | $ 16,465 |\n| Revenue — Intelligent Cloud | 24,259 | 20,325 |\n"
+                "| Revenue — More Personal Computing | 13,666 | 13,332 |\n| Operating Income |\n"
+                "| Operating Income — Productivity and Business Processes | $ 9,970 | $ 8,323 |\n"
+                "| Operating Income — Intelligent Cloud | 11,751 | 8,978 |\n| Operating Income — More Personal Computing | 5,174 | 4,217 |"),
+    ]
+    retrieval = test_settings.retrieval.model_copy(update={"answer_mode": "structured", "min_score": 0.0})
+    assistant = build_assistant(test_settings.model_copy(update={"retrieval": retrieval}),
+                                chat_model=FakeChatModel(reply=lambda messages, json_schema=None: json.dumps({"facts": [], "points": []})))
+    seed(assistant, [*CORPUS, *chunks])
+    answer = assistant.ask("From Widgetco's Q3 2023 10-Q, how does the operational expenses section relate to the segment reporting?",
+                           groups=["all-staff"])
+    line = next(line for line in answer.answer.splitlines() if line.startswith("- Segment reporting:"))
+    for figure in ("$18,592 million", "24,259 million", "13,666 million", "$9,970 million", "11,751 million", "5,174 million"):
+        assert figure in line, (figure, answer.answer)
+    assert not any(line.startswith("- Operational expenses:") and "18,592" in line for line in answer.answer.splitlines())
+    assert [c.chunk_id for c in answer.citations] == ["seg-table"]

@@ -492,17 +492,13 @@ class Composer:
             return found
         ranked = {s.chunk.id: s for s in found.chunks}
         if wanted.in_order:  # each note's opening first, in the document's order
+            if _table_opening(wanted, chunks)[0] is not None:
+                # a note opening with its table ("Long-Term Debt"): the model reads the passages ranked for
+                # the question, and the table's rows answer beside it (Composer._note_table_rows)
+                return found
             opening: dict[str, int] = {}  # each note's first passage stating it
-            seen: set[str] = set()
             for score, chunk in sorted(scored, key=lambda sc: sc[1].chunk_index):
-                if (note := wanted.note(chunk.text)) is None:
-                    continue
-                if note not in seen and not score and wanted.tabled(chunk.text):
-                    # a note opening with its table ("Long-Term Debt"): the model reads the passages ranked for
-                    # the question, and the table's rows answer beside it (Composer._note_table_rows)
-                    return found
-                seen.add(note)
-                if score:
+                if score and (note := wanted.note(chunk.text)) is not None:
                     opening.setdefault(note, chunk.chunk_index)
             order = lambda rank, chunk: (chunk.chunk_index not in opening.values(), chunk.chunk_index)  # noqa: E731
         else:
@@ -795,16 +791,12 @@ class Composer:
         found: dict[int, tuple[Any, str]] = {}
         for index, part in enumerate(the_plan.parts[:1] if the_plan.sides else the_plan.parts):
             hits = lexical.search(wanted.search, NOTE_CANDIDATES, list(groups), docs=part.docs or None) if lexical is not None else []
-            chunks = sorted(self._readable([cid for cid, _ in hits], groups), key=lambda c: c.chunk_index)
-            seen: set[str] = set()
-            for chunk in chunks:
-                if (note := wanted.note(chunk.text)) is None:
-                    continue
-                if note not in seen and not wanted.score(chunk.text) and wanted.tabled(chunk.text):
-                    found[index] = (chunk, table_headings(chunk.text)[0])
-                    break
-                seen.add(note)
-            if not seen and (captioned := next(((c, heading) for c in chunks if (heading := wanted.captioned(c.text))), None)):
+            chunks = self._readable([cid for cid, _ in hits], groups)
+            table, noted = _table_opening(wanted, chunks)
+            if table is not None:
+                found[index] = (table, table_headings(table.text)[0])
+            elif not noted and (captioned := next(((c, heading) for c in sorted(chunks, key=lambda c: c.chunk_index)
+                                                   if (heading := wanted.captioned(c.text))), None)):
                 found[index] = captioned
         return found
 
@@ -1177,6 +1169,20 @@ class _LiveParts:
         self.pieces.append(piece)
         if self.first_at is None:
             self.first_at = time.perf_counter()
+
+
+def _table_opening(wanted: Asked, chunks: Sequence) -> tuple[Any, bool]:
+    """The first passage, in the document's order, of the first note on the topic that opens with its
+    table (rows, and no sentence stating it: NVIDIA's "Long-Term Debt"), or None; and whether any
+    passage belongs to a note on the topic at all."""
+    seen: set[str] = set()
+    for chunk in sorted(chunks, key=lambda c: c.chunk_index):
+        if (note := wanted.note(chunk.text)) is None:
+            continue
+        if note not in seen and not wanted.score(chunk.text) and wanted.tabled(chunk.text):
+            return chunk, True
+        seen.add(note)
+    return None, bool(seen)
 
 
 def _context_of(chunk, part: int, contexts: list[ScoredChunk], shown: list[str], owner: list[int]) -> int:

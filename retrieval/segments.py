@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from retrieval.focus import SEPARATOR, TOTAL_LABEL, current_value, is_figure, table_cells
+from retrieval.focus import TOTAL_LABEL, current_value, is_figure, table_cells, table_headings, table_rows
 
 # the segments as a whole: "across its various business segments", "the segment reporting", "by segment"
 SEGMENTS_QUESTION = re.compile(
@@ -137,18 +137,10 @@ def _tabled(text: str) -> list[Segment]:
     """The row labels of a table whose caption says its rows are the segments ("Net sales by reportable
     segment": Apple's Americas, Europe, …), its total left out."""
     found: list[Segment] = []
-    caption = None
-    for line in text.splitlines():
-        if not line.startswith("|"):
-            caption = None
-            continue
-        if SEPARATOR.match(line):
-            continue
-        label = table_cells(line)[0]
-        if caption is None:
-            caption = label
-        elif BY_SEGMENT.search(caption) and not TOTAL_LABEL.match(label) and (segment := _segment(label)) is not None:
-            found.append(segment)
+    for heading in table_headings(text):
+        if BY_SEGMENT.search(table_cells(heading)[0]):
+            labels = (table_cells(row)[0] for row in table_rows(text, heading))
+            found += [segment for label in labels if not TOTAL_LABEL.match(label) and (segment := _segment(label)) is not None]
     return found
 
 
@@ -191,44 +183,33 @@ def _named(text: str, segments: Sequence[Segment]) -> Segment | None:
 def figures(text: str, segments: Sequence[Segment], measures: Sequence[str]) -> list[SegmentRow]:
     """The table rows of a passage that give one of `segments` one of `measures`, in the shapes the
     module's docstring lists. A heading row without figures sets the segment or the measure the rows
-    under it give; a line of prose ends the table."""
+    under it give, within its table."""
     rows: list[SegmentRow] = []
-    segment: Segment | None = None
-    measure: str | None = None
-    columns: list[Segment] = []
-    in_table = False
-    for line in text.splitlines():
-        if not line.startswith("|"):
-            in_table, segment, measure, columns = False, None, None, []
-            continue
-        if SEPARATOR.match(line):
-            continue
-        cells = table_cells(line)
-        label, numbers = cells[0], [c for c in cells[1:] if is_figure(c)]
-        if not in_table:  # the table's heading: its caption names the measure and maybe the segments (columns) or the first segment
-            in_table = True
-            measure = measure_of(label)
-            order = sorted((at, s.name, s) for s in segments if (at := s.named_in(label)) is not None)
-            columns = [s for _, _, s in order] if len(order) >= 2 else []
-            segment = order[-1][2] if len(order) == 1 else None
-            continue
-        named, said = _named(label, segments), measure_of(label)
-        if not numbers:  # a heading row: "| North America |", "| Operating income (loss): |", "| Net Sales Mix: |"
-            said = None if SHARES.search(label) else said
-            if named is not None:
-                segment, measure = named, said or measure
-            else:
-                segment, measure = None, said
-            continue
-        if all("%" in c for c in numbers):
-            continue  # shares or growth rates, not the amounts
-        if columns and said and named is None and re.sub(r"\(loss\)|[:\s]", "", label.lower()) == re.sub(r"\s", "", said):
-            for k, s in enumerate(columns):
-                rows.append(SegmentRow(s, said, line, column=1 + k))
-            continue
-        if named is not None:
-            if (said or measure) in measures:
-                rows.append(SegmentRow(named, said or measure, line))
-        elif segment is not None and not TOTAL_LABEL.match(label) and (said or not label) and (said or measure) in measures:
-            rows.append(SegmentRow(segment, said or measure, line))
+    for heading in table_headings(text):
+        # the table's heading: its caption names the measure and maybe the segments (columns) or the first segment
+        caption = table_cells(heading)[0]
+        measure = measure_of(caption)
+        order = sorted((at, s.name, s) for s in segments if (at := s.named_in(caption)) is not None)
+        columns = [s for _, _, s in order] if len(order) >= 2 else []
+        segment = order[-1][2] if len(order) == 1 else None
+        for line in table_rows(text, heading):
+            cells = table_cells(line)
+            label, numbers = cells[0], [c for c in cells[1:] if is_figure(c)]
+            named, said = _named(label, segments), measure_of(label)
+            if not numbers:  # a heading row: "| North America |", "| Operating income (loss): |", "| Net Sales Mix: |"
+                said = None if SHARES.search(label) else said
+                if named is not None:
+                    segment, measure = named, said or measure
+                else:
+                    segment, measure = None, said
+                continue
+            if all("%" in c for c in numbers):
+                continue  # shares or growth rates, not the amounts
+            if columns and said and named is None and re.sub(r"\(loss\)|[:\s]", "", label.lower()) == re.sub(r"\s", "", said):
+                rows += [SegmentRow(s, said, line, column=1 + k) for k, s in enumerate(columns)]
+            elif named is not None:
+                if (said or measure) in measures:
+                    rows.append(SegmentRow(named, said or measure, line))
+            elif segment is not None and not TOTAL_LABEL.match(label) and (said or not label) and (said or measure) in measures:
+                rows.append(SegmentRow(segment, said or measure, line))
     return [r for r in rows if r.measure in measures]

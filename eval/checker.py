@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.checker_data import overlap, sentences, windows
+from eval.checker_features import answer_kinds
 from eval.judge import JudgeResult, Verdict, sentence_claims
 from eval.metrics import WORD
 from retrieval.errors import ModelNotFoundError
@@ -77,10 +78,12 @@ DEFAULT_STACK = Stack(("min_logit",), (1.0,), 0.0)
 
 
 def features(claim_ps: Sequence[float], judge: JudgeResult | None = None, contexts: Sequence[str] = (), answer: str = "") -> dict[str, float]:
-    """The stack's inputs for one answer: the checker's weakest and mean claim logit, word overlap,
-    and, when the LLM judge ran, its mean P(supported) as a logit and its share of claims supported."""
+    """The stack's inputs for one answer: the checker's weakest and mean claim logit, word overlap, the
+    kinds of the answer's words its passages do not use (eval.checker_features.answer_kinds), and, when the LLM judge ran, its mean P(supported) as a logit and its share of claims supported."""
     logits = [logit(p) for p in claim_ps] or [0.0]
     out = {"min_logit": min(logits), "mean_logit": sum(logits) / len(logits), "overlap": word_overlap(contexts, answer) if answer else 0.0}
+    if answer:
+        out.update(answer_kinds(contexts, answer))
     if judge is not None and judge.score is not None:
         out["judge_logit"] = logit(judge.soft_score if judge.soft_score is not None else judge.score)
         out["judge_share"] = judge.score
@@ -200,18 +203,27 @@ class ConsistencyChecker:
             results.append(CheckResult(None, checked, features([c["p"] for c in checked], contexts=contexts, answer=answer)))
         return results
 
-    def faithfulness(self, contexts: Sequence[str], answer: str, judge: JudgeResult | None = None) -> JudgeResult:
-        """The calibrated score: stack `combined` when the judge's verdicts are given, else `checker`."""
+    def stack_features(self, kind: str) -> tuple[str, ...]:
+        """The inputs of a fitted stack (empty when none is fitted): what the scorer must compute for it."""
+        return tuple(self.meta.get("stacks", {}).get(kind, {}).get("features", ()))
+
+    def faithfulness(self, contexts: Sequence[str], answer: str, judge: JudgeResult | None = None,
+                     lm: tuple[dict[str, float], list[dict[str, Any]]] | None = None) -> JudgeResult:
+        """The calibrated score: stack `combined` when what it reads is given (the judge's verdicts, the
+        LLM likelihood features of eval.likelihood), else `checker`."""
         result = self.check_many([(contexts, answer)])[0]
         if result.error:
             return JudgeResult(None, [], error=result.error)
         values = features([c["p"] for c in result.claims], judge, contexts, answer)
-        kind = "combined" if "judge_logit" in values and "combined" in self.meta.get("stacks", {}) else "checker"
+        if lm is not None:
+            values.update(lm[0])
+        needed = self.stack_features("combined")
+        kind = "combined" if needed and all(f in values for f in needed) else "checker"
         claims = result.claims
         if judge is not None and judge.claims and len(judge.claims) == len(claims):
             claims = [{**c, "judge_supported": j.get("supported"), "judge_p": j.get("p")} for c, j in zip(claims, judge.claims)]
         score = self.stack(kind).probability(values)
-        return JudgeResult(round(score, 4), claims, soft_score=round(sigmoid(values["min_logit"]), 4))
+        return JudgeResult(round(score, 4), claims, soft_score=round(sigmoid(values["min_logit"]), 4), weakest_tokens=lm[1] if lm else None)
 
 
     def assess(self, claims: Sequence[str], context: str) -> list[Verdict]:

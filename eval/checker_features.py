@@ -3,7 +3,10 @@
 For a (passage window, claim) pair the features say what a reviewer checks first: are the claim's words,
 word pairs and word order in the window (and in its closest sentence), are its figures and names there,
 does it negate what the closest sentence asserts (or the reverse), does it use the antonym of a word the
-window uses, and how close the claim and that sentence are in the frozen encoder's vector space. The head is a standardised
+window uses, how close the claim and that sentence are in the frozen encoder's vector space, and — by
+WordNet (eval/wordnet.py) — are the claim's words the window lacks paraphrases of its words, their
+antonyms, or words it gives no ground for. The same kinds, counted over a whole answer against all its
+passages (`answer_kinds`), go into the calibration stack (eval/checker.py). The head is a standardised
 logistic regression (weights in JSON: no pickles), so fitting one takes seconds: that is what makes
 leave-one-domain-out cheap and, on two shared cores, it learned more per CPU minute than fine-tuning the
 cross-encoder (docs/evaluation.md has the measurement).
@@ -31,6 +34,7 @@ CAPITAL = re.compile(r"\b[A-Z][A-Za-z&'-]+")
 FEATURES = (
     "recall", "sentence_recall", "bigram_recall", "order", "novel_numbers", "numbers", "novel_names", "negation_mismatch",
     "antonym", "novel_words", "claim_words", "sentence_cosine",
+    "paraphrased_words", "unsupported_words", "unknown_words", "wordnet_antonyms",
 )
 
 
@@ -81,8 +85,51 @@ def lexical(claim: str, window: str) -> tuple[dict[str, float], str]:
         "antonym": float(any(w in ANTONYMS and ANTONYMS[w] in window_words and w not in window_words for w in claim_set)),
         "novel_words": math.log1p(len(claim_set - window_words)),
         "claim_words": math.log1p(len(claim_words)),
+        **novel_word_kinds(claim_set - window_words, window_words),
     }
     return values, closest
+
+
+ANSWER_KINDS = ("answer_paraphrased", "answer_unsupported", "answer_unknown", "answer_antonyms", "answer_novel_numbers",
+                "answer_negations", "answer_words", "answer_novel")
+
+
+def answer_kinds(contexts: Sequence[str], answer: str) -> dict[str, float]:
+    """The answer's words read against all its passages at once (a paraphrase may draw on any of them):
+    the kinds of its words the passages do not use, its figures they lack, its negations and its length."""
+    answer_words = content(answer)
+    context = " ".join(contexts)
+    context_words = set(content(context))
+    novel = set(answer_words) - context_words
+    kinds = novel_word_kinds(novel, context_words)
+    return {
+        "answer_paraphrased": kinds["paraphrased_words"], "answer_unsupported": kinds["unsupported_words"],
+        "answer_unknown": kinds["unknown_words"], "answer_antonyms": kinds["wordnet_antonyms"],
+        "answer_novel_numbers": float(len(_number_forms(answer) - _number_forms(context))),
+        "answer_negations": float(sum(w in NEGATIONS for w in answer_words)),
+        "answer_words": math.log1p(len(answer_words)), "answer_novel": math.log1p(len(novel)),
+    }
+
+
+def novel_word_kinds(novel: set[str], window_words: set[str]) -> dict[str, float]:
+    """What the claim's words absent from the window are, by WordNet: another form of a window word (not
+    counted), a synonym of one (a paraphrase), an antonym of one, a known word the window gives no
+    ground for, or a word WordNet does not know (a name, a term, a typo)."""
+    from eval.wordnet import wordnet
+
+    net = wordnet()
+    window_lemmas = frozenset().union(*(net.lemmas(w) for w in window_words if w.isalpha()))
+    kinds = {"paraphrased_words": 0, "unsupported_words": 0, "unknown_words": 0, "wordnet_antonyms": 0}
+    for word in novel:
+        if not word.isalpha() or net.lemmas(word) & window_lemmas:
+            continue
+        if not net.known(word):
+            kinds["unknown_words"] += 1
+            continue
+        synonyms, antonyms = net.related(word)
+        kind = "paraphrased_words" if synonyms & window_lemmas else "wordnet_antonyms" if antonyms & window_lemmas else "unsupported_words"
+        kinds[kind] += 1
+    return {k: (float(v) if k == "wordnet_antonyms" else math.log1p(v)) for k, v in kinds.items()}
 
 
 class SentenceVectors:

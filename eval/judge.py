@@ -89,11 +89,14 @@ class JudgeResult:
     claims: list[dict[str, Any]] = field(default_factory=list)  # [{"claim", "supported", "p"}]
     error: str | None = None
     soft_score: float | None = None  # mean support probability: finer-grained, for thresholds
+    weakest_tokens: list[dict[str, Any]] | None = None  # the answer tokens its passages support least (eval.likelihood)
 
     def detail(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"claims": self.claims}
         if self.soft_score is not None:
             doc["soft_score"] = round(self.soft_score, 4)
+        if self.weakest_tokens:
+            doc["weakest_tokens"] = self.weakest_tokens
         if self.error:
             doc["error"] = self.error
         return doc

@@ -18,6 +18,7 @@ from typing import Any
 from eval import metrics as m
 from eval.datasets import ScoreItem
 from eval.judge import Judge, JudgeResult, faithfulness, verify
+from eval.likelihood import likelihood
 from eval.registry import BY_NAME, names
 from retrieval.errors import ConfigError, ModelNotFoundError
 
@@ -130,12 +131,18 @@ class Scorer:
     def _faithfulness(self, item: ScoreItem) -> JudgeResult:
         """The configured score: the judge's share of supported claims, the checker's calibrated
         probability, the two stacked, or — no checker and no judge — plain word overlap."""
-        judged = None
-        if self.judge is not None and (self.mode != "checker" or self.checker is None):
+        combined = self.checker.stack_features("combined") if self.checker is not None and self.mode == "combined" else ()
+        judged = lm = None
+        # The judge writes verdicts in `judge` mode, without a checker, and for a combined stack that reads
+        # them (or before one is fitted, to keep them per claim); a stack on the LLM likelihood needs no verdicts.
+        if self.judge is not None and (self.checker is None or self.mode == "judge"
+                                       or (self.mode == "combined" and (not combined or any(f.startswith("judge_") for f in combined)))):
             judged = faithfulness(self.judge, item.contexts, item.answer)
         if self.checker is None or self.mode == "judge":
             return judged if judged is not None else overlap_faithfulness(item.contexts, item.answer)
-        return self.checker.faithfulness(item.contexts, item.answer, judged if self.mode == "combined" else None)
+        if self.judge is not None and any(f.startswith("lm_") for f in combined):
+            lm = likelihood(getattr(self.judge, "model", None), item.contexts, item.answer)
+        return self.checker.faithfulness(item.contexts, item.answer, judged, lm)
 
     def _ragas_scores(self, item: ScoreItem, out: ScoredItem) -> None:
         out.scores.update(self.ragas.score(item, relevancy=self.relevancy))

@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any
 
 from eval.checker_data import Pair, cranfield_passages, data_hash, make_pairs, negative_pair, office_passages, overlap, reword, sec10q_passages, sentences, windows
+from eval.checker_features import ANSWER_KINDS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEC10Q_STORE = Path("/tmp/lore-sec10q")
 HELD_OUT_FILINGS = ("NVDA",)  # the answer-style set is built from these filings: the checker never trains on them
-STACK_FEATURES = ("min_logit", "mean_logit")
+STACK_FEATURES = ("min_logit", "mean_logit", *ANSWER_KINDS)
 
 
 def log(message: str) -> None:
@@ -208,7 +209,8 @@ def fold_scores(head: Any, planned: Sequence[dict[str, Any]], cached: dict[tuple
     for item in planned:
         claim_ps = [max((head.probability(cached[pair]) for pair in pairs), default=0.0) for pairs in item["claims"]] or [0.0]
         row = item["row"]
-        out.append({"id": row["id"], "domain": row["domain"], "half": row["half"], "label": int(row["label"]), **features(claim_ps)})
+        values = features(claim_ps, contexts=[row["document"]], answer=row["summary"])
+        out.append({"id": row["id"], "domain": row["domain"], "half": row["half"], "label": int(row["label"]), **values})
     return out
 
 

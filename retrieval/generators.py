@@ -80,6 +80,11 @@ class ChatModel(Protocol):
         the last prompt the model read; None where the backend does not expose them."""
         ...
 
+    def text_logprobs(self, prefix: str, text: str) -> list[tuple[str, float]] | None:
+        """Each token of `text` with its log-probability after `prefix` and the tokens before it (plain
+        text, no chat template); None where the backend does not expose them."""
+        ...
+
 
 _PARAMS_LOCK = threading.Lock()
 
@@ -189,6 +194,42 @@ class LlamaCppChatModel:
             return None
         logits = np.ctypeslib.as_array(self._llm._ctx.get_logits(), shape=(self._llm.n_vocab(),))
         return {word: float(logits[t[0]]) for word, t in ids.items()}
+
+    def text_logprobs(self, prefix: str, text: str) -> list[tuple[str, float]] | None:
+        """One forward pass over prefix and text; the prefix's cache is kept, so scoring several texts
+        after one prefix (many answers of one document) reads the prefix once."""
+        import numpy as np
+
+        self.warm_up()
+        with self._lock:
+            llm = self._llm
+            head = llm.tokenize(prefix.encode("utf-8"), add_bos=False)
+            ids = llm.tokenize(text.encode("utf-8"), add_bos=False)[: max(0, llm.n_ctx() - 2)]
+            head = head[max(0, len(head) + len(ids) - llm.n_ctx() + 1):]  # the prefix's start gives way first
+            if not ids or not head:
+                return [] if not ids else None
+            kept = head[:-1]
+            if llm.n_tokens < len(kept) or list(llm.input_ids[: len(kept)]) != kept:
+                llm.reset()
+                llm.eval(kept)
+            llm.n_tokens = len(kept)
+            tokens = [head[-1], *ids]
+            llm._ctx.kv_cache_seq_rm(-1, llm.n_tokens, -1)
+            out: list[float] = []
+            for start in range(0, len(tokens), llm.n_batch):
+                batch = tokens[start: start + llm.n_batch]
+                llm._batch.set_batch(batch=batch, n_past=llm.n_tokens, logits_all=True)
+                llm._ctx.decode(llm._batch)
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab())).astype(np.float64)
+                llm.input_ids[llm.n_tokens: llm.n_tokens + len(batch)] = batch
+                llm.n_tokens += len(batch)
+                following = tokens[start + 1: start + 1 + len(batch)]
+                rows = logits[: len(following)]
+                peak = rows.max(axis=1)
+                norm = peak + np.log(np.exp(rows - peak[:, None]).sum(axis=1))
+                out += (rows[np.arange(len(following)), following] - norm).tolist()
+            llm.n_tokens = len(kept)  # the next call keeps the prefix, drops this text
+            return [(llm.detokenize([t]).decode("utf-8", errors="replace"), lp) for t, lp in zip(ids, out)]
 
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
         self.warm_up()
@@ -331,6 +372,21 @@ class TransformersChatModel:
     def next_token_logits(self, words: Sequence[str]) -> dict[str, float] | None:
         return None
 
+    def text_logprobs(self, prefix: str, text: str) -> list[tuple[str, float]] | None:
+        import torch
+
+        self.warm_up()
+        head = self._tokenizer(prefix, add_special_tokens=False)["input_ids"]
+        ids = self._tokenizer(text, add_special_tokens=False)["input_ids"][: self.context_window - 2]
+        head = head[max(0, len(head) + len(ids) - self.context_window + 1):]
+        if not ids or not head:
+            return [] if not ids else None
+        with self._lock, torch.inference_mode():
+            tokens = torch.tensor([head + ids], device=self._model.device)
+            logits = self._model(tokens).logits[0, len(head) - 1: -1].float()
+            logprobs = torch.log_softmax(logits, dim=-1)[torch.arange(len(ids)), torch.tensor(ids, device=logits.device)].tolist()
+        return [(self._tokenizer.decode([t]), lp) for t, lp in zip(ids, logprobs)]
+
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
         # json_schema: transformers has no grammar-constrained decoding here; callers parse leniently.
         self.warm_up()
@@ -426,6 +482,9 @@ class OpenAIChatModel:
     def next_token_logits(self, words: Sequence[str]) -> dict[str, float] | None:
         return None
 
+    def text_logprobs(self, prefix: str, text: str) -> list[tuple[str, float]] | None:
+        return None  # chat-completion APIs do not score given text
+
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:
         self.warm_up()
         import openai
@@ -504,6 +563,11 @@ class FakeChatModel:
 
     def next_token_logits(self, words: Sequence[str]) -> dict[str, float] | None:
         return None
+
+    def text_logprobs(self, prefix: str, text: str) -> list[tuple[str, float]] | None:
+        """A toy likelihood: a word is likely (-0.5) when the prefix has it, unlikely (-6.0) otherwise."""
+        seen = set(re.findall(r"\w+", prefix.lower()))
+        return [(w, -0.5 if set(re.findall(r"\w+", w.lower())) <= seen else -6.0) for w in re.findall(r"\S+\s*", text)]
 
     @classmethod
     def default_form(cls, messages: Sequence[ChatMessage], json_schema: dict[str, Any]) -> str:

@@ -18,12 +18,14 @@ Prints JSON on stdout (a table on stderr) and writes eval/bench/results/checker.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,85 @@ def lodo(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class LikelihoodCache:
+    """eval.likelihood features per (model, kind, contexts, text), kept in a JSON-lines file: a rerun
+    of the benchmark reads the model only for pairs it has not scored."""
+
+    def __init__(self, path: Path, model: Any):
+        self.path, self.model = path, model
+        self.values: dict[str, dict[str, float]] = {}
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    doc = json.loads(line)
+                    self.values[doc["key"]] = doc["features"]
+        self.seconds, self.computed = 0.0, 0
+
+    def key(self, kind: str, contexts: Sequence[str], text: str) -> str:
+        return hashlib.sha256(json.dumps([self.model.name, kind, list(contexts), text]).encode("utf-8")).hexdigest()
+
+    def features(self, items: Sequence[tuple[Sequence[str], str]], kind: str) -> list[dict[str, float] | None]:
+        from eval.likelihood import features, token_scores_many
+
+        keys = [self.key(kind, contexts, text) for contexts, text in items]
+        missing = [i for i, k in enumerate(keys) if k not in self.values]
+        if missing:
+            started = time.perf_counter()
+            scored = token_scores_many(self.model, [items[i] for i in missing], kind)
+            self.seconds += time.perf_counter() - started
+            self.computed += len(missing)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                for i, tokens in zip(missing, scored):
+                    if tokens:
+                        self.values[keys[i]] = features(tokens)
+                        handle.write(json.dumps({"key": keys[i], "features": self.values[keys[i]]}) + "\n")
+        return [self.values.get(k) for k in keys]
+
+    def pairs_per_s(self) -> float | None:
+        return round(self.computed / self.seconds, 4) if self.seconds else None
+
+
+def likelihood_lodo(rows: list[dict[str, Any]], groups: int, cache: LikelihoodCache) -> dict[str, Any]:
+    """SummEdits, leave one domain out, on the same pairs for all three: the checker alone, the LLM
+    likelihood alone and the two stacked. The pairs: those of the checker's sample in `groups` seed
+    groups per domain and half (seeded); each stack fitted on the other domains' tune-half pairs."""
+    from eval.bench.summedits import DATA
+    from eval.likelihood import FEATURES as LM_FEATURES
+    from eval.train_checker import STACK_FEATURES, fit_stack
+
+    texts = {}
+    for line in DATA.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            doc = json.loads(line)
+            texts[doc["id"]] = doc
+    rng = random.Random(29)
+    chosen = []
+    for domain in sorted({r["domain"] for r in rows}):
+        for half in ("tune", "test"):
+            pool = sorted({texts[r["id"]]["group_id"] for r in rows if r["domain"] == domain and r["half"] == half})
+            picked = set(rng.sample(pool, min(groups, len(pool))))
+            chosen += [r for r in rows if r["domain"] == domain and r["half"] == half and texts[r["id"]]["group_id"] in picked]
+    lm = cache.features([((texts[r["id"]]["document"],), texts[r["id"]]["summary"]) for r in chosen], "summary")
+    scored = [{**r, **values} for r, values in zip(chosen, lm) if values]
+    kinds = {"checker": STACK_FEATURES, "likelihood": LM_FEATURES, "combined": (*STACK_FEATURES, *LM_FEATURES)}
+    out: dict[str, Any] = {"pairs": len(scored), "groups_per_domain_and_half": groups, "pairs_per_s": cache.pairs_per_s()}
+    for name, names in kinds.items():
+        labels, scores, domains = [], [], {}
+        for domain in sorted({r["domain"] for r in scored}):
+            fit = [r for r in scored if r["domain"] != domain and r["half"] == "tune"]
+            test = [r for r in scored if r["domain"] == domain and r["half"] == "test"]
+            stack = fit_stack(fit, [r["label"] for r in fit], names)
+            probabilities = [stack.probability(r) for r in test]
+            domains[domain] = {"n_test": len(test), "auroc": auroc([r["label"] for r in test], probabilities)}
+            labels += [r["label"] for r in test]
+            scores += probabilities
+        out[name] = {"domains": domains, "auroc_pooled": auroc(labels, scores),
+                     "balanced_accuracy_pooled": rounded(balanced_accuracy(labels, [int(s >= 0.5) for s in scores]))}
+    out["tune_rows"] = [r for r in scored if r["half"] == "tune"]
+    return out
+
+
 def judge_column() -> dict[str, Any] | None:
     if not JUDGE_RESULTS.is_file():
         return None
@@ -93,7 +174,7 @@ def judge_column() -> dict[str, Any] | None:
 
 def answer_style(checker: Any, judge_items: int, home: Path) -> dict[str, Any]:
     from eval.bench.answer_style import load_answer_set
-    from eval.checker import features, word_overlap
+    from eval.checker import word_overlap
     from eval.metrics import strip_markers
 
     items = load_answer_set()
@@ -129,16 +210,10 @@ def judge_and_combination(checker: Any, dev: list[dict[str, Any]], test: list[di
     from eval.train_checker import fit_stack
     from retrieval.settings import load_settings
 
-    def pick(pool: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        rng = random.Random(11)
-        pos = rng.sample([i for i in pool if i["label"]], min(n // 2, sum(i["label"] for i in pool)))
-        neg = rng.sample([i for i in pool if not i["label"]], n - len(pos))
-        return pos + neg
-
     settings = load_settings(overrides={"home": str(home), "eval": {"judge": "generator"}})
     judge = make_judge(settings)
     judge.warm_up()
-    sets = {"dev": pick(dev), "test": pick(test)}
+    sets = {"dev": balanced_pick(dev, n), "test": balanced_pick(test, n)}
     rows: dict[str, list[dict[str, float]]] = {}
     started = time.perf_counter()
     for name, chosen in sets.items():
@@ -164,6 +239,47 @@ def judge_and_combination(checker: Any, dev: list[dict[str, Any]], test: list[di
     }
 
 
+def likelihood_answers(checker: Any, lodo_report: dict[str, Any], n: int, cache: LikelihoodCache) -> dict[str, Any]:
+    """The answer-style set with the LLM likelihood: n dev and n test answers (balanced, seeded). The
+    combined stack is fitted on development data only — the SummEdits tune-half pairs of `likelihood_lodo`
+    and the n dev answers — and measured on the n test answers beside the checker and the likelihood alone."""
+    from eval.bench.answer_style import load_answer_set
+    from eval.likelihood import FEATURES as LM_FEATURES
+    from eval.train_checker import STACK_FEATURES, fit_stack
+
+    cache.seconds, cache.computed = 0.0, 0  # this set's own speed
+    items = load_answer_set()
+    sets = {split: balanced_pick([i for i in items if i["split"] == split], n) for split in ("dev", "test")}
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for split, chosen in sets.items():
+        checked = checker.check_many([(i["contexts"], i["answer"]) for i in chosen])
+        lm = cache.features([(tuple(i["contexts"]), i["answer"]) for i in chosen], "answer")
+        rows[split] = [{**r.features, **values, "label": i["label"]} for i, r, values in zip(chosen, checked, lm) if values and not r.error]
+    names = (*STACK_FEATURES, *LM_FEATURES)
+    summedits = lodo_report.get("tune_rows", [])
+    fit = summedits + rows["dev"]
+    stack = fit_stack(fit, [r["label"] for r in fit], names)
+    test = rows["test"]
+    labels = [r["label"] for r in test]
+    shipped = checker.stack("checker")
+    return {
+        "n_dev": len(rows["dev"]), "n_test": len(test), "stack_fitted_on": {"summedits_tune_pairs": len(summedits), "answer_dev_items": len(rows["dev"])},
+        "checker_auroc": auroc(labels, [shipped.probability(r) for r in test]),
+        "likelihood_min_pmi_auroc": auroc(labels, [r["lm_min_pmi"] for r in test]),
+        "combined_auroc": auroc(labels, [stack.probability(r) for r in test]),
+        "combined_balanced_accuracy": rounded(balanced_accuracy(labels, [int(stack.probability(r) >= 0.5) for r in test])),
+        "combined_stack": stack.to_json(),
+        "pairs_per_s": cache.pairs_per_s(),
+    }
+
+
+def balanced_pick(pool: list[dict[str, Any]], n: int, seed: int = 11) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    pos = rng.sample([i for i in pool if i["label"]], min(n // 2, sum(i["label"] for i in pool)))
+    neg = rng.sample([i for i in pool if not i["label"]], min(n - len(pos), sum(not i["label"] for i in pool)))
+    return pos + neg
+
+
 def speed(checker: Any, pairs: list[tuple[tuple[str, ...], str]], what: str) -> dict[str, Any]:
     checker.check_many(pairs[:4])  # warm
     started = time.perf_counter()
@@ -176,10 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--judge", type=int, default=0, metavar="N", help="also run the local LLM judge on N dev + N answer-style test items")
     parser.add_argument("--save-combined-stack", action="store_true",
-                        help="with --judge: store the combination's stack (fitted on the dev items) in the checker's checker.json")
+                        help="with --likelihood (or --judge): store the combination's stack (fitted on development data) in the checker's checker.json")
     parser.add_argument("--speed-pairs", type=int, default=120)
     parser.add_argument("--no-speed", action="store_true", help="accuracy only (no throughput measured: no need for the benchmark lock)")
     parser.add_argument("--home", type=Path, help="LORE_HOME for the judge cache (default: a temp dir)")
+    parser.add_argument("--likelihood", type=int, default=0, metavar="G",
+                        help="also the LLM likelihood (eval.likelihood), alone and stacked with the checker, on the checker's SummEdits pairs of G seed groups per domain and half")
+    parser.add_argument("--likelihood-items", type=int, default=12, metavar="N", help="with --likelihood: N dev + N test answer-style items")
+    parser.add_argument("--likelihood-cache", type=Path, help="the likelihood features' cache (default: <models.dir>/../bench/likelihood.jsonl)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
@@ -198,10 +318,23 @@ def main(argv: list[str] | None = None) -> int:
                               "trained": checker.meta.get("train"), "targets": TARGETS}
     report["summedits_lodo"] = {"checker": lodo(lodo_rows) if lodo_rows else None, "judge": judge_column()}
     report["answer_style"] = answer_style(checker, args.judge, args.home or Path(tempfile.mkdtemp(prefix="lore-checker-")))
-    if args.save_combined_stack and "judge" in report["answer_style"]:
+    combined = None
+    if args.likelihood and lodo_rows:
+        from retrieval.generators import make_chat_model
+
+        model = make_chat_model(settings)
+        model.warm_up()
+        cache = LikelihoodCache(args.likelihood_cache or settings.models.dir.parent / "bench" / "likelihood.jsonl", model)
+        found = likelihood_lodo(lodo_rows, args.likelihood, cache)
+        report["summedits_lodo"]["likelihood"] = {k: v for k, v in found.items() if k != "tune_rows"}
+        report["answer_style"]["likelihood"] = likelihood_answers(checker, found, args.likelihood_items, cache)
+        combined = (report["answer_style"]["likelihood"]["combined_stack"], {"summedits_tune_pairs_and_answer_dev_items": report["answer_style"]["likelihood"]["stack_fitted_on"]})
+    elif "judge" in report["answer_style"]:
+        combined = (report["answer_style"]["judge"]["combined_stack"], {"answer_style_dev_items": report["answer_style"]["judge"]["n_dev"]})
+    if args.save_combined_stack and combined:
         meta = json.loads((checker.path / "checker.json").read_text(encoding="utf-8"))
-        meta.setdefault("stacks", {})["combined"] = report["answer_style"]["judge"]["combined_stack"]
-        meta.setdefault("metrics", {})["combined_stack_fit"] = {"answer_style_dev_items": report["answer_style"]["judge"]["n_dev"]}
+        meta.setdefault("stacks", {})["combined"] = combined[0]
+        meta.setdefault("metrics", {})["combined_stack_fit"] = combined[1]
         (checker.path / "checker.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     halves = group_halves(rows)
@@ -236,6 +369,16 @@ def print_table(report: dict[str, Any]) -> None:
         j = a["judge"]
         lines.append(f"  with the LLM judge (n={j['n_test']}): judge AUROC {j['judge_auroc']}, checker {j['checker_auroc_same_items']}, "
                      f"combined {j['combined_auroc']} (BA {j['combined_balanced_accuracy']}); judge {j['judge_items_per_s']} items/s")
+    if "likelihood" in report["summedits_lodo"]:
+        lm = report["summedits_lodo"]["likelihood"]
+        lines.append(f"SummEdits with the LLM likelihood ({lm['pairs']} pairs, {lm['groups_per_domain_and_half']} groups per domain and half; {lm['pairs_per_s']} pairs/s):")
+        for kind in ("checker", "likelihood", "combined"):
+            per = ", ".join(f"{d} {v['auroc']}" for d, v in lm[kind]["domains"].items())
+            lines.append(f"  {kind:<10} pooled AUROC {lm[kind]['auroc_pooled']} BA {lm[kind]['balanced_accuracy_pooled']}   ({per})")
+    if "likelihood" in a:
+        la = a["likelihood"]
+        lines.append(f"  with the LLM likelihood (n={la['n_test']}): checker AUROC {la['checker_auroc']}, likelihood (min PMI) {la['likelihood_min_pmi_auroc']}, "
+                     f"combined {la['combined_auroc']} (BA {la['combined_balanced_accuracy']}); {la['pairs_per_s']} items/s")
     for s in report["speed"]:
         lines.append(f"speed: {s['pairs_per_s']} pairs/s ({s['what']}, {s['pairs']} in {s['seconds']} s)")
     print("\n".join(lines), file=sys.stderr)

@@ -83,3 +83,21 @@ def test_lore_score_cli_with_the_local_judge(local_settings, tmp_path, capsys, m
     assert main(["score", str(src), "--json", "--profile", "local", "--faithfulness", "judge"]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["scores"]["faithfulness"] == 1.0
+
+
+def test_the_llm_likelihood_marks_the_changed_figure_and_reuses_the_passage(judge):
+    """The real model's token log-probabilities (llama.cpp, one pass, logits of every answer token): the
+    answer whose figure the passage does not hold has the weakest token, and it is that figure."""
+    from eval.likelihood import features, token_scores_many
+
+    model = judge.model
+    faithful, changed = (
+        "International travel must be requested at least 21 days in advance.",
+        "International travel must be requested at least 45 days in advance.",
+    )
+    scored = token_scores_many(model, [([POLICY], faithful), ([POLICY], changed)])
+    good, bad = features(scored[0]), features(scored[1])
+    assert bad["lm_min_pmi"] < good["lm_min_pmi"] - 1.0, (good, bad)
+    assert min(scored[1], key=lambda t: t["pmi"])["token"].strip() in ("4", "45")  # Qwen reads a figure digit by digit
+    # the same text after the same passage: the same scores whether or not the passage was just read
+    assert model.text_logprobs("Document:\n" + POLICY + "\n\nAn answer:\n", faithful) == model.text_logprobs("Document:\n" + POLICY + "\n\nAn answer:\n", faithful)

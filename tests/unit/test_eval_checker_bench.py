@@ -9,6 +9,7 @@ import pytest
 
 from eval.bench.answer_style import load_answer_set
 from eval.bench.checker import lodo
+from eval.checker_features import ANSWER_KINDS
 from eval.metrics import split_sentences, strip_markers
 
 pytestmark = pytest.mark.unit
@@ -39,8 +40,21 @@ def test_leave_one_domain_out_measures_only_the_test_half_of_an_unseen_domain():
                 label = n % 2
                 signal = 1.5 if domain != "c" else -1.5  # domain c runs the other way: a fit on it would show
                 rows.append({"id": f"{domain}{half}{n}", "domain": domain, "half": half, "label": label,
-                             "min_logit": signal * (label - 0.5) + rng.gauss(0, 0.3), "mean_logit": rng.gauss(0, 1)})
+                             "min_logit": signal * (label - 0.5) + rng.gauss(0, 0.3), "mean_logit": rng.gauss(0, 1),
+                             **dict.fromkeys(ANSWER_KINDS, 0.0)})
     out = lodo(rows)
     assert set(out["domains"]) == {"a", "b", "c", "d"} and out["n_test"] == 80
     assert out["domains"]["a"]["auroc"] > 0.9
     assert out["domains"]["c"]["auroc"] < 0.1  # fitted on a, b and d only: it cannot have learnt c's direction
+
+
+def test_likelihood_cache_scores_once_and_reads_back(tmp_path):
+    from eval.bench.checker import LikelihoodCache
+    from retrieval.generators import FakeChatModel
+
+    items = [(("Tom bought milk on Monday.",), "Tom bought milk."), (("Tom bought milk on Monday.",), "Tom bought gold bars.")]
+    cache = LikelihoodCache(tmp_path / "lm.jsonl", FakeChatModel())
+    first = cache.features(items, "answer")
+    assert cache.computed == 2 and first[0]["lm_min_pmi"] > first[1]["lm_min_pmi"]
+    again = LikelihoodCache(tmp_path / "lm.jsonl", FakeChatModel())
+    assert again.features(items, "answer") == first and again.computed == 0

@@ -13,6 +13,7 @@ from eval.checker import CHECKER_DIR, ConsistencyChecker, Stack
 from eval.checker_data import overlap
 from eval.datasets import ScoreItem
 from eval.judge import FakeJudge
+from retrieval.generators import FakeChatModel
 from eval.scorer import Scorer
 
 pytestmark = pytest.mark.unit
@@ -61,6 +62,21 @@ def test_combined_mode_stacks_the_checker_with_the_judge():
     assert [c["judge_supported"] for c in claims] == [True, False]
     assert 0.0 < result.scores["faithfulness"] < 0.5
     assert scorer.name == "checker:lexical00000+fake"
+
+
+def test_combined_stack_on_the_llm_likelihood_reads_the_model_and_writes_no_verdicts():
+    class ModelJudge(FakeJudge):
+        model = FakeChatModel()
+
+    stacks = {"checker": Stack(("min_logit",), (1.0,), 0.0).to_json(),
+              "combined": Stack(("min_logit", "lm_min_pmi"), (0.5, 1.0), -2.0).to_json()}
+    judge = ModelJudge()
+    scorer = Scorer(judge, checker=LexicalChecker(stacks), mode="combined", relevancy=False, citation_check=False)
+    good, bad = scorer.score(item(GOOD)), scorer.score(item(BAD))
+    assert judge.stats.calls == 0  # no verdicts asked for
+    assert good.scores["faithfulness"] > 0.5 > bad.scores["faithfulness"]
+    weakest = bad.detail["faithfulness"]["weakest_tokens"]
+    assert {t["token"].strip() for t in weakest} & {"yachts", "Monaco.", "free"}
 
 
 @pytest.mark.parametrize("mode, expected", [("judge", 0.5), ("combined", 0.5), ("checker", None)])

@@ -11,6 +11,12 @@
 - **Answer-style set** (eval/bench/data/answer_style.jsonl, test split): the shipped checker's calibrated
   score beside plain word overlap, and — with `--judge N` — the local LLM judge and the combination on N
   test items (the combination's stack fitted on N dev items).
+- **LLM likelihood** (`--likelihood G`, eval/likelihood.py): on the checker's SummEdits pairs of G seed
+  groups per domain and half, the checker, the likelihood and the two stacked, each fitted per fold on the
+  other domains' tune half (measured on both halves: the tune half to choose, the test half to report);
+  on `--likelihood-items N` answer-style dev and test answers, the same three. The model's features are
+  cached (`--likelihood-cache`), so a rerun reads the model only for new pairs. With
+  `--save-combined-stack` the combined stack is stored only when, on the tune half, it beats both.
 - **Speed**: pairs per second of the checker alone on 2 torch threads, SummEdits pairs and answers.
 Prints JSON on stdout (a table on stderr) and writes eval/bench/results/checker.json (figures only).
 """
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import statistics
 import sys
@@ -100,17 +107,23 @@ class LikelihoodCache:
 
         keys = [self.key(kind, contexts, text) for contexts, text in items]
         missing = [i for i, k in enumerate(keys) if k not in self.values]
-        if missing:
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i in missing:
+            groups.setdefault(tuple(items[i][0]), []).append(i)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        done = 0
+        for chosen in groups.values():  # one set of passages at a time, saved as it is scored
             started = time.perf_counter()
-            scored = token_scores_many(self.model, [items[i] for i in missing], kind)
+            scored = token_scores_many(self.model, [items[i] for i in chosen], kind)
             self.seconds += time.perf_counter() - started
-            self.computed += len(missing)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.computed += len(chosen)
             with self.path.open("a", encoding="utf-8") as handle:
-                for i, tokens in zip(missing, scored):
+                for i, tokens in zip(chosen, scored):
                     if tokens:
                         self.values[keys[i]] = features(tokens)
                         handle.write(json.dumps({"key": keys[i], "features": self.values[keys[i]]}) + "\n")
+            done += len(chosen)
+            print(f"likelihood: {done}/{len(missing)} {kind} pairs scored ({self.seconds:.0f} s)", file=sys.stderr, flush=True)
         return [self.values.get(k) for k in keys]
 
     def pairs_per_s(self) -> float | None:
@@ -142,17 +155,22 @@ def likelihood_lodo(rows: list[dict[str, Any]], groups: int, cache: LikelihoodCa
     kinds = {"checker": STACK_FEATURES, "likelihood": LM_FEATURES, "combined": (*STACK_FEATURES, *LM_FEATURES)}
     out: dict[str, Any] = {"pairs": len(scored), "groups_per_domain_and_half": groups, "pairs_per_s": cache.pairs_per_s()}
     for name, names in kinds.items():
-        labels, scores, domains = [], [], {}
+        measured: dict[str, tuple[list[int], list[float]]] = {"tune": ([], []), "test": ([], [])}
+        domains = {}
         for domain in sorted({r["domain"] for r in scored}):
             fit = [r for r in scored if r["domain"] != domain and r["half"] == "tune"]
-            test = [r for r in scored if r["domain"] == domain and r["half"] == "test"]
             stack = fit_stack(fit, [r["label"] for r in fit], names)
-            probabilities = [stack.probability(r) for r in test]
-            domains[domain] = {"n_test": len(test), "auroc": auroc([r["label"] for r in test], probabilities)}
-            labels += [r["label"] for r in test]
-            scores += probabilities
+            for half, (labels, scores) in measured.items():
+                held = [r for r in scored if r["domain"] == domain and r["half"] == half]
+                held_labels, held_scores = [r["label"] for r in held], [stack.probability(r) for r in held]
+                labels += held_labels
+                scores += held_scores
+                if half == "test":
+                    domains[domain] = {"n_test": len(held), "auroc": auroc(held_labels, held_scores)}
+        labels, scores = measured["test"]
         out[name] = {"domains": domains, "auroc_pooled": auroc(labels, scores),
-                     "balanced_accuracy_pooled": rounded(balanced_accuracy(labels, [int(s >= 0.5) for s in scores]))}
+                     "balanced_accuracy_pooled": rounded(balanced_accuracy(labels, [int(s >= 0.5) for s in scores])),
+                     "auroc_pooled_tune_half": auroc(*measured["tune"])}
     out["tune_rows"] = [r for r in scored if r["half"] == "tune"]
     return out
 
@@ -328,7 +346,11 @@ def main(argv: list[str] | None = None) -> int:
         found = likelihood_lodo(lodo_rows, args.likelihood, cache)
         report["summedits_lodo"]["likelihood"] = {k: v for k, v in found.items() if k != "tune_rows"}
         report["answer_style"]["likelihood"] = likelihood_answers(checker, found, args.likelihood_items, cache)
-        combined = (report["answer_style"]["likelihood"]["combined_stack"], {"summedits_tune_pairs_and_answer_dev_items": report["answer_style"]["likelihood"]["stack_fitted_on"]})
+        tune = {kind: found[kind]["auroc_pooled_tune_half"] or 0.0 for kind in ("checker", "likelihood", "combined")}
+        if tune["combined"] >= max(tune["checker"], tune["likelihood"]):
+            combined = (report["answer_style"]["likelihood"]["combined_stack"], {"summedits_tune_pairs_and_answer_dev_items": report["answer_style"]["likelihood"]["stack_fitted_on"]})
+        elif args.save_combined_stack:
+            print(f"checker bench: the combined stack is not saved: on the SummEdits tune half it does not beat the best single score ({tune})", file=sys.stderr)
     elif "judge" in report["answer_style"]:
         combined = (report["answer_style"]["judge"]["combined_stack"], {"answer_style_dev_items": report["answer_style"]["judge"]["n_dev"]})
     if args.save_combined_stack and combined:
@@ -345,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
     report["speed"] = [{**s, "carried_over": "from the previous run of this file (--no-speed)"} for s in previous.get("speed", [])] if args.no_speed else [speed(checker, [((r["document"],), r["summary"]) for r in sample], "summedits pairs (document, summary)"),
                        speed(checker, [(tuple(i["contexts"]), i["answer"]) for i in load_answer_set()], "answer-style items (3 passages, answer)")]
-    report["note"] = "measured on a shared 2-core machine (2 torch threads); other work was running"
+    report["machine"] = {"cpus": os.cpu_count(), "load_average_1min_after_speed": round(os.getloadavg()[0], 2), "torch_threads": 2}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print_table(report)
@@ -371,14 +393,14 @@ def print_table(report: dict[str, Any]) -> None:
                      f"combined {j['combined_auroc']} (BA {j['combined_balanced_accuracy']}); judge {j['judge_items_per_s']} items/s")
     if "likelihood" in report["summedits_lodo"]:
         lm = report["summedits_lodo"]["likelihood"]
-        lines.append(f"SummEdits with the LLM likelihood ({lm['pairs']} pairs, {lm['groups_per_domain_and_half']} groups per domain and half; {lm['pairs_per_s']} pairs/s):")
+        lines.append(f"SummEdits with the LLM likelihood ({lm['pairs']} pairs, {lm['groups_per_domain_and_half']} groups per domain and half; {lm['pairs_per_s'] or 'features read from the cache: no'} pairs/s):")
         for kind in ("checker", "likelihood", "combined"):
             per = ", ".join(f"{d} {v['auroc']}" for d, v in lm[kind]["domains"].items())
             lines.append(f"  {kind:<10} pooled AUROC {lm[kind]['auroc_pooled']} BA {lm[kind]['balanced_accuracy_pooled']}   ({per})")
     if "likelihood" in a:
         la = a["likelihood"]
         lines.append(f"  with the LLM likelihood (n={la['n_test']}): checker AUROC {la['checker_auroc']}, likelihood (min PMI) {la['likelihood_min_pmi_auroc']}, "
-                     f"combined {la['combined_auroc']} (BA {la['combined_balanced_accuracy']}); {la['pairs_per_s']} items/s")
+                     f"combined {la['combined_auroc']} (BA {la['combined_balanced_accuracy']}); {la['pairs_per_s'] or 'cached: no'} items/s")
     for s in report["speed"]:
         lines.append(f"speed: {s['pairs_per_s']} pairs/s ({s['what']}, {s['pairs']} in {s['seconds']} s)")
     print("\n".join(lines), file=sys.stderr)

@@ -91,12 +91,13 @@ def lexical(claim: str, window: str) -> tuple[dict[str, float], str]:
 
 
 ANSWER_KINDS = ("answer_paraphrased", "answer_unsupported", "answer_unknown", "answer_antonyms", "answer_novel_numbers",
-                "answer_negations", "answer_words", "answer_novel")
+                "answer_novel_names", "answer_negations", "answer_words", "answer_novel")
 
 
 def answer_kinds(contexts: Sequence[str], answer: str) -> dict[str, float]:
     """The answer's words read against all its passages at once (a paraphrase may draw on any of them):
-    the kinds of its words the passages do not use, its figures they lack, its negations and its length."""
+    the kinds of its words the passages do not use, its figures and capitalised names they lack, its
+    negations and its length."""
     answer_words = content(answer)
     context = " ".join(contexts)
     context_words = set(content(context))
@@ -106,6 +107,7 @@ def answer_kinds(contexts: Sequence[str], answer: str) -> dict[str, float]:
         "answer_paraphrased": kinds["paraphrased_words"], "answer_unsupported": kinds["unsupported_words"],
         "answer_unknown": kinds["unknown_words"], "answer_antonyms": kinds["wordnet_antonyms"],
         "answer_novel_numbers": float(len(_number_forms(answer) - _number_forms(context))),
+        "answer_novel_names": float(len({n.lower() for n in CAPITAL.findall(answer)[1:]} - set(content(context)))),
         "answer_negations": float(sum(w in NEGATIONS for w in answer_words)),
         "answer_words": math.log1p(len(answer_words)), "answer_novel": math.log1p(len(novel)),
     }

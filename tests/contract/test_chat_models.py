@@ -155,6 +155,26 @@ def test_generator_answers_through_the_assistant_with_a_citation(lore_home, back
         assert answer.usage.completion_tokens > 0 and answer.timings.first_token_ms is not None
 
 
+@pytest.mark.parametrize("backend", GENERATORS)
+def test_generator_scores_given_text_or_says_it_cannot(lore_home, backend):
+    """text_logprobs, the LLM likelihood's input: a (token, log-probability <= 0) per token of the text
+    that rebuilds the text, the passage's own words likelier after it than the same words alone and than
+    words it does not hold — or None from a backend that cannot score text (an API)."""
+    passage = "Document:\nThe office opens at 9 am. It closes at 6 pm.\n\nAn answer:\n"
+    with backend(lore_home) as (model, requests):
+        model.warm_up()
+        supported = model.text_logprobs(passage, "The office opens at 9 am.")
+        if requests is not None:
+            assert supported is None
+            return
+        assert supported and "".join(t for t, _ in supported).strip() == "The office opens at 9 am."
+        assert all(lp <= 0 for _, lp in supported)
+        alone = model.text_logprobs("An answer:\n", "The office opens at 9 am.")
+        changed = model.text_logprobs(passage, "The office opens at 7 pm.")
+        assert sum(lp for _, lp in supported) > sum(lp for _, lp in alone)
+        assert sum(lp for _, lp in supported) > sum(lp for _, lp in changed)
+
+
 def test_openai_backend_surfaces_a_dead_server_as_one_line_error(lore_home):
     from retrieval.errors import ModelUnavailableError
 

@@ -79,7 +79,8 @@ DEFAULT_STACK = Stack(("min_logit",), (1.0,), 0.0)
 
 def features(claim_ps: Sequence[float], judge: JudgeResult | None = None, contexts: Sequence[str] = (), answer: str = "") -> dict[str, float]:
     """The stack's inputs for one answer: the checker's weakest and mean claim logit, word overlap, the
-    kinds of the answer's words its passages do not use (eval.checker_features.answer_kinds), and, when the LLM judge ran, its mean P(supported) as a logit and its share of claims supported."""
+    kinds of the answer's words its passages do not use (eval.checker_features.answer_kinds), and, when
+    the LLM judge ran, its mean P(supported) as a logit and its share of claims supported."""
     logits = [logit(p) for p in claim_ps] or [0.0]
     out = {"min_logit": min(logits), "mean_logit": sum(logits) / len(logits), "overlap": word_overlap(contexts, answer) if answer else 0.0}
     if answer:

@@ -220,13 +220,13 @@ class LlamaCppChatModel:
                 batch = tokens[start: start + llm.n_batch]
                 llm._batch.set_batch(batch=batch, n_past=llm.n_tokens, logits_all=True)
                 llm._ctx.decode(llm._batch)
-                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab())).astype(np.float64)
+                logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(len(batch), llm.n_vocab()))
                 llm.input_ids[llm.n_tokens: llm.n_tokens + len(batch)] = batch
                 llm.n_tokens += len(batch)
                 following = tokens[start + 1: start + 1 + len(batch)]
                 rows = logits[: len(following)]
                 peak = rows.max(axis=1)
-                norm = peak + np.log(np.exp(rows - peak[:, None]).sum(axis=1))
+                norm = peak + np.log(np.exp(rows - peak[:, None]).sum(axis=1, dtype=np.float64))
                 out += (rows[np.arange(len(following)), following] - norm).tolist()
             llm.n_tokens = len(kept)  # the next call keeps the prefix, drops this text
             return [(llm.detokenize([t]).decode("utf-8", errors="replace"), lp) for t, lp in zip(ids, out)]
@@ -384,7 +384,7 @@ class TransformersChatModel:
         with self._lock, torch.inference_mode():
             tokens = torch.tensor([head + ids], device=self._model.device)
             logits = self._model(tokens).logits[0, len(head) - 1: -1].float()
-            logprobs = torch.log_softmax(logits, dim=-1)[torch.arange(len(ids)), torch.tensor(ids, device=logits.device)].tolist()
+            logprobs = torch.log_softmax(logits, dim=-1)[torch.arange(len(ids), device=logits.device), torch.tensor(ids, device=logits.device)].tolist()
         return [(self._tokenizer.decode([t]), lp) for t, lp in zip(ids, logprobs)]
 
     def stream(self, messages, *, max_tokens=None, temperature=None, stop=(), json_schema=None) -> ChatStream:

@@ -107,7 +107,7 @@ def answer_kinds(contexts: Sequence[str], answer: str) -> dict[str, float]:
         "answer_paraphrased": kinds["paraphrased_words"], "answer_unsupported": kinds["unsupported_words"],
         "answer_unknown": kinds["unknown_words"], "answer_antonyms": kinds["wordnet_antonyms"],
         "answer_novel_numbers": float(len(_number_forms(answer) - _number_forms(context))),
-        "answer_novel_names": float(len({n.lower() for n in CAPITAL.findall(answer)[1:]} - set(content(context)))),
+        "answer_novel_names": float(len({n.lower() for n in CAPITAL.findall(answer)[1:]} - context_words)),
         "answer_negations": float(sum(w in NEGATIONS for w in answer_words)),
         "answer_words": math.log1p(len(answer_words)), "answer_novel": math.log1p(len(novel)),
     }

@@ -38,10 +38,9 @@ def fit_context(model: Any, contexts: Sequence[str]) -> list[str]:
     """The passages cut to the model's window (their ends give way first: what is cut cannot support)."""
     budget = int(getattr(model, "context_window", 4096) * MAX_CONTEXT_SHARE)
     kept = list(contexts)
-    while kept and model.count_tokens("\n\n".join(kept)) > budget:
-        over = model.count_tokens("\n\n".join(kept)) / budget
+    while kept and (tokens := model.count_tokens("\n\n".join(kept))) > budget:
         longest = max(range(len(kept)), key=lambda i: len(kept[i]))
-        kept[longest] = kept[longest][: int(len(kept[longest]) / over * 0.95)]
+        kept[longest] = kept[longest][: int(len(kept[longest]) * budget / tokens * 0.95)]
     return kept
 
 
@@ -58,11 +57,13 @@ def token_scores_many(model: Any, items: Sequence[tuple[Sequence[str], str]], ki
     answers = [strip_markers(answer).strip() for _, answer in items]
     if scorer is None:
         return [None] * len(items)
-    keys = [tuple(contexts) for contexts, _ in items]
-    prefixes = {key: prompts(fit_context(model, key), kind)[0] for key in dict.fromkeys(keys)}
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, (contexts, _) in enumerate(items):
+        groups.setdefault(tuple(contexts), []).append(i)
     conditional: dict[int, list[tuple[str, float]] | None] = {}
-    for key, prefix in prefixes.items():
-        for i in (i for i, k in enumerate(keys) if k == key):
+    for key, members in groups.items():
+        prefix = prompts(fit_context(model, key), kind)[0]
+        for i in members:
             conditional[i] = scorer(prefix, answers[i]) if answers[i] else None
     alone = prompts((), kind)[1]
     out: list[list[dict[str, Any]] | None] = []

@@ -36,11 +36,12 @@ class WordNetMissingError(ModelNotFoundError):
 
 
 class WordNet:
-    """Base forms (`bases`) and related words (`synonyms`, `antonyms`) of English words."""
+    """Base forms (`bases`, `lemmas`) and related words (`related`: grounding words, antonyms) of English words."""
 
     def __init__(self, root: Path):
         self.index: dict[tuple[str, str], list[str]] = {}  # (lemma, part) -> synset offsets, most frequent sense first
-        self.synsets: dict[tuple[str, str], tuple[list[str], list[tuple[str, str, str, int, int]]]] = {}
+        # (part, offset) -> (words, pointers (symbol, target offset, target part, target word number; 0: the whole synset))
+        self.synsets: dict[tuple[str, str], tuple[list[str], list[tuple[str, str, str, int]]]] = {}
         self.exceptions: dict[tuple[str, str], list[str]] = {}  # irregular forms: ("went", "v") -> ["go"]
         for name, part in PARTS.items():
             self._read_index(root / f"index.{name}", part)
@@ -73,7 +74,7 @@ class WordNet:
             pointers = []
             for i in range(int(fields[at])):
                 symbol, offset, target_part, ends = fields[at + 1 + 4 * i: at + 5 + 4 * i]
-                pointers.append((symbol, offset, "a" if target_part == "s" else target_part, int(ends[:2], 16), int(ends[2:], 16)))
+                pointers.append((symbol, offset, "a" if target_part == "s" else target_part, int(ends[2:], 16)))
             self.synsets[(part, fields[0])] = (lemmas, pointers)
 
     @lru_cache(maxsize=200_000)
@@ -103,7 +104,7 @@ class WordNet:
             for offset in self.index[(lemma, part)][:SENSES]:
                 words, pointers = self.synsets[(part, offset)]
                 synonyms.update(words)
-                for symbol, target, target_part, _, index in pointers:
+                for symbol, target, target_part, index in pointers:
                     linked = self.synsets.get((target_part, target))
                     if linked is None:
                         continue

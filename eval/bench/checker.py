@@ -130,19 +130,14 @@ class LikelihoodCache:
         return round(self.computed / self.seconds, 4) if self.seconds else None
 
 
-def likelihood_lodo(rows: list[dict[str, Any]], groups: int, cache: LikelihoodCache) -> dict[str, Any]:
+def likelihood_lodo(rows: list[dict[str, Any]], texts: dict[str, dict[str, Any]], groups: int, cache: LikelihoodCache) -> dict[str, Any]:
     """SummEdits, leave one domain out, on the same pairs for all three: the checker alone, the LLM
     likelihood alone and the two stacked. The pairs: those of the checker's sample in `groups` seed
-    groups per domain and half (seeded); each stack fitted on the other domains' tune-half pairs."""
-    from eval.bench.summedits import DATA
+    groups per domain and half (seeded); each stack fitted on the other domains' tune-half pairs. `texts`:
+    the SummEdits rows by id."""
     from eval.likelihood import FEATURES as LM_FEATURES
     from eval.train_checker import STACK_FEATURES, fit_stack
 
-    texts = {}
-    for line in DATA.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            doc = json.loads(line)
-            texts[doc["id"]] = doc
     rng = random.Random(29)
     chosen = []
     for domain in sorted({r["domain"] for r in rows}):
@@ -336,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
                               "trained": checker.meta.get("train"), "targets": TARGETS}
     report["summedits_lodo"] = {"checker": lodo(lodo_rows) if lodo_rows else None, "judge": judge_column()}
     report["answer_style"] = answer_style(checker, args.judge, args.home or Path(tempfile.mkdtemp(prefix="lore-checker-")))
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     combined = None
     if args.likelihood and lodo_rows:
         from retrieval.generators import make_chat_model
@@ -343,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         model = make_chat_model(settings)
         model.warm_up()
         cache = LikelihoodCache(args.likelihood_cache or settings.models.dir.parent / "bench" / "likelihood.jsonl", model)
-        found = likelihood_lodo(lodo_rows, args.likelihood, cache)
+        found = likelihood_lodo(lodo_rows, {r["id"]: r for r in rows}, args.likelihood, cache)
         report["summedits_lodo"]["likelihood"] = {k: v for k, v in found.items() if k != "tune_rows"}
         report["answer_style"]["likelihood"] = likelihood_answers(checker, found, args.likelihood_items, cache)
         tune = {kind: found[kind]["auroc_pooled_tune_half"] or 0.0 for kind in ("checker", "likelihood", "combined")}
@@ -358,7 +354,6 @@ def main(argv: list[str] | None = None) -> int:
         meta.setdefault("stacks", {})["combined"] = combined[0]
         meta.setdefault("metrics", {})["combined_stack_fit"] = combined[1]
         (checker.path / "checker.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     halves = group_halves(rows)
     test = [r for r in rows if halves[r["group_id"]] == "test"]
     sample = random.Random(3).sample(test, min(args.speed_pairs, len(test)))
